@@ -1,0 +1,64 @@
+"""Every error leaves as a SCIM error body; nothing internal ever reaches the client."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from scimserver.api.json import json_response
+from scimserver.errors import (
+    BadRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    ScimError,
+    UnsupportedMediaType,
+)
+
+log = logging.getLogger("scimserver.errors")
+
+_HTTP_ERRORS: dict[int, type[ScimError]] = {
+    400: BadRequest,
+    404: NotFound,
+    405: MethodNotAllowed,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+}
+
+
+def scim_error_response(error: ScimError) -> Response:
+    response = json_response(error.to_json(), error.status)
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="scimserver"'
+    return response
+
+
+def _http_error(error: HTTPException) -> Response:
+    code = error.code or 500
+    cls = _HTTP_ERRORS.get(code)
+    if cls is None:
+        return scim_error_response(ScimError(error.description or "Error.", status=code))
+    response = scim_error_response(cls())
+    if code == 405 and error.get_response().headers.get("Allow"):
+        response.headers["Allow"] = error.get_response().headers["Allow"]
+    return response
+
+
+def _unexpected(error: Exception) -> Response:
+    request_id = uuid.uuid4().hex
+    log.error(
+        "unhandled error %s on %s %s", request_id, request.method, request.path, exc_info=error
+    )
+    body = ScimError(f"Internal server error (request id {request_id}).")
+    response = scim_error_response(body)
+    response.headers["X-Request-Id"] = request_id
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(ScimError, scim_error_response)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)

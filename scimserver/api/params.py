@@ -1,0 +1,70 @@
+"""Query parameters and request headers read into plain values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from scimserver.errors import InvalidValue
+from scimserver.schema.model import ResourceType
+from scimserver.scim.projection import Projection, parse_projection
+from scimserver.service.resources import ListQuery
+
+
+def _param(params: Mapping[str, Any], name: str) -> Any:
+    """A parameter by name, matched case-insensitively (clients vary: ``startindex``)."""
+    if name in params:
+        return params[name]
+    lowered = name.lower()
+    return next((v for k, v in params.items() if k.lower() == lowered), None)
+
+
+def _integer(params: Mapping[str, Any], name: str) -> int | None:
+    raw = _param(params, name)
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool):
+        raise InvalidValue(f"{name} must be an integer.")
+    try:
+        return int(raw)
+    except (TypeError, ValueError) as exc:
+        raise InvalidValue(f"{name} must be an integer.") from exc
+
+
+def _text(params: Mapping[str, Any], name: str) -> str | None:
+    raw = _param(params, name)
+    if raw is None:
+        return None
+    if isinstance(raw, list):
+        raw = ",".join(str(r) for r in raw)
+    if not isinstance(raw, str):
+        raise InvalidValue(f"{name} must be a string.")
+    return raw
+
+
+def projection(resource_type: ResourceType, params: Mapping[str, Any]) -> Projection:
+    return parse_projection(
+        resource_type, _text(params, "attributes"), _text(params, "excludedAttributes")
+    )
+
+
+def list_query(resource_type: ResourceType, params: Mapping[str, Any]) -> ListQuery:
+    """A list/search request from query parameters or a ``.search`` body."""
+    sort_order = _text(params, "sortOrder")
+    if sort_order is not None and sort_order.lower() not in {"ascending", "descending"}:
+        raise InvalidValue("sortOrder must be 'ascending' or 'descending'.")
+    return ListQuery(
+        filter=_text(params, "filter"),
+        sort_by=_text(params, "sortBy"),
+        sort_order=sort_order,
+        start_index=_integer(params, "startIndex") or 1,
+        count=_integer(params, "count"),
+        projection=projection(resource_type, params),
+    )
+
+
+def wants_body(params: Mapping[str, Any]) -> bool:
+    """Whether the client named attributes to see in a write response."""
+    return (
+        _param(params, "attributes") is not None or _param(params, "excludedAttributes") is not None
+    )

@@ -1,0 +1,40 @@
+"""The application factory: the one place where the parts are put together."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, request
+
+from scimserver.api.context import EXTENSION
+from scimserver.api.errors import register_error_handlers
+from scimserver.api.json import ScimJSONProvider, negotiate
+from scimserver.api.routes import build_blueprint
+from scimserver.config import Settings
+from scimserver.service.server import Server
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the WSGI app from ``settings`` (default: the ``SCIMSERVER_*`` environment)."""
+    settings = settings or Settings.from_env()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = Flask(__name__)
+    app.json_provider_class = ScimJSONProvider
+    app.json = ScimJSONProvider(app)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    server = Server.build(settings)
+    app.extensions[EXTENSION] = server
+    register_error_handlers(app)
+    app.register_blueprint(build_blueprint(server.registry), url_prefix="/scim/v2")
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.after_request
+    def _negotiate(response: Response) -> Response:
+        return negotiate(request, response)
+
+    return app

@@ -1,0 +1,57 @@
+"""Settings, read from ``SCIMSERVER_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from scimserver.schema import default_schema_dir
+
+DEFAULT_DATABASE_URL = "sqlite:///scimserver.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything an operator can set; each field maps to ``SCIMSERVER_<NAME>``."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    schema_dirs: tuple[Path, ...] = field(default_factory=lambda: (default_schema_dir(),))
+    base_url: str = ""
+    default_page_size: int = 100
+    max_page_size: int = 1000
+    max_body_bytes: int = 1024 * 1024
+    auto_migrate: bool = True
+    log_level: str = "INFO"
+    bind: str = "127.0.0.1:8000"
+    workers: int = 2
+    default_tenant: str = "default"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from the environment, then ``overrides`` on top."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"SCIMSERVER_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _convert(f.name, raw)
+        return replace(cls(**values), **overrides)
+
+
+def _convert(name: str, raw: str) -> Any:
+    defaults = Settings.__dataclass_fields__
+    default = defaults[name].default
+    if name == "schema_dirs":
+        extra = tuple(Path(p) for p in raw.split(os.pathsep) if p)
+        return (default_schema_dir(), *extra)
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ValueError(f"SCIMSERVER_{name.upper()} must be an integer") from exc
+    return raw

@@ -1,0 +1,242 @@
+"""marshmallow schemas built from SCIM schema objects, one per request phase.
+
+CREATE and REPLACE load client input: readOnly attributes are dropped, required ones
+enforced, types checked, names matched case-insensitively and rewritten canonically,
+nulls treated as absent. RESPONSE dumps a stored resource without ``returned: never``
+attributes. Nothing here is written per endpoint: it all follows the schema JSON.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, cast
+
+import marshmallow as ma
+
+from scimserver.errors import InvalidSyntax, InvalidValue
+from scimserver.schema.model import Attribute, ResourceType, Schema
+
+MAX_STRING_LENGTH = 65_536
+MAX_UNIQUE_STRING_LENGTH = 256
+"""Values the server keeps unique are indexed, so they are kept short."""
+
+
+class Phase(enum.Enum):
+    CREATE = "create"
+    REPLACE = "replace"
+    RESPONSE = "response"
+
+
+def _clean_string(value: str) -> None:
+    if "\x00" in value:
+        raise ma.ValidationError("NUL characters are not allowed.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ma.ValidationError("The value is not valid Unicode text.") from exc
+
+
+class ScimString(ma.fields.String):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        _clean_string(text)
+        return text
+
+
+class ScimBoolean(ma.fields.Boolean):
+    """A boolean; also the strings "true"/"false" in any case, as Entra ID sends them."""
+
+    truthy = {True, "true", "True", "TRUE"}
+    falsy = {False, "false", "False", "FALSE"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if isinstance(value, str):
+            value = value.strip().lower()
+        if value in (True, "true"):
+            return True
+        if value in (False, "false"):
+            return False
+        raise self.make_error("invalid")
+
+
+class ScimInteger(ma.fields.Integer):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid")
+        return value
+
+
+class ScimDecimal(ma.fields.Float):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class ScimDateTime(ma.fields.String):
+    """An xsd:dateTime, kept as the client wrote it once it parses."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError as exc:
+            raise ma.ValidationError("Not a valid dateTime (xsd:dateTime).") from exc
+        return text
+
+
+class _ScimSchema(ma.Schema):
+    """Base of every generated schema: case-insensitive names, nulls as absent."""
+
+    names: dict[str, str] = {}
+    multi_valued: frozenset[str] = frozenset()
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    @ma.pre_load
+    def canonicalise(self, data: Any, **_: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise ma.ValidationError("Expected a JSON object.")
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            name = self.names.get(str(key).lower())
+            if name is None or value is None:
+                continue
+            if name in self.multi_valued and not isinstance(value, list):
+                value = [value]
+            out[name] = value
+        return out
+
+
+_SCALARS: dict[str, type[ma.fields.Field[Any]]] = {
+    "string": ScimString,
+    "reference": ScimString,
+    "binary": ScimString,
+    "boolean": ScimBoolean,
+    "integer": ScimInteger,
+    "decimal": ScimDecimal,
+    "dateTime": ScimDateTime,
+}
+
+
+def _loads(attribute: Attribute, phase: Phase) -> bool:
+    if phase is Phase.RESPONSE:
+        return attribute.returned != "never"
+    return attribute.mutability != "readOnly"
+
+
+def _field(attribute: Attribute, phase: Phase) -> ma.fields.Field[Any]:
+    required = phase is not Phase.RESPONSE and attribute.required
+    if attribute.is_complex:
+        nested = _schema_class(attribute.name, attribute.sub_attributes, phase)
+        inner: ma.fields.Field[Any] = ma.fields.Nested(nested)
+    elif phase is Phase.RESPONSE:
+        inner = ma.fields.Raw()
+    else:
+        limit = MAX_UNIQUE_STRING_LENGTH if attribute.uniqueness != "none" else MAX_STRING_LENGTH
+        length = ma.validate.Length(max=limit) if attribute.is_string else None
+        inner = _SCALARS.get(attribute.type, ma.fields.Raw)(validate=length)
+    if attribute.multi_valued:
+        return ma.fields.List(inner, required=required)
+    inner.required = required
+    return inner
+
+
+def _schema_class(name: str, attributes: tuple[Attribute, ...], phase: Phase) -> type[_ScimSchema]:
+    declared = {a.name: _field(a, phase) for a in attributes if _loads(a, phase)}
+    made = _ScimSchema.from_dict(declared, name=f"{name}{phase.value.title()}Schema")
+    cls = cast(type[_ScimSchema], made)
+    cls.names = {a.name.lower(): a.name for a in attributes if a.name in declared}
+    cls.multi_valued = frozenset(a.name for a in attributes if a.multi_valued)
+    return cls
+
+
+def _resource_class(resource_type: ResourceType, phase: Phase) -> type[_ScimSchema]:
+    core = resource_type.schema
+    attributes = tuple(a for a in core.attributes)
+    cls = _schema_class(resource_type.id, attributes, phase)
+    declared: dict[str, ma.fields.Field[Any]] = dict(cls._declared_fields)
+    declared["externalId"] = ScimString(validate=ma.validate.Length(max=MAX_STRING_LENGTH))
+    declared["schemas"] = ma.fields.List(ma.fields.Raw())
+    for index, extension in enumerate(resource_type.extensions):
+        field = _extension_field(extension.schema, extension.required, phase)
+        field.data_key = extension.schema.id  # URNs hold dots, which marshmallow reads as paths
+        declared[_extension_key(index)] = field
+    made = _ScimSchema.from_dict(declared, name=f"{resource_type.id}{phase.value.title()}")
+    full = cast(type[_ScimSchema], made)
+    full.names = {**cls.names, "externalid": "externalId", "schemas": "schemas"}
+    full.names.update({e.schema.id.lower(): e.schema.id for e in resource_type.extensions})
+    full.multi_valued = cls.multi_valued | {"schemas"}
+    return full
+
+
+def _extension_key(index: int) -> str:
+    return f"extension_{index}"
+
+
+def _extension_field(schema: Schema, required: bool, phase: Phase) -> ma.fields.Field[Any]:
+    nested = _schema_class(schema.name or schema.id, schema.attributes, phase)
+    return ma.fields.Nested(nested, required=required and phase is not Phase.RESPONSE)
+
+
+class Marshaller:
+    """Loads client input into canonical documents and dumps them, for one resource type."""
+
+    def __init__(self, resource_type: ResourceType) -> None:
+        self.resource_type = resource_type
+        self._schemas = {phase: _resource_class(resource_type, phase)() for phase in Phase}
+
+    def load(self, body: Any, phase: Phase) -> dict[str, Any]:
+        """Validate ``body`` and return the canonical document (readOnly input dropped)."""
+        if not isinstance(body, Mapping):
+            raise InvalidSyntax("The request body must be a JSON object.")
+        try:
+            document: dict[str, Any] = self._schemas[phase].load(body)
+        except ma.ValidationError as exc:
+            raise InvalidValue(_describe(exc.messages)) from exc
+        for index, extension in enumerate(self.resource_type.extensions):
+            if _extension_key(index) in document:
+                document[extension.schema.id] = document.pop(_extension_key(index))
+        document["schemas"] = self.schemas_of(document)
+        return document
+
+    def dump(self, document: Mapping[str, Any]) -> dict[str, Any]:
+        """The stored document as a client may see it (``returned: never`` left out)."""
+        keyed = dict(document)
+        for index, extension in enumerate(self.resource_type.extensions):
+            if extension.schema.id in keyed:
+                keyed[_extension_key(index)] = keyed.pop(extension.schema.id)
+        out: dict[str, Any] = self._schemas[Phase.RESPONSE].dump(keyed)
+        return out
+
+    def schemas_of(self, document: Mapping[str, Any]) -> list[str]:
+        """The ``schemas`` a document carries: the core schema and each extension present."""
+        present = [e.schema.id for e in self.resource_type.extensions if document.get(e.schema.id)]
+        return [self.resource_type.schema.id, *present]
+
+
+def _describe(messages: Any, prefix: str = "") -> str:
+    """Flatten marshmallow's nested error messages into one readable line."""
+    if isinstance(messages, Mapping):
+        parts = [
+            _describe(
+                value,
+                f"{prefix}.{key}"
+                if prefix and not isinstance(key, int)
+                else f"{prefix}[{key}]"
+                if isinstance(key, int)
+                else str(key),
+            )
+            for key, value in messages.items()
+        ]
+        return "; ".join(parts)
+    if isinstance(messages, list):
+        return (
+            f"{prefix}: {' '.join(str(m) for m in messages)}"
+            if prefix
+            else " ".join(str(m) for m in messages)
+        )
+    return f"{prefix}: {messages}"

@@ -1,0 +1,1 @@
+"""SCIM semantics as pure functions: filters, PATCH, projection, paging, versions."""

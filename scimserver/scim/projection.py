@@ -1,0 +1,145 @@
+"""``attributes`` / ``excludedAttributes`` (RFC 7644 §3.9) honouring ``returned`` (RFC 7643 §7)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scimserver.schema.model import COMMON, Attribute, AttrRef, ResourceType
+
+
+@dataclass(frozen=True)
+class Projection:
+    """The attribute paths a client asked for, or asked to leave out (never both)."""
+
+    attributes: frozenset[str] = frozenset()
+    excluded: frozenset[str] = frozenset()
+
+    def wants(self, ref: AttrRef) -> bool:
+        """Whether the attribute (as a whole or any sub-attribute) will be returned."""
+        return _decide(self, ref.attribute, _top_key(ref)) != "drop"
+
+
+def _top_key(ref: AttrRef) -> str:
+    name = ref.attribute.name.lower()
+    if ref.is_extension and ref.schema is not None:
+        return f"{ref.schema.id.lower()}:{name}"
+    return name
+
+
+def _keys(resource_type: ResourceType, raw: str | None) -> frozenset[str]:
+    """Canonical lowercase keys (``emails.value``, ``urn:…:manager``); unknown names dropped."""
+    if not raw:
+        return frozenset()
+    keys: set[str] = set()
+    for part in raw.split(","):
+        part = part.strip()
+        ref = resource_type.resolve(part) if part else None
+        if ref is not None:
+            keys.add(ref.key)
+        elif part and resource_type.extension(part) is not None:
+            keys.add(part.lower())
+    return frozenset(keys)
+
+
+def parse_projection(
+    resource_type: ResourceType, attributes: str | None, excluded: str | None
+) -> Projection:
+    """Parse the two query parameters; ``attributes`` wins when both are given."""
+    wanted = _keys(resource_type, attributes)
+    if wanted:
+        return Projection(attributes=wanted)
+    return Projection(excluded=_keys(resource_type, excluded))
+
+
+def _decide(projection: Projection, attribute: Attribute, key: str) -> str:
+    """'keep', 'drop' or 'partial' (some sub-attributes) for one top-level attribute."""
+    if attribute.returned == "never":
+        return "drop"
+    if attribute.returned == "always":
+        return "keep"
+    if projection.attributes:
+        if key in projection.attributes:
+            return "keep"
+        if any(k.startswith(key + ".") for k in projection.attributes):
+            return "partial"
+        return "drop"
+    if attribute.returned == "request" or key in projection.excluded:
+        return "drop"
+    if any(k.startswith(key + ".") for k in projection.excluded):
+        return "partial"
+    return "keep"
+
+
+def _sub_keep(projection: Projection, sub: Attribute | None, key: str) -> bool:
+    if sub is None or sub.returned == "never":
+        return False
+    if sub.returned == "always":
+        return True
+    if projection.attributes:
+        return key in projection.attributes
+    return sub.returned != "request" and key not in projection.excluded
+
+
+def _partial(projection: Projection, attribute: Attribute, key: str, value: Any) -> Any:
+    def trim(element: Any) -> Any:
+        if not isinstance(element, Mapping):
+            return element
+        return {
+            name: v
+            for name, v in element.items()
+            if _sub_keep(projection, attribute.sub(name), f"{key}.{name.lower()}")
+        }
+
+    if isinstance(value, list):
+        trimmed = [trim(e) for e in value]
+        return [e for e in trimmed if e] or None
+    return trim(value) or None
+
+
+def _project_object(
+    projection: Projection,
+    lookup: Mapping[str, Attribute],
+    prefix: str,
+    source: Mapping[str, Any],
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in source.items():
+        attribute = lookup.get(name.lower())
+        if attribute is None:
+            continue
+        key = prefix + name.lower()
+        decision = _decide(projection, attribute, key)
+        if decision == "keep":
+            out[name] = value
+        elif decision == "partial":
+            kept = _partial(projection, attribute, key, value)
+            if kept is not None:
+                out[name] = kept
+    return out
+
+
+def project(
+    resource_type: ResourceType, resource: Mapping[str, Any], projection: Projection
+) -> dict[str, Any]:
+    """The resource as the client asked to see it; ``schemas`` and ``id`` always stay."""
+    core = {a.name.lower(): a for a in resource_type.schema.attributes} | dict(COMMON)
+    out = _project_object(projection, core, "", resource)
+    out["schemas"] = resource.get("schemas", [resource_type.schema.id])
+    for extension in resource_type.extensions:
+        urn = extension.schema.id
+        value = resource.get(urn)
+        if not isinstance(value, Mapping):
+            continue
+        lookup = {a.name.lower(): a for a in extension.schema.attributes}
+        if projection.attributes and urn.lower() in projection.attributes:
+            out[urn] = dict(value)
+            continue
+        if urn.lower() in projection.excluded:
+            continue
+        kept = _project_object(projection, lookup, urn.lower() + ":", value)
+        if kept:
+            out[urn] = kept
+    schemas = [urn for urn in out.pop("schemas") if urn == resource_type.schema.id or urn in out]
+    return {"schemas": schemas, **out}

@@ -1,0 +1,82 @@
+"""ServiceProviderConfig, ResourceTypes and Schemas (RFC 7644 §4), truthful about features."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scimserver.errors import NotFound
+from scimserver.schema import Registry, Schema
+
+SPC_URN = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+LIST_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+
+
+class DiscoveryService:
+    def __init__(self, registry: Registry, base_url: str, max_results: int) -> None:
+        self.registry = registry
+        self.base_url = base_url.rstrip("/")
+        self.max_results = max_results
+
+    def service_provider_config(self) -> dict[str, Any]:
+        return {
+            "schemas": [SPC_URN],
+            "documentationUri": "https://github.com/scimserver/scimserver#readme",
+            "patch": {"supported": True},
+            "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+            "filter": {"supported": True, "maxResults": self.max_results},
+            "changePassword": {"supported": True},
+            "sort": {"supported": True},
+            "etag": {"supported": True},
+            "authenticationSchemes": [
+                {
+                    "type": "oauthbearertoken",
+                    "name": "OAuth Bearer Token",
+                    "description": "A bearer token issued with 'scimserver token create'.",
+                    "specUri": "https://www.rfc-editor.org/rfc/rfc6750",
+                    "primary": True,
+                }
+            ],
+            "meta": {
+                "resourceType": "ServiceProviderConfig",
+                "location": f"{self.base_url}/ServiceProviderConfig",
+            },
+        }
+
+    def resource_types(self) -> list[dict[str, Any]]:
+        return [
+            rt.to_json(f"{self.base_url}/ResourceTypes/{rt.id}")
+            for rt in self.registry.resource_types
+        ]
+
+    def resource_type(self, name: str) -> dict[str, Any]:
+        found = self.registry.resource_type(name)
+        if found is None:
+            raise NotFound(f"No resource type {name!r}.")
+        return found.to_json(f"{self.base_url}/ResourceTypes/{found.id}")
+
+    def schemas(self) -> list[dict[str, Any]]:
+        return [s.to_json(f"{self.base_url}/Schemas/{s.id}") for s in self._served()]
+
+    def schema(self, urn: str) -> dict[str, Any]:
+        found = next((s for s in self._served() if s.id.lower() == urn.lower()), None)
+        if found is None:
+            raise NotFound(f"No schema {urn!r}.")
+        return found.to_json(f"{self.base_url}/Schemas/{found.id}")
+
+    def _served(self) -> list[Schema]:
+        """Schemas bound to some resource type (a loose file nobody uses is not served)."""
+        seen: dict[str, Schema] = {}
+        for rt in self.registry.resource_types:
+            for schema in rt.schemas:
+                seen.setdefault(schema.id, schema)
+        return list(seen.values())
+
+
+def list_response(resources: list[dict[str, Any]], total: int, start: int = 1) -> dict[str, Any]:
+    return {
+        "schemas": [LIST_URN],
+        "totalResults": total,
+        "startIndex": start,
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    }

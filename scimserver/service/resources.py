@@ -1,0 +1,367 @@
+"""Create, read, replace, patch, delete and list resources of one type in one tenant."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from scimserver.store.filter_sql import filter_clause, sort_key
+from sqlalchemy.orm import Session
+
+from scimserver.errors import (
+    InvalidValue,
+    Mutability,
+    NotFound,
+    PreconditionFailed,
+    Uniqueness,
+)
+from scimserver.schema.marshal import Marshaller, Phase
+from scimserver.schema.model import ResourceType
+from scimserver.scim import patch as scim_patch
+from scimserver.scim.filter import parse_filter
+from scimserver.scim.projection import Projection, project
+from scimserver.scim.values import index_values
+from scimserver.scim.versions import etag, matches_any, now, timestamp
+from scimserver.service.passwords import hash_password
+from scimserver.store.db import Database
+from scimserver.store.models import Resource
+from scimserver.store.repository import MemberRow, MembershipRepository, ResourceRepository
+
+log = logging.getLogger(__name__)
+
+EVERYTHING = Projection()
+"""No attributes or excludedAttributes given: return the default set."""
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    filter: str | None = None
+    sort_by: str | None = None
+    sort_order: str | None = None
+    start_index: int = 1
+    count: int | None = None
+    projection: Projection = field(default_factory=Projection)
+
+
+@dataclass(frozen=True)
+class ListResult:
+    total: int
+    start_index: int
+    resources: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Written:
+    """A written resource as the client sees it, or None when the answer has no body."""
+
+    resource: dict[str, Any] | None
+    version: int
+    location: str
+
+
+class ResourceService:
+    """The use cases for one resource type, in one tenant, behind one database."""
+
+    def __init__(
+        self,
+        db: Database,
+        resource_type: ResourceType,
+        marshaller: Marshaller,
+        tenant_id: int,
+        base_url: str,
+        page_size: tuple[int, int] = (100, 1000),
+    ) -> None:
+        self.db = db
+        self.type = resource_type
+        self.marshaller = marshaller
+        self.tenant_id = tenant_id
+        self.base_url = base_url.rstrip("/")
+        self.default_count, self.max_count = page_size
+        self.has_members = _is_group(resource_type)
+        self.has_groups = resource_type.schema.attribute("groups") is not None
+
+    # -- reads ------------------------------------------------------------------------
+
+    def get(self, resource_id: str, projection: Projection = EVERYTHING) -> dict[str, Any]:
+        with self.db.read() as session:
+            resource = self._repo(session).find(resource_id)
+            if resource is None:
+                raise NotFound(f"{self.type.name} {resource_id} not found.")
+            return self._render(session, [resource], projection)[0]
+
+    def search(self, query: ListQuery) -> ListResult:
+        clause = None
+        if query.filter is not None and query.filter.strip():
+            clause = filter_clause(parse_filter(query.filter, self.type), self.type, self.tenant_id)
+        start = max(query.start_index, 1)
+        count = self.default_count if query.count is None else query.count
+        count = min(max(count, 0), self.max_count)
+        with self.db.read() as session:
+            repo = self._repo(session)
+            total = repo.count(clause)
+            if count == 0:
+                return ListResult(total, start, [])
+            rows = repo.page(clause, self._order(query), start - 1, count)
+            return ListResult(total, start, self._render(session, rows, query.projection))
+
+    def _order(self, query: ListQuery) -> list[Any]:
+        descending = (query.sort_order or "").lower() == "descending"
+        if not query.sort_by:
+            return [Resource.created, Resource.id]
+        ref = self.type.resolve(query.sort_by)
+        if ref is None or ref.leaf.multi_valued or ref.leaf.is_complex:
+            raise InvalidValue(f"sortBy names no sortable attribute: {query.sort_by!r}.")
+        key = sort_key(ref, self.type)
+        nulls = key.is_(None)
+        if descending:
+            return [nulls.desc(), key.desc(), Resource.id.desc()]
+        return [nulls.asc(), key.asc(), Resource.id.asc()]
+
+    # -- writes -----------------------------------------------------------------------
+
+    def create(self, body: Any, projection: Projection = EVERYTHING) -> Written:
+        document = self.marshaller.load(body, Phase.CREATE)
+        password = document.pop("password", None)
+        members = document.pop("members", None) if self.has_members else None
+        moment = now()
+        resource = Resource(
+            id=str(uuid.uuid4()),
+            tenant_id=self.tenant_id,
+            resource_type=self.type.id,
+            version=1,
+            created=moment,
+            last_modified=moment,
+        )
+        with self.db.write() as session:
+            self._store_document(resource, document, password)
+            self._check_unique(session, resource)
+            self._repo(session).add(resource, self._values(document))
+            if members:
+                self._memberships(session).add(resource.id, self._member_types(session, members))
+            return self._written(session, resource, projection)
+
+    def replace(
+        self, resource_id: str, body: Any, if_match: str | None, projection: Projection
+    ) -> Written:
+        document = self.marshaller.load(body, Phase.REPLACE)
+        password = document.pop("password", None)
+        members = document.pop("members", None) if self.has_members else None
+        with self.db.write() as session:
+            repo = self._repo(session)
+            resource = self._locked(repo, resource_id, if_match)
+            self._check_immutable(resource.data, document)
+            if "active" in resource.data and "active" not in document:
+                document["active"] = resource.data["active"]  # a PUT omitting active keeps it
+            self._store_document(resource, document, password)
+            self._check_unique(session, resource)
+            self._bump(resource)
+            repo.update(resource, self._values(document))
+            if self.has_members:
+                self._replace_members(session, resource.id, members or [])
+            return self._written(session, resource, projection)
+
+    def patch(
+        self, resource_id: str, body: Any, if_match: str | None, projection: Projection | None
+    ) -> Written:
+        """Apply a PatchOp; ``projection`` None means the caller wants no body back."""
+        operations = scim_patch.parse_operations(body)
+        with self.db.write() as session:
+            repo = self._repo(session)
+            resource = self._locked(repo, resource_id, if_match)
+            result = scim_patch.apply_patch(self.type, resource.data, operations)
+            if result.normalisations:
+                log.info("patch normalised: %s", ", ".join(result.normalisations))
+            members_changed = self._apply_member_changes(session, resource.id, result.members)
+            if result.changed or result.password is not None:
+                document = self.marshaller.load(result.document, Phase.REPLACE)
+                document.pop("password", None)
+                self._store_document(resource, document, result.password)
+                self._check_unique(session, resource)
+                self._bump(resource)
+                repo.update(resource, self._values(document))
+            elif members_changed:
+                repo.touch(resource, now())
+            if projection is None:
+                return Written(None, resource.version, self._location(resource.id))
+            return self._written(session, resource, projection)
+
+    def delete(self, resource_id: str, if_match: str | None) -> None:
+        with self.db.write() as session:
+            repo = self._repo(session)
+            repo.remove(self._locked(repo, resource_id, if_match))
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _repo(self, session: Session) -> ResourceRepository:
+        return ResourceRepository(session, self.tenant_id, self.type.id)
+
+    def _memberships(self, session: Session) -> MembershipRepository:
+        return MembershipRepository(session, self.tenant_id)
+
+    def _require(self, repo: ResourceRepository, resource_id: str) -> Resource:
+        resource = repo.find(resource_id, for_update=True)
+        if resource is None:
+            raise NotFound(f"{self.type.name} {resource_id} not found.")
+        return resource
+
+    def _locked(self, repo: ResourceRepository, resource_id: str, if_match: str | None) -> Resource:
+        """The row, locked for this transaction, after checking If-Match against it."""
+        resource = self._require(repo, resource_id)
+        if if_match is not None and not matches_any(if_match, resource.version):
+            raise PreconditionFailed(
+                f"If-Match {if_match} does not match the current version {etag(resource.version)}."
+            )
+        return resource
+
+    def _bump(self, resource: Resource) -> None:
+        resource.version += 1
+        resource.last_modified = now()
+
+    def _store_document(
+        self, resource: Resource, document: dict[str, Any], password: str | None
+    ) -> None:
+        resource.data = document
+        user_name = document.get("userName")
+        resource.user_name_key = user_name.casefold() if isinstance(user_name, str) else None
+        display = document.get("displayName") or user_name
+        resource.display_name = display if isinstance(display, str) else None
+        if password is not None:
+            resource.password_hash = hash_password(password)
+
+    def _values(self, document: Mapping[str, Any]) -> list[Any]:
+        return index_values(self.type, document)
+
+    def _check_unique(self, session: Session, resource: Resource) -> None:
+        """Uniqueness ``server`` on attributes other than userName (which has its own index)."""
+        repo = self._repo(session)
+        for attribute in self.type.schema.attributes:
+            if attribute.uniqueness == "none" or attribute.name == "userName":
+                continue
+            value = resource.data.get(attribute.name)
+            if not isinstance(value, str):
+                continue
+            ref = self.type.resolve(attribute.name)
+            assert ref is not None
+            key = value if attribute.case_exact else value.casefold()
+            if repo.value_taken(ref.key, key, resource.id):
+                raise Uniqueness(f"{attribute.name} {value!r} is already in use.")
+
+    def _check_immutable(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+        for attribute in self.type.schema.attributes:
+            if attribute.mutability != "immutable" or attribute.name not in old:
+                continue
+            if attribute.name in new and new[attribute.name] != old[attribute.name]:
+                raise Mutability(f"{attribute.name} is immutable and cannot be changed.")
+
+    def _member_types(self, session: Session, members: Sequence[Any]) -> dict[str, str]:
+        """Map member ids to their resource types; unknown ids are 400 invalidValue."""
+        ids = []
+        for member in members:
+            value = member.get("value") if isinstance(member, Mapping) else None
+            if not isinstance(value, str) or not value:
+                raise InvalidValue("Every member needs a 'value' with the member's id.")
+            ids.append(value)
+        types = self._memberships(session).types_of(ids)
+        missing = sorted(set(ids) - types.keys())
+        if missing:
+            raise InvalidValue(f"No such member: {', '.join(missing[:10])}.")
+        return {i: types[i] for i in ids}
+
+    def _replace_members(self, session: Session, group_id: str, members: Sequence[Any]) -> bool:
+        memberships = self._memberships(session)
+        wanted = self._member_types(session, members)
+        current = memberships.member_ids(group_id)
+        removed = memberships.remove(group_id, current - wanted.keys())
+        added = memberships.add(group_id, {k: v for k, v in wanted.items() if k not in current})
+        return bool(removed or added)
+
+    def _apply_member_changes(
+        self, session: Session, group_id: str, changes: scim_patch.MemberChanges
+    ) -> bool:
+        if not self.has_members:
+            return False
+        memberships = self._memberships(session)
+        changed = False
+        if changes.replace is not None:
+            changed |= self._replace_members(session, group_id, changes.replace)
+        if changes.remove_all:
+            changed |= memberships.clear(group_id) > 0
+        if changes.remove:
+            changed |= memberships.remove(group_id, changes.remove) > 0
+        if changes.add:
+            changed |= memberships.add(group_id, self._member_types(session, changes.add)) > 0
+        return changed
+
+    def _location(self, resource_id: str) -> str:
+        return f"{self.base_url}{self.type.endpoint}/{resource_id}"
+
+    def _written(self, session: Session, resource: Resource, projection: Projection) -> Written:
+        session.flush()
+        rendered = self._render(session, [resource], projection)[0]
+        return Written(rendered, resource.version, self._location(resource.id))
+
+    def _render(
+        self, session: Session, rows: Sequence[Resource], projection: Projection
+    ) -> list[dict[str, Any]]:
+        ids = [r.id for r in rows]
+        members = groups = None
+        memberships = self._memberships(session)
+        if self.has_members and self._wants(projection, "members"):
+            members = memberships.members_of(ids)
+        if self.has_groups and self._wants(projection, "groups"):
+            groups = memberships.groups_of(ids)
+        out = []
+        for row in rows:
+            document = self._document(row, members, groups)
+            out.append(project(self.type, document, projection))
+        return out
+
+    def _wants(self, projection: Projection, name: str) -> bool:
+        ref = self.type.resolve(name)
+        return ref is not None and projection.wants(ref)
+
+    def _document(
+        self,
+        row: Resource,
+        members: Mapping[str, list[MemberRow]] | None,
+        groups: Mapping[str, list[MemberRow]] | None,
+    ) -> dict[str, Any]:
+        body = self.marshaller.dump(row.data)
+        document: dict[str, Any] = {"schemas": body.pop("schemas"), "id": row.id, **body}
+        if members is not None and members.get(row.id):
+            document["members"] = [self._member(m) for m in members[row.id]]
+        if groups is not None and groups.get(row.id):
+            document["groups"] = [self._group(g) for g in groups[row.id]]
+        document["meta"] = {
+            "resourceType": self.type.name,
+            "created": timestamp(row.created),
+            "lastModified": timestamp(row.last_modified),
+            "location": self._location(row.id),
+            "version": etag(row.version),
+        }
+        return document
+
+    def _member(self, row: MemberRow) -> dict[str, Any]:
+        member: dict[str, Any] = {"value": row.value, "type": row.type}
+        member["$ref"] = f"{self.base_url}/{row.type}s/{row.value}"
+        if row.display:
+            member["display"] = row.display
+        return member
+
+    def _group(self, row: MemberRow) -> dict[str, Any]:
+        group: dict[str, Any] = {
+            "value": row.value,
+            "$ref": f"{self.base_url}/Groups/{row.value}",
+            "type": "direct",
+        }
+        if row.display:
+            group["display"] = row.display
+        return group
+
+
+def _is_group(resource_type: ResourceType) -> bool:
+    members = resource_type.schema.attribute("members")
+    return members is not None and members.multi_valued and members.sub("value") is not None

@@ -1,0 +1,48 @@
+"""Queries across every resource type: ``GET /`` and ``POST /.search`` at the root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from scimserver.errors import InvalidFilter
+from scimserver.service.resources import ListQuery, ListResult, ResourceService
+
+
+def search_all(
+    services: Sequence[ResourceService], query_for: Callable[[ResourceService], ListQuery]
+) -> ListResult:
+    """One result list over several resource types, concatenated in registry order.
+
+    ``query_for`` builds each type's query (attribute names resolve per type). A filter
+    naming an attribute a type lacks cannot match that type, so the type is skipped;
+    when no type understands the filter, the first error is raised.
+    """
+    plans: list[tuple[ResourceService, ListQuery, int]] = []
+    first_error: InvalidFilter | None = None
+    for service in services:
+        query = query_for(service)
+        try:
+            plans.append((service, query, service.search(replace(query, count=0)).total))
+        except InvalidFilter as exc:
+            first_error = first_error or exc
+    if not plans:
+        raise first_error or InvalidFilter("No resource type matches the filter.")
+    _, first, _ = plans[0]
+    service0 = plans[0][0]
+    start = max(first.start_index, 1)
+    wanted = service0.default_count if first.count is None else first.count
+    remaining = min(max(wanted, 0), service0.max_count)
+    skip = start - 1
+    resources = []
+    for service, query, total in plans:
+        if remaining <= 0:
+            break
+        if skip >= total:
+            skip -= total
+            continue
+        page = service.search(replace(query, start_index=skip + 1, count=remaining)).resources
+        resources.extend(page)
+        remaining -= len(page)
+        skip = 0
+    return ListResult(sum(total for _, _, total in plans), start, resources)

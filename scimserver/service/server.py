@@ -1,0 +1,51 @@
+"""The long-lived parts of one server process, built once from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from scimserver.config import Settings
+from scimserver.schema import Registry, ResourceType, load_registry
+from scimserver.schema.marshal import Marshaller
+from scimserver.service.discovery import DiscoveryService
+from scimserver.service.resources import ResourceService
+from scimserver.service.tokens import TenantService, TokenService
+from scimserver.store import migrate
+from scimserver.store.db import Database
+
+
+@dataclass
+class Server:
+    """Settings, database, schemas and token checks, shared by every request."""
+
+    settings: Settings
+    db: Database
+    registry: Registry
+    tokens: TokenService
+    default_tenant_id: int
+    marshallers: dict[str, Marshaller] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Server:
+        registry = load_registry(settings.schema_dirs)
+        db = Database(settings.database_url)
+        if settings.auto_migrate:
+            migrate.upgrade(db)
+        tenant_id = TenantService(db).ensure(settings.default_tenant)
+        marshallers = {rt.id: Marshaller(rt) for rt in registry.resource_types}
+        return cls(settings, db, registry, TokenService(db), tenant_id, marshallers)
+
+    def resources(
+        self, resource_type: ResourceType, tenant_id: int, base_url: str
+    ) -> ResourceService:
+        return ResourceService(
+            self.db,
+            resource_type,
+            self.marshallers[resource_type.id],
+            tenant_id,
+            base_url,
+            (self.settings.default_page_size, self.settings.max_page_size),
+        )
+
+    def discovery(self, base_url: str) -> DiscoveryService:
+        return DiscoveryService(self.registry, base_url, self.settings.max_page_size)

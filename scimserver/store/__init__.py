@@ -1,0 +1,1 @@
+"""Storage: engine, ORM models, repositories, the filter translator and migrations."""

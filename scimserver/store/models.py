@@ -1,0 +1,124 @@
+"""Typed ORM models: tenants, tokens, resources, their value index and group memberships."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+STR_KEY_LENGTH = 128
+"""Indexed prefix of a string value; the full value is compared too (index-size safe)."""
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Token(Base):
+    """A bearer token: only its SHA-256 is stored; ``prefix`` finds it, never authenticates."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(16))
+    created: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Resource(Base):
+    """A User, Group or other resource: lookup columns plus the canonical document.
+
+    ``data`` holds the client-settable attributes only: never id, meta, members,
+    groups or password, which live in columns or tables of their own.
+    """
+
+    __tablename__ = "resources"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id", "resource_type", "user_name_key", name="uq_resources_user_name"
+        ),
+        Index("ix_resources_listing", "tenant_id", "resource_type", "created", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    resource_type: Mapped[str] = mapped_column(String(64))
+    user_name_key: Mapped[str | None] = mapped_column(String(512))
+    display_name: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    last_modified: Mapped[datetime] = mapped_column(DateTime)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    password_hash: Mapped[str | None] = mapped_column(Text)
+
+
+class AttributeValue(Base):
+    """One leaf value of a resource document, typed and normalised for filtering.
+
+    ``path`` is the lowercase attribute path (``emails.value``, ``name.givenname``,
+    ``urn:…:enterprise:2.0:user:manager.value``); ``ordinal`` is the element's
+    position in a multi-valued attribute (0 for singular ones), so sub-attributes
+    of one element can be correlated. Strings are case-folded unless caseExact.
+    """
+
+    __tablename__ = "attribute_values"
+    __table_args__ = (
+        Index("ix_attribute_values_lookup", "tenant_id", "path", "str_key"),
+        Index("ix_attribute_values_num", "tenant_id", "path", "num_value"),
+        Index("ix_attribute_values_time", "tenant_id", "path", "time_value"),
+        Index("ix_attribute_values_resource", "resource_id", "path"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    tenant_id: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(String(512))
+    ordinal: Mapped[int] = mapped_column(Integer, default=0)
+    str_key: Mapped[str | None] = mapped_column(String(STR_KEY_LENGTH))
+    str_value: Mapped[str | None] = mapped_column(Text)
+    num_value: Mapped[float | None] = mapped_column(Float)
+    time_value: Mapped[datetime | None] = mapped_column(DateTime)
+    bool_value: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class Membership(Base):
+    """A member (User or Group) of a group: the only place membership is stored."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (Index("ix_memberships_member", "member_id", "group_id"),)
+
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[str] = mapped_column(
+        ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_type: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,242 @@
+"""Repositories: every SQL statement the services need, parameterised, one tenant at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Result, Select, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from scimserver.errors import InvalidValue, Uniqueness
+from scimserver.scim.values import IndexedValue
+from scimserver.store.models import STR_KEY_LENGTH, AttributeValue, Membership, Resource
+
+_CHUNK = 500
+"""Ids per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits."""
+
+
+def _rowcount(result: Result[Any]) -> int:
+    count = getattr(result, "rowcount", 0)
+    return max(int(count), 0)
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    value: str
+    type: str
+    display: str | None
+
+
+class ResourceRepository:
+    """Resources of one type in one tenant, with their value index."""
+
+    def __init__(self, session: Session, tenant_id: int, resource_type: str) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+        self.resource_type = resource_type
+
+    def _scope(self) -> ColumnElement[bool]:
+        return (Resource.tenant_id == self.tenant_id) & (
+            Resource.resource_type == self.resource_type
+        )
+
+    def find(self, resource_id: str, *, for_update: bool = False) -> Resource | None:
+        """The resource with this id, or None (also for another tenant's id)."""
+        query = select(Resource).where(self._scope(), Resource.id == resource_id)
+        if for_update:
+            query = query.with_for_update()
+        return self.session.scalars(query).first()
+
+    def add(self, resource: Resource, values: Iterable[IndexedValue]) -> None:
+        """Insert a new resource and index its values; a unique clash is 409 uniqueness."""
+        self.session.add(resource)
+        self._flush("userName")
+        self._index(resource.id, values)
+
+    def update(self, resource: Resource, values: Iterable[IndexedValue]) -> None:
+        """Write a changed resource back and re-index its values."""
+        self._flush("userName")
+        self.session.execute(
+            delete(AttributeValue).where(AttributeValue.resource_id == resource.id)
+        )
+        self._index(resource.id, values)
+
+    def touch(self, resource: Resource, now: datetime) -> None:
+        """Bump version and lastModified without rewriting the document."""
+        self.session.execute(
+            update(Resource)
+            .where(Resource.id == resource.id)
+            .values(version=Resource.version + 1, last_modified=now)
+        )
+        self.session.refresh(resource)
+
+    def remove(self, resource: Resource) -> None:
+        self.session.delete(resource)
+        self.session.flush()
+
+    def _flush(self, unique: str) -> None:
+        try:
+            self.session.flush()
+        except IntegrityError as exc:
+            raise Uniqueness(f"A resource with this {unique} already exists.") from exc
+        except DataError as exc:
+            raise InvalidValue("A value is too long or not storable.") from exc
+
+    def _index(self, resource_id: str, values: Iterable[IndexedValue]) -> None:
+        rows = [
+            {
+                "resource_id": resource_id,
+                "tenant_id": self.tenant_id,
+                "path": v.path,
+                "ordinal": v.ordinal,
+                "str_key": v.str_value[:STR_KEY_LENGTH] if v.str_value is not None else None,
+                "str_value": v.str_value,
+                "num_value": v.num_value,
+                "time_value": v.time_value,
+                "bool_value": v.bool_value,
+            }
+            for v in values
+        ]
+        if rows:
+            self.session.execute(insert(AttributeValue), rows)
+
+    def value_taken(self, path: str, value: str, exclude_id: str | None) -> bool:
+        """Whether another resource of this type already holds ``value`` at ``path``."""
+        query = (
+            select(AttributeValue.resource_id)
+            .join(Resource, Resource.id == AttributeValue.resource_id)
+            .where(
+                self._scope(),
+                AttributeValue.tenant_id == self.tenant_id,
+                AttributeValue.path == path,
+                AttributeValue.str_key == value[:STR_KEY_LENGTH],
+                AttributeValue.str_value == value,
+            )
+        )
+        if exclude_id is not None:
+            query = query.where(Resource.id != exclude_id)
+        return self.session.execute(query.limit(1)).first() is not None
+
+    def query(self, clause: ColumnElement[bool] | None) -> Select[Any]:
+        query = select(Resource).where(self._scope())
+        return query if clause is None else query.where(clause)
+
+    def count(self, clause: ColumnElement[bool] | None) -> int:
+        query = select(func.count()).select_from(Resource).where(self._scope())
+        if clause is not None:
+            query = query.where(clause)
+        return int(self.session.scalar(query) or 0)
+
+    def page(
+        self,
+        clause: ColumnElement[bool] | None,
+        order: Sequence[ColumnElement[object]],
+        offset: int,
+        limit: int,
+    ) -> list[Resource]:
+        query = self.query(clause).order_by(*order).offset(offset).limit(limit)
+        return list(self.session.scalars(query))
+
+
+class MembershipRepository:
+    """Group memberships in one tenant, changed as set operations."""
+
+    def __init__(self, session: Session, tenant_id: int) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def members_of(self, group_ids: Sequence[str]) -> dict[str, list[MemberRow]]:
+        member = aliased(Resource)
+        query = (
+            select(
+                Membership.group_id,
+                Membership.member_id,
+                Membership.member_type,
+                member.display_name,
+            )
+            .join(member, member.id == Membership.member_id)
+            .where(Membership.tenant_id == self.tenant_id, Membership.group_id.in_(group_ids))
+            .order_by(Membership.group_id, Membership.member_id)
+        )
+        out: dict[str, list[MemberRow]] = {g: [] for g in group_ids}
+        for group_id, member_id, member_type, display in self.session.execute(query):
+            out[group_id].append(MemberRow(member_id, member_type, display))
+        return out
+
+    def groups_of(self, member_ids: Sequence[str]) -> dict[str, list[MemberRow]]:
+        group = aliased(Resource)
+        query = (
+            select(Membership.member_id, Membership.group_id, group.display_name)
+            .join(group, group.id == Membership.group_id)
+            .where(Membership.tenant_id == self.tenant_id, Membership.member_id.in_(member_ids))
+            .order_by(Membership.member_id, Membership.group_id)
+        )
+        out: dict[str, list[MemberRow]] = {m: [] for m in member_ids}
+        for member_id, group_id, display in self.session.execute(query):
+            out[member_id].append(MemberRow(group_id, "direct", display))
+        return out
+
+    def types_of(self, ids: Iterable[str]) -> dict[str, str]:
+        """The resource type of each id that exists in this tenant."""
+        wanted = list(set(ids))
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            query = select(Resource.id, Resource.resource_type).where(
+                Resource.tenant_id == self.tenant_id, Resource.id.in_(chunk)
+            )
+            found.update({rid: rtype for rid, rtype in self.session.execute(query)})
+        return found
+
+    def add(self, group_id: str, members: dict[str, str]) -> int:
+        """Insert members (id → type) not already present; returns how many were new."""
+        present = self.present(group_id, members)
+        rows = [
+            {"group_id": group_id, "member_id": m, "member_type": t, "tenant_id": self.tenant_id}
+            for m, t in members.items()
+            if m not in present
+        ]
+        if not rows:
+            return 0
+        dialect = self.session.get_bind().dialect.name
+        module = postgresql if dialect == "postgresql" else sqlite
+        statement = module.insert(Membership).on_conflict_do_nothing()  # a racing add is fine
+        for start in range(0, len(rows), _CHUNK):
+            self.session.execute(statement, rows[start : start + _CHUNK])
+        return len(rows)
+
+    def present(self, group_id: str, member_ids: Iterable[str]) -> set[str]:
+        """Which of ``member_ids`` are members of the group already."""
+        ids = list(set(member_ids))
+        found: set[str] = set()
+        for start in range(0, len(ids), _CHUNK):
+            query = select(Membership.member_id).where(
+                Membership.group_id == group_id,
+                Membership.member_id.in_(ids[start : start + _CHUNK]),
+            )
+            found.update(self.session.scalars(query))
+        return found
+
+    def remove(self, group_id: str, member_ids: Iterable[str]) -> int:
+        ids = list(set(member_ids))
+        removed = 0
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            statement = delete(Membership).where(
+                Membership.group_id == group_id, Membership.member_id.in_(chunk)
+            )
+            removed += _rowcount(self.session.execute(statement))
+        return removed
+
+    def clear(self, group_id: str) -> int:
+        statement = delete(Membership).where(Membership.group_id == group_id)
+        return _rowcount(self.session.execute(statement))
+
+    def member_ids(self, group_id: str) -> set[str]:
+        query = select(Membership.member_id).where(Membership.group_id == group_id)
+        return set(self.session.scalars(query))

@@ -1,0 +1,51 @@
+"""A schema file dropped into a schema directory works with no code change."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from tests.conftest import assert_scim_error, make_client
+
+ACME = "urn:example:params:scim:schemas:extension:acme:2.0:User"
+
+
+def test_custom_extension_is_accepted_stored_returned_filtered_and_listed(
+    custom_app: Flask,
+) -> None:
+    scim = make_client(custom_app)
+    body = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ACME],
+        "userName": "acme@example.com",
+        ACME: {
+            "badgeNumber": "B-7",
+            "clearanceLevel": 3,
+            "hireDate": "2024-02-01T09:00:00Z",
+            "remote": True,
+            "projects": [{"name": "Apollo", "role": "lead"}],
+        },
+    }
+    created = scim.post("/Users", body)
+    assert created.status_code == 201
+    user = created.get_json()
+    assert ACME in user["schemas"]
+    assert user[ACME] == body[ACME]
+    assert scim.get(f"/Users/{user['id']}").get_json()[ACME] == body[ACME]
+    for query in (
+        f'{ACME}:badgeNumber eq "b-7"',
+        f"{ACME}:clearanceLevel gt 2",
+        f'{ACME}:projects[name eq "Apollo"]',
+    ):
+        found = scim.get("/Users", query_string={"filter": query}).get_json()
+        assert [r["id"] for r in found["Resources"]] == [user["id"]], query
+    schemas = {s["id"] for s in scim.get("/Schemas").get_json()["Resources"]}
+    assert ACME in schemas
+    user_type = scim.get("/ResourceTypes/User").get_json()
+    assert {"schema": ACME, "required": False} in user_type["schemaExtensions"]
+
+
+def test_custom_extension_attributes_are_type_checked(custom_app: Flask) -> None:
+    scim = make_client(custom_app)
+    response = scim.post(
+        "/Users", {"userName": "bad@example.com", ACME: {"clearanceLevel": "high"}}
+    )
+    assert_scim_error(response, 400, "invalidValue")

@@ -1,0 +1,124 @@
+"""Groups: members live in their own table; User.groups is derived from it."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import select
+
+from scimserver.store.models import Membership, Resource
+from tests.conftest import ScimClient, assert_scim_error, fixture_json
+
+
+def memberships(app: Flask, group_id: str) -> set[str]:
+    with app.extensions["scimserver"].db.read() as session:
+        query = select(Membership.member_id).where(Membership.group_id == group_id)
+        return set(session.scalars(query))
+
+
+def test_create_group_with_members_stores_them_outside_the_document(
+    scim: ScimClient, app: Flask
+) -> None:
+    alice = scim.create_user("alice@example.com", displayName="Alice")
+    bob = scim.create_user("bob@example.com")
+    group = scim.create_group("Tour Guides", [alice["id"], bob["id"]])
+    assert group["meta"]["resourceType"] == "Group"
+    members = {m["value"]: m for m in group["members"]}
+    assert members.keys() == {alice["id"], bob["id"]}
+    assert members[alice["id"]]["display"] == "Alice"
+    assert members[bob["id"]]["display"] == "bob@example.com"
+    assert members[alice["id"]]["type"] == "User"
+    assert members[alice["id"]]["$ref"] == f"https://scim.test/scim/v2/Users/{alice['id']}"
+    assert memberships(app, group["id"]) == {alice["id"], bob["id"]}
+    with app.extensions["scimserver"].db.read() as session:
+        row = session.get(Resource, group["id"])
+        assert row is not None and "members" not in row.data
+
+
+def test_rfc_group_example_with_nested_group(scim: ScimClient) -> None:
+    inner = scim.create_group("Inner")
+    user = scim.create_user()
+    example = fixture_json("rfc7643/group.json")
+    example["members"] = [{"value": user["id"]}, {"value": inner["id"], "type": "Group"}]
+    response = scim.post("/Groups", example)
+    assert response.status_code == 201
+    types = {m["value"]: m["type"] for m in response.get_json()["members"]}
+    assert types == {user["id"]: "User", inner["id"]: "Group"}
+
+
+def test_user_groups_is_derived_and_read_only(scim: ScimClient) -> None:
+    user = scim.create_user()
+    group = scim.create_group("Derived", [user["id"]])
+    fetched = scim.get(f"/Users/{user['id']}").get_json()
+    assert fetched["groups"] == [
+        {
+            "value": group["id"],
+            "$ref": f"https://scim.test/scim/v2/Groups/{group['id']}",
+            "type": "direct",
+            "display": "Derived",
+        }
+    ]
+    body = {"userName": user["userName"], "groups": [{"value": "elsewhere"}]}
+    replaced = scim.put(f"/Users/{user['id']}", body).get_json()
+    assert [g["value"] for g in replaced["groups"]] == [group["id"]]
+
+
+def test_unknown_member_is_400_and_writes_nothing(scim: ScimClient) -> None:
+    response = scim.post("/Groups", {"displayName": "Ghosts", "members": [{"value": "nobody"}]})
+    assert_scim_error(response, 400, "invalidValue")
+    assert scim.get("/Groups").get_json()["totalResults"] == 0
+
+
+def test_put_replaces_membership_by_difference(scim: ScimClient, app: Flask) -> None:
+    a, b, c = (scim.create_user()["id"] for _ in range(3))
+    group = scim.create_group("Diff", [a, b])
+    body = {"displayName": "Diff", "members": [{"value": b}, {"value": c}]}
+    response = scim.put(f"/Groups/{group['id']}", body)
+    assert response.status_code == 200
+    assert {m["value"] for m in response.get_json()["members"]} == {b, c}
+    assert memberships(app, group["id"]) == {b, c}
+
+
+def test_deleting_a_user_removes_its_memberships(scim: ScimClient, app: Flask) -> None:
+    a, b = scim.create_user()["id"], scim.create_user()["id"]
+    group = scim.create_group("Cascade", [a, b])
+    assert scim.delete(f"/Users/{a}").status_code == 204
+    assert memberships(app, group["id"]) == {b}
+    assert [m["value"] for m in scim.get(f"/Groups/{group['id']}").get_json()["members"]] == [b]
+
+
+def test_deleting_a_group_removes_memberships_both_ways(scim: ScimClient, app: Flask) -> None:
+    user = scim.create_user()
+    outer = scim.create_group("Outer")
+    inner = scim.create_group("Inner", [user["id"]])
+    scim.put(
+        f"/Groups/{outer['id']}", {"displayName": "Outer", "members": [{"value": inner["id"]}]}
+    )
+    assert scim.delete(f"/Groups/{inner['id']}").status_code == 204
+    assert memberships(app, outer["id"]) == set()
+    assert "groups" not in scim.get(f"/Users/{user['id']}").get_json()
+
+
+def test_excluding_members_leaves_them_out(scim: ScimClient) -> None:
+    user = scim.create_user()
+    group = scim.create_group("Big", [user["id"]])
+    body = scim.get(f"/Groups/{group['id']}?excludedAttributes=members").get_json()
+    assert "members" not in body
+    assert body["displayName"] == "Big"
+
+
+def test_group_filters(scim: ScimClient) -> None:
+    user = scim.create_user()
+    group = scim.create_group("Filtered", [user["id"]], externalId="g-ext")
+    scim.create_group("Other")
+    for query in (
+        'displayName eq "filtered"',
+        'externalId eq "g-ext"',
+        f'members.value eq "{user["id"]}"',
+        f'id eq "{group["id"]}"',
+    ):
+        body = scim.get("/Groups", query_string={"filter": query}).get_json()
+        assert [r["id"] for r in body["Resources"]] == [group["id"]], query
+
+
+def test_group_without_display_name_is_400(scim: ScimClient) -> None:
+    assert_scim_error(scim.post("/Groups", {"members": []}), 400, "invalidValue")

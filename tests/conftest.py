@@ -1,0 +1,184 @@
+"""Fixtures: every API test runs on SQLite and on a throwaway PostgreSQL database.
+
+Each test gets a tenant of its own (through a fresh token), so tests never see each
+other's data while sharing one migrated database per backend.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from scimserver.app import create_app
+from scimserver.config import Settings
+from scimserver.schema import default_schema_dir
+
+FIXTURES = Path(__file__).parent / "fixtures"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "SCIMSERVER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def fixture_json(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / name).read_text())
+    return data
+
+
+class PostgresDatabases:
+    """Creates throwaway databases on the local server and drops them afterwards."""
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+
+    def create(self) -> str:
+        name = f"scimserver_test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+        return f"{base}/{name}"
+
+    def drop_all(self) -> None:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+            for name in self.created:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresDatabases]:
+    databases = PostgresDatabases()
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture(scope="session")
+def database_url_factory(
+    tmp_path_factory: pytest.TempPathFactory, postgres: PostgresDatabases
+) -> Any:
+    def make(backend: str) -> str:
+        if backend == "postgresql":
+            return postgres.create()
+        path = tmp_path_factory.mktemp("sqlite") / "scim.db"
+        return f"sqlite:///{path}"
+
+    return make
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def app(backend: str, database_url_factory: Any) -> Iterator[Flask]:
+    settings = Settings(
+        database_url=database_url_factory(backend), base_url="https://scim.test/scim/v2"
+    )
+    application = create_app(settings)
+    yield application
+    application.extensions["scimserver"].db.dispose()
+
+
+@pytest.fixture(scope="session")
+def custom_app(backend: str, database_url_factory: Any) -> Iterator[Flask]:
+    """An app with the sample Acme extension dropped into an extra schema directory."""
+    settings = Settings(
+        database_url=database_url_factory(backend),
+        schema_dirs=(default_schema_dir(), FIXTURES / "custom_schemas"),
+        base_url="https://scim.test/scim/v2",
+    )
+    application = create_app(settings)
+    yield application
+    application.extensions["scimserver"].db.dispose()
+
+
+class ScimClient:
+    """A test client that speaks SCIM for one tenant: paths are relative to /scim/v2."""
+
+    def __init__(self, client: FlaskClient, token: str, tenant: str) -> None:
+        self.client = client
+        self.token = token
+        self.tenant = tenant
+
+    def open(self, method: str, path: str, body: Any = None, **kwargs: Any) -> TestResponse:
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        if body is not None and "data" not in kwargs:
+            kwargs["data"] = json.dumps(body)
+            headers.setdefault("Content-Type", "application/scim+json")
+        return self.client.open(f"/scim/v2{path}", method=method, headers=headers, **kwargs)
+
+    def get(self, path: str, **kw: Any) -> TestResponse:
+        return self.open("GET", path, **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> TestResponse:
+        return self.open("POST", path, body, **kw)
+
+    def put(self, path: str, body: Any = None, **kw: Any) -> TestResponse:
+        return self.open("PUT", path, body, **kw)
+
+    def patch(self, path: str, body: Any = None, **kw: Any) -> TestResponse:
+        return self.open("PATCH", path, body, **kw)
+
+    def delete(self, path: str, **kw: Any) -> TestResponse:
+        return self.open("DELETE", path, **kw)
+
+    def create_user(self, user_name: str | None = None, **attrs: Any) -> dict[str, Any]:
+        body = {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": user_name or f"user-{uuid.uuid4().hex[:8]}",
+            **attrs,
+        }
+        response = self.post("/Users", body)
+        assert response.status_code == 201, response.get_json()
+        result: dict[str, Any] = response.get_json()
+        return result
+
+    def create_group(
+        self, display_name: str | None = None, members: list[str] | None = None, **attrs: Any
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": display_name or f"group-{uuid.uuid4().hex[:8]}",
+            **attrs,
+        }
+        if members is not None:
+            body["members"] = [{"value": m} for m in members]
+        response = self.post("/Groups", body)
+        assert response.status_code == 201, response.get_json()
+        result: dict[str, Any] = response.get_json()
+        return result
+
+
+def make_client(app: Flask, scope: str = "write", tenant: str | None = None) -> ScimClient:
+    tenant = tenant or f"tenant-{uuid.uuid4().hex[:10]}"
+    _, secret = app.extensions["scimserver"].tokens.create("test", tenant, scope)
+    return ScimClient(app.test_client(), secret, tenant)
+
+
+@pytest.fixture
+def scim(app: Flask) -> ScimClient:
+    """A write-scoped client in a tenant of its own."""
+    return make_client(app)
+
+
+def assert_scim_error(response: TestResponse, status: int, scim_type: str | None = None) -> None:
+    """The response is a SCIM error body with this status (and scimType, if given)."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype in {"application/scim+json", "application/json"}
+    body = response.get_json()
+    assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert body["status"] == str(status)
+    if scim_type is not None:
+        assert body.get("scimType") == scim_type, body
+    assert "Traceback" not in response.get_data(as_text=True)
