@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from scimserver.store.models import Membership, Resource
 from tests.conftest import ScimClient, assert_scim_error, fixture_json
@@ -122,3 +124,35 @@ def test_group_filters(scim: ScimClient) -> None:
 
 def test_group_without_display_name_is_400(scim: ScimClient) -> None:
     assert_scim_error(scim.post("/Groups", {"members": []}), 400, "invalidValue")
+
+
+def _statements(app: Flask, action: Any) -> list[str]:
+    seen: list[str] = []
+    engine = app.extensions["scimserver"].db.engine
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return seen
+
+
+def test_excluding_members_or_groups_skips_loading_them(scim: ScimClient, app: Flask) -> None:
+    user = scim.create_user()
+    group = scim.create_group("Lazy", [user["id"]])
+    reads = {
+        f"/Groups/{group['id']}?excludedAttributes=members": False,
+        f"/Groups/{group['id']}?attributes=displayName": False,
+        "/Groups?excludedAttributes=members": False,
+        f"/Users/{user['id']}?excludedAttributes=groups": False,
+        f"/Groups/{group['id']}": True,
+        f"/Users/{user['id']}": True,
+    }
+    for path, loads in reads.items():
+        statements = _statements(app, lambda p=path: scim.get(p))
+        touched = any("memberships" in s for s in statements)
+        assert touched is loads, (path, statements)

@@ -10,14 +10,24 @@ SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 def test_search_on_users_takes_parameters_from_the_body(scim: ScimClient) -> None:
     wanted = scim.create_user("search-me@example.com", displayName="Search Me")
     scim.create_user("not-me@example.com")
-    body = {"schemas": [SEARCH], "filter": 'userName sw "search"', "attributes": ["displayName"],
-            "startIndex": 1, "count": 10}
+    body = {
+        "schemas": [SEARCH],
+        "filter": 'userName sw "search"',
+        "attributes": ["displayName"],
+        "startIndex": 1,
+        "count": 10,
+    }
     response = scim.post("/Users/.search", body)
     assert response.status_code == 200
     result = response.get_json()
     assert result["totalResults"] == 1
-    assert result["Resources"] == [{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                                    "id": wanted["id"], "displayName": "Search Me"}]
+    assert result["Resources"] == [
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "id": wanted["id"],
+            "displayName": "Search Me",
+        }
+    ]
 
 
 def test_root_search_returns_mixed_types_with_their_schemas(scim: ScimClient) -> None:
@@ -38,8 +48,9 @@ def test_root_search_skips_types_lacking_the_attribute_and_pages_across_types(
     groups = [scim.create_group()["id"] for _ in range(2)]
     only_users = scim.post("/.search", {"filter": "userName pr"}).get_json()
     assert {r["id"] for r in only_users["Resources"]} == set(users)
-    pages = [scim.get("/", query_string={"startIndex": s, "count": 2}).get_json()
-             for s in (1, 3, 5)]
+    pages = [
+        scim.get("/", query_string={"startIndex": s, "count": 2}).get_json() for s in (1, 3, 5)
+    ]
     assert [p["totalResults"] for p in pages] == [5, 5, 5]
     order = [t["id"] for t in scim.get("/ResourceTypes").get_json()["Resources"]]
     by_type = {"User": users, "Group": groups}
