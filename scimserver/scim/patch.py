@@ -32,7 +32,11 @@ Choices where the RFC is silent or identity providers read it differently:
 - ``changed`` covers the document and the password only; whether membership changed is
   for the store to say, since only it knows the current members.
 - Normalisations of the envelope (missing ``schemas``, ``operations`` spelled in another
-  case) ride on the first operation's ``notes``.
+  case) ride on the first operation's ``notes``. The names: schemas-missing,
+  operations-key-case, op-case, empty-path, boolean-string, bare-value-wrapped,
+  single-object-wrapped, single-item-list-unwrapped, value-object-unwrapped,
+  blank-clears, ignored-read-only-key, ignored-read-only-sub, filter-target-created,
+  remove-by-value.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from typing import Any
 from scimserver.errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget
 from scimserver.schema.model import Attribute, AttrRef, ResourceType
 from scimserver.scim.filter import matches
-from scimserver.scim.paths import PatchPath, equalities, parse_path
+from scimserver.scim.paths import Equalities, PatchPath, equalities, parse_path
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 OPS = ("add", "replace", "remove")
@@ -82,16 +86,16 @@ class PatchOperation:
 
 @dataclass(frozen=True)
 class MemberChanges:
-    """Membership changes for the store: ``remove_all`` first, then ``remove`` and ``add``."""
+    """Membership changes for the store.
+
+    ``remove_all`` applies before ``add``; ``add`` and ``remove`` never share an id. When
+    ``replace`` is not None it is the whole new membership and the other fields are empty.
+    """
 
     add: tuple[dict[str, Any], ...] = ()
     remove: frozenset[str] = frozenset()
     remove_all: bool = False
     replace: tuple[dict[str, Any], ...] | None = None
-
-    @property
-    def empty(self) -> bool:
-        return not (self.add or self.remove or self.remove_all or self.replace is not None)
 
 
 @dataclass(frozen=True)
@@ -410,7 +414,7 @@ def _complex_value(run: _Run, attribute: Attribute, value: Any) -> Changes:
     return changes
 
 
-def _merge(run: _Run, attribute: Attribute, label: str, current: Any, changes: Changes) -> Element:
+def _merge(run: _Run, label: str, current: Any, changes: Changes) -> Element:
     """``current`` with the sub-attribute changes applied; MISSING or blank removes one."""
     merged = dict(current) if isinstance(current, Mapping) else {}
     for sub, item in changes:
@@ -427,7 +431,7 @@ def _element(run: _Run, attribute: Attribute, item: Any) -> Any:
     if not attribute.is_complex:
         return _scalar(run, attribute, item)
     changes = [(s, v) for s, v in _complex_value(run, attribute, item) if not _blank(v)]
-    return _merge(run, attribute, attribute.name, None, changes)
+    return _merge(run, attribute.name, None, changes)
 
 
 def _elements(run: _Run, attribute: Attribute, value: Any) -> list[Any]:
@@ -451,9 +455,13 @@ def _settle_primary(elements: list[Any], winner: int | None) -> list[Any]:
     ]
 
 
-def _last_primary(elements: Sequence[Any], among: Iterable[int]) -> int | None:
-    chosen = [i for i in among if isinstance(elements[i], Mapping) and elements[i].get("primary")]
+def _last_primary(elements: Sequence[Any]) -> int | None:
+    chosen = [i for i, e in enumerate(elements) if _is_primary(e)]
     return chosen[-1] if chosen else None
+
+
+def _is_primary(element: Any) -> bool:
+    return isinstance(element, Mapping) and element.get("primary") is True
 
 
 def _store_list(
@@ -488,7 +496,7 @@ def _apply_complex(run: _Run, op: str, ref: AttrRef, value: Any) -> None:
         changes = _complex_value(run, attribute, value)
     bare = ref.sub is None and not isinstance(value, Mapping)
     current = None if bare else container.get(attribute.name)
-    merged = _merge(run, attribute, attribute.name, current, changes)
+    merged = _merge(run, attribute.name, current, changes)
     if merged:
         _assign(container, attribute, ref.dotted, merged)
     else:
@@ -506,22 +514,20 @@ def _apply_list(run: _Run, op: str, ref: AttrRef, value: Any) -> None:
     elif op == "remove" or _cleared(run, value):
         _unset(container, attribute, label)
     elif op == "add":
-        _store_list(container, attribute, label, _append(container, attribute, run, value))
+        _store_list(container, attribute, label, _append(run, container, attribute, value))
     else:
         new = _elements(run, attribute, value)
-        _store_list(
-            container, attribute, label, _settle_primary(new, _last_primary(new, range(len(new))))
-        )
+        _store_list(container, attribute, label, _settle_primary(new, _last_primary(new)))
 
 
-def _append(container: Mapping[str, Any], attribute: Attribute, run: _Run, value: Any) -> list[Any]:
-    """The current elements plus the new ones not already present."""
+def _append(run: _Run, container: Mapping[str, Any], attribute: Attribute, value: Any) -> list[Any]:
+    """The current elements plus the new ones not already present (RFC 7644 §3.5.2.1)."""
     elements = list(container.get(attribute.name) or [])
     winner: int | None = None
     for element in _elements(run, attribute, value):
         if element not in elements:
             elements.append(element)
-        if isinstance(element, Mapping) and element.get("primary") is True:
+        if _is_primary(element):
             winner = elements.index(element)
     return _settle_primary(elements, winner)
 
@@ -546,38 +552,14 @@ def _describes(item: Any, element: Any) -> bool:
 
 def _apply_elements(run: _Run, op: str, path: PatchPath, ref: AttrRef, value: Any) -> None:
     """Elements of a multi-valued attribute chosen by a filter (all of them without one)."""
-    attribute = ref.attribute
     container = run.container(ref, create=op != "remove")
-    current = list(container.get(attribute.name) or [])
+    current = list(container.get(ref.attribute.name) or [])
     hits = [i for i, e in enumerate(current) if _selected(path, e)]
     if op == "remove" or (ref.sub is None and _cleared(run, value)):
-        kept = _remove_from(run, ref, path.text, current, set(hits))
-        _store_list(container, attribute, path.text, kept)
-        return
-    changes = _element_changes(run, ref, value)
-    if not hits:
-        if all(_blank(v) for _, v in changes):
-            return
-        current.append(_new_element(run, op, path, attribute))
-        hits = [len(current) - 1]
-    winner: int | None = None
-    for i in hits:
-        before = current[i]
-        current[i] = _merge(run, attribute, attribute.name, before, changes)
-        if current[i].get("primary") is True and not _is_primary(before):
-            winner = i
-    kept = [e for e in _settle_primary(current, winner) if e != {}]
-    _store_list(container, attribute, path.text, kept)
-
-
-def _element_changes(run: _Run, ref: AttrRef, value: Any) -> Changes:
-    if ref.sub is not None:
-        return [(ref.sub, value)]
-    return _complex_value(run, ref.attribute, _unwrap_single(run, ref.attribute, value))
-
-
-def _is_primary(element: Any) -> bool:
-    return isinstance(element, Mapping) and element.get("primary") is True
+        kept = _remove_from(run, ref, current, set(hits))
+    else:
+        kept = _update_elements(run, op, path, ref, value, current, hits)
+    _store_list(container, ref.attribute, path.text, kept)
 
 
 def _selected(path: PatchPath, element: Any) -> bool:
@@ -586,34 +568,63 @@ def _selected(path: PatchPath, element: Any) -> bool:
     return isinstance(element, Mapping) and matches(path.filter, element)
 
 
-def _remove_from(
-    run: _Run, ref: AttrRef, label: str, current: list[Any], hits: set[int]
-) -> list[Any]:
-    """The elements left once the hits (or their sub-attribute) are removed."""
+def _remove_from(run: _Run, ref: AttrRef, current: list[Any], hits: set[int]) -> list[Any]:
+    """The elements left once the hits (or the hits' sub-attribute) are removed."""
     if ref.sub is None:
         return [e for i, e in enumerate(current) if i not in hits]
     changes: Changes = [(ref.sub, MISSING)]
-    merged = [
-        _merge(run, ref.attribute, label, e, changes) if i in hits else e
-        for i, e in enumerate(current)
-    ]
+    label = ref.attribute.name
+    merged = [_merge(run, label, e, changes) if i in hits else e for i, e in enumerate(current)]
     return [e for e in merged if e != {}]
 
 
-def _new_element(run: _Run, op: str, path: PatchPath, attribute: Attribute) -> Element:
-    """The element an add/replace creates when its filter matched nothing (Entra's dialect)."""
+def _update_elements(
+    run: _Run,
+    op: str,
+    path: PatchPath,
+    ref: AttrRef,
+    value: Any,
+    current: list[Any],
+    hits: list[int],
+) -> list[Any]:
+    """Merge the value into the hits; with none, create the element the filter describes."""
+    changes = _element_changes(run, ref, value)
+    if not hits and all(_blank(v) for _, v in changes):
+        return current
+    if not hits:
+        changes = [*_new_element(run, op, path, ref.attribute), *changes]
+        current.append({})
+        hits = [len(current) - 1]
+    winner: int | None = None
+    for i in hits:
+        before = current[i]
+        current[i] = _merge(run, ref.attribute.name, before, changes)
+        if _is_primary(current[i]) and not _is_primary(before):
+            winner = i
+    return [e for e in _settle_primary(current, winner) if e != {}]
+
+
+def _element_changes(run: _Run, ref: AttrRef, value: Any) -> Changes:
+    if ref.sub is not None:
+        return [(ref.sub, value)]
+    return _complex_value(run, ref.attribute, _unwrap_single(run, ref.attribute, value))
+
+
+def _new_element(run: _Run, op: str, path: PatchPath, attribute: Attribute) -> Changes:
+    """The sub-attributes of the element a filter describes (Entra), else noTarget."""
     if path.filter_text is None:
-        return {}
+        return []
     found = equalities(path.filter_text, attribute)
-    names = [name for name, _ in found.clauses] if found else []
-    if (
-        found is None
-        or (len(names) > 1 and found.connector != "and")
-        or len(set(names)) != len(names)
-    ):
+    if found is None or not _describes_one(found):
         raise NoTarget(f"Path {path.text!r} matched no element to {op}.")
     run.note("filter-target-created")
-    return dict(found.clauses)
+    return [(sub, v) for name, v in found.clauses if (sub := attribute.sub(name)) is not None]
+
+
+def _describes_one(found: Equalities) -> bool:
+    """``a eq x and b eq y``, each name once: exactly one element fits it."""
+    names = [name for name, _ in found.clauses]
+    return (len(names) == 1 or found.connector == "and") and len(set(names)) == len(names)
 
 
 def _is_members(resource_type: ResourceType, ref: AttrRef) -> bool:

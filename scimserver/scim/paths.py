@@ -33,13 +33,6 @@ class PatchPath:
     filter: FilterNode | None = None
     filter_text: str | None = None
 
-    @property
-    def attribute_ref(self) -> AttrRef:
-        """The attribute without any sub-attribute."""
-        if self.ref is None:
-            raise InvalidPath(f"{self.text!r} names a schema, not an attribute.")
-        return replace(self.ref, sub=None)
-
 
 @dataclass(frozen=True)
 class Equalities:
