@@ -3,7 +3,8 @@
 ScimError
  ├── BadRequest (400)
  │    ├── InvalidFilter, TooMany, Uniqueness (409), Mutability, InvalidSyntax,
- │    ├── InvalidPath, NoTarget, InvalidValue, InvalidVersion, Sensitive, InvalidCursor
+ │    ├── InvalidPath, NoTarget, InvalidValue, InvalidVersion, Sensitive,
+ │    ├── InvalidCursor, ExpiredCursor, InvalidCount (RFC 9865)
  ├── Unauthorized (401), Forbidden (403), NotFound (404), MethodNotAllowed (405)
  ├── Conflict (409), PreconditionFailed (412), PayloadTooLarge (413)
  └── NotImplementedFeature (501)
@@ -92,7 +93,17 @@ class Sensitive(BadRequest):
 
 class InvalidCursor(BadRequest):
     scim_type = "invalidCursor"
-    default_detail = "The cursor is invalid or has expired."
+    default_detail = "The cursor is invalid: start with an empty cursor, then use nextCursor."
+
+
+class ExpiredCursor(BadRequest):
+    scim_type = "expiredCursor"
+    default_detail = "The cursor has expired: start again with an empty cursor."
+
+
+class InvalidCount(BadRequest):
+    scim_type = "invalidCount"
+    default_detail = "count must be a positive integer."
 
 
 class Unauthorized(ScimError):

@@ -33,6 +33,8 @@ def _integer(params: Mapping[str, Any], name: str) -> int | None:
 
 def _text(params: Mapping[str, Any], name: str) -> str | None:
     raw = _param(params, name)
+    if isinstance(raw, bool):
+        raise InvalidValue(f"{name} must be a string.")
     if raw is None:
         return None
     if isinstance(raw, list):
@@ -60,6 +62,7 @@ def list_query(resource_type: ResourceType, params: Mapping[str, Any]) -> ListQu
         start_index=_integer(params, "startIndex") or 1,
         count=_integer(params, "count"),
         projection=projection(resource_type, params),
+        cursor=_text(params, "cursor"),
     )
 
 

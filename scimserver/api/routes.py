@@ -15,7 +15,7 @@ from scimserver.errors import InvalidSyntax, NotFound
 from scimserver.schema import Registry, ResourceType
 from scimserver.scim.versions import etag, matches_any
 from scimserver.service.discovery import list_response
-from scimserver.service.resources import ResourceService, Written
+from scimserver.service.resources import ListResult, ResourceService, Written
 from scimserver.service.search import search_all
 
 
@@ -39,16 +39,19 @@ def _written(written: Written, status: int) -> Response:
     return json_response(written.resource, status, headers)
 
 
+def _list_response(result: ListResult) -> Response:
+    cursors = (result.next_cursor, result.previous_cursor)
+    return json_response(list_response(result.resources, result.total, result.start_index, cursors))
+
+
 def list_resources(type_id: str) -> Response:
     rt = _resource_type(type_id)
-    result = _service(type_id).search(params.list_query(rt, request.args))
-    return json_response(list_response(result.resources, result.total, result.start_index))
+    return _list_response(_service(type_id).search(params.list_query(rt, request.args)))
 
 
 def search_resources(type_id: str) -> Response:
     rt = _resource_type(type_id)
-    result = _service(type_id).search(params.list_query(rt, _search_body()))
-    return json_response(list_response(result.resources, result.total, result.start_index))
+    return _list_response(_service(type_id).search(params.list_query(rt, _search_body())))
 
 
 def create_resource(type_id: str) -> Response:
@@ -100,8 +103,9 @@ def delete_resource(type_id: str, resource_id: str) -> Response:
 
 def _root_search(source: Mapping[str, Any]) -> Response:
     services = [_service(rt.id) for rt in server().registry.resource_types]
-    result = search_all(services, lambda service: params.list_query(service.type, source))
-    return json_response(list_response(result.resources, result.total, result.start_index))
+    return _list_response(
+        search_all(services, lambda service: params.list_query(service.type, source))
+    )
 
 
 def root_list() -> Response:

@@ -508,14 +508,19 @@ def _raw_leaves(ref: AttrRef, document: Mapping[str, Any]) -> list[Any]:
 
 def unparse(node: FilterNode) -> str:
     """Canonical filter text for a node; parsing it again gives an equal node."""
+    if isinstance(node, And | Or):
+        word = "and" if isinstance(node, And) else "or"
+        return f"{_operand(node.left)} {word} {_operand(node.right)}"
+    return _operand(node)
+
+
+def _operand(node: FilterNode) -> str:
+    """``node`` as one operand: nested ``and``/``or`` get parentheses."""
     match node:
-        case And(left, right):
-            return f"({unparse(left)} and {unparse(right)})"
-        case Or(left, right):
-            return f"({unparse(left)} or {unparse(right)})"
+        case And() | Or():
+            return f"({unparse(node)})"
         case Not(inner):
-            text = unparse(inner)
-            return f"not {text}" if text.startswith("(") else f"not ({text})"
+            return f"not ({unparse(inner)})"
         case Present(ref):
             return f"{_name(ref)} pr"
         case Compare(ref, op, value):
@@ -533,5 +538,5 @@ def _name(ref: AttrRef) -> str:
 
 def _literal(value: Any) -> str:
     if isinstance(value, datetime):
-        value = value.isoformat()
+        value = value.isoformat().replace("+00:00", "Z")
     return json.dumps(value, ensure_ascii=False)

@@ -12,10 +12,13 @@ LIST_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 
 class DiscoveryService:
-    def __init__(self, registry: Registry, base_url: str, max_results: int) -> None:
+    def __init__(
+        self, registry: Registry, base_url: str, page_size: tuple[int, int], cursor_timeout: int
+    ) -> None:
         self.registry = registry
         self.base_url = base_url.rstrip("/")
-        self.max_results = max_results
+        self.default_page_size, self.max_results = page_size
+        self.cursor_timeout = cursor_timeout
 
     def service_provider_config(self) -> dict[str, Any]:
         return {
@@ -26,6 +29,14 @@ class DiscoveryService:
             "filter": {"supported": True, "maxResults": self.max_results},
             "changePassword": {"supported": True},
             "sort": {"supported": True},
+            "pagination": {
+                "cursor": True,
+                "index": True,
+                "defaultPaginationMethod": "index",
+                "defaultPageSize": self.default_page_size,
+                "maxPageSize": self.max_results,
+                "cursorTimeout": self.cursor_timeout,
+            },
             "etag": {"supported": True},
             "authenticationSchemes": [
                 {
@@ -72,11 +83,21 @@ class DiscoveryService:
         return list(seen.values())
 
 
-def list_response(resources: list[dict[str, Any]], total: int, start: int = 1) -> dict[str, Any]:
-    return {
-        "schemas": [LIST_URN],
-        "totalResults": total,
-        "startIndex": start,
-        "itemsPerPage": len(resources),
-        "Resources": resources,
-    }
+def list_response(
+    resources: list[dict[str, Any]],
+    total: int,
+    start: int | None = 1,
+    cursors: tuple[str | None, str | None] = (None, None),
+) -> dict[str, Any]:
+    """A ListResponse; cursor pages carry nextCursor/previousCursor instead of startIndex."""
+    body: dict[str, Any] = {"schemas": [LIST_URN], "totalResults": total}
+    if start is not None:
+        body["startIndex"] = start
+    body["itemsPerPage"] = len(resources)
+    next_cursor, previous_cursor = cursors
+    if next_cursor:
+        body["nextCursor"] = next_cursor
+    if previous_cursor:
+        body["previousCursor"] = previous_cursor
+    body["Resources"] = resources
+    return body

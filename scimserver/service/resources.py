@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from scimserver.store.filter_sql import filter_clause, sort_key
+from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import Session
 
 from scimserver.errors import (
+    InvalidCount,
     InvalidValue,
     Mutability,
     NotFound,
@@ -21,12 +22,15 @@ from scimserver.errors import (
 from scimserver.schema.marshal import Marshaller, Phase
 from scimserver.schema.model import ResourceType
 from scimserver.scim import patch as scim_patch
+from scimserver.scim.cursors import Cursor, CursorCodec, fingerprint
 from scimserver.scim.filter import parse_filter
 from scimserver.scim.projection import Projection, project
 from scimserver.scim.values import index_values
 from scimserver.scim.versions import etag, matches_any, now, timestamp
 from scimserver.service.passwords import hash_password
 from scimserver.store.db import Database
+from scimserver.store.filter_sql import filter_clause, sort_key
+from scimserver.store.keyset import after_columns, after_nullable
 from scimserver.store.models import Resource
 from scimserver.store.repository import MemberRow, MembershipRepository, ResourceRepository
 
@@ -44,13 +48,31 @@ class ListQuery:
     start_index: int = 1
     count: int | None = None
     projection: Projection = field(default_factory=Projection)
+    cursor: str | None = None
+    """None: index paging; "" asks for the first cursor page (RFC 9865)."""
 
 
 @dataclass(frozen=True)
 class ListResult:
     total: int
-    start_index: int
+    start_index: int | None
     resources: list[dict[str, Any]]
+    next_cursor: str | None = None
+    previous_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class _Sort:
+    key: ColumnElement[Any]
+    descending: bool
+    nullable: bool
+
+    def order_by(self, descending: bool) -> list[ColumnElement[Any]]:
+        """ORDER BY clauses; NULL keys last when ascending, first when descending."""
+        columns = [self.key, Resource.id.expression]
+        if self.nullable:
+            columns.insert(0, self.key.is_(None))
+        return [c.desc() if descending else c.asc() for c in columns]
 
 
 @dataclass(frozen=True)
@@ -72,6 +94,7 @@ class ResourceService:
         marshaller: Marshaller,
         tenant_id: int,
         base_url: str,
+        cursors: CursorCodec,
         page_size: tuple[int, int] = (100, 1000),
     ) -> None:
         self.db = db
@@ -79,6 +102,7 @@ class ResourceService:
         self.marshaller = marshaller
         self.tenant_id = tenant_id
         self.base_url = base_url.rstrip("/")
+        self.cursors = cursors
         self.default_count, self.max_count = page_size
         self.has_members = _is_group(resource_type)
         self.has_groups = resource_type.schema.attribute("groups") is not None
@@ -96,29 +120,72 @@ class ResourceService:
         clause = None
         if query.filter is not None and query.filter.strip():
             clause = filter_clause(parse_filter(query.filter, self.type), self.type, self.tenant_id)
-        start = max(query.start_index, 1)
         count = self.default_count if query.count is None else query.count
         count = min(max(count, 0), self.max_count)
+        sort = self._sort(query)
         with self.db.read() as session:
             repo = self._repo(session)
             total = repo.count(clause)
+            if query.cursor is not None:
+                return self._cursor_page(session, query, clause, sort, count, total)
+            start = max(query.start_index, 1)
             if count == 0:
                 return ListResult(total, start, [])
-            rows = repo.page(clause, self._order(query), start - 1, count)
+            rows = repo.page(clause, sort.order_by(sort.descending), start - 1, count)
             return ListResult(total, start, self._render(session, rows, query.projection))
 
-    def _order(self, query: ListQuery) -> list[Any]:
+    def _sort(self, query: ListQuery) -> _Sort:
         descending = (query.sort_order or "").lower() == "descending"
         if not query.sort_by:
-            return [Resource.created, Resource.id]
+            return _Sort(Resource.created.expression, descending, nullable=False)
         ref = self.type.resolve(query.sort_by)
-        if ref is None or ref.leaf.multi_valued or ref.leaf.is_complex:
-            raise InvalidValue(f"sortBy names no sortable attribute: {query.sort_by!r}.")
-        key = sort_key(ref, self.type)
-        nulls = key.is_(None)
-        if descending:
-            return [nulls.desc(), key.desc(), Resource.id.desc()]
-        return [nulls.asc(), key.asc(), Resource.id.asc()]
+        if ref is None:
+            raise InvalidValue(f"sortBy names no attribute of {self.type.name}: {query.sort_by!r}.")
+        return _Sort(sort_key(ref, self.type), descending, nullable=True)
+
+    def _cursor_page(
+        self,
+        session: Session,
+        query: ListQuery,
+        clause: ColumnElement[bool] | None,
+        sort: _Sort,
+        count: int,
+        total: int,
+    ) -> ListResult:
+        """One page of keyset (cursor) paging: page 1,000 costs what page 1 costs."""
+        if query.count is not None and query.count < 1:
+            raise InvalidCount(f"count must be between 1 and {self.max_count}.")
+        name = fingerprint(
+            self.tenant_id, self.type.id, query.filter, query.sort_by, sort.descending
+        )
+        position = self.cursors.decode(query.cursor, name) if query.cursor else None
+        backwards = position is not None and position.backwards
+        walk = sort.descending != backwards
+        if position is not None:
+            after = after_nullable if sort.nullable else after_columns
+            value, last_id = position.keys
+            step = after(sort.key, Resource.id.expression, value, last_id, walk)
+            clause = step if clause is None else and_(clause, step)
+        rows = self._repo(session).keyed_page(clause, sort.order_by(walk), count + 1, sort.key)
+        more = len(rows) > count
+        rows = rows[:count][::-1] if backwards else rows[:count]
+        result = ListResult(
+            total, None, self._render(session, [r for r, _ in rows], query.projection)
+        )
+        if not rows:
+            return result
+        (first, first_key), (last, last_key) = rows[0], rows[-1]
+        has_next = True if backwards else more  # walking back, we came from the next page
+        has_previous = more if backwards else position is not None
+        return replace(
+            result,
+            next_cursor=self.cursors.encode(Cursor((last_key, last.id)), name)
+            if has_next
+            else None,
+            previous_cursor=self.cursors.encode(Cursor((first_key, first.id), True), name)
+            if has_previous
+            else None,
+        )
 
     # -- writes -----------------------------------------------------------------------
 

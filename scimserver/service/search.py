@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from scimserver.errors import InvalidFilter
+from scimserver.errors import InvalidFilter, InvalidValue
 from scimserver.service.resources import ListQuery, ListResult, ResourceService
 
 
@@ -19,6 +19,8 @@ def search_all(
     when no type understands the filter, the first error is raised.
     """
     plans: list[tuple[ResourceService, ListQuery, int]] = []
+    if query_for(services[0]).cursor is not None:
+        raise InvalidValue("Cursor paging is per resource type: search /Users or /Groups.")
     first_error: InvalidFilter | None = None
     for service in services:
         query = query_for(service)
@@ -28,8 +30,7 @@ def search_all(
             first_error = first_error or exc
     if not plans:
         raise first_error or InvalidFilter("No resource type matches the filter.")
-    _, first, _ = plans[0]
-    service0 = plans[0][0]
+    service0, first, _ = plans[0]
     start = max(first.start_index, 1)
     wanted = service0.default_count if first.count is None else first.count
     remaining = min(max(wanted, 0), service0.max_count)

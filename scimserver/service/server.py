@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from scimserver.config import Settings
 from scimserver.schema import Registry, ResourceType, load_registry
 from scimserver.schema.marshal import Marshaller
+from scimserver.scim.cursors import CursorCodec
 from scimserver.service.discovery import DiscoveryService
 from scimserver.service.resources import ResourceService
 from scimserver.service.tokens import TenantService, TokenService
 from scimserver.store import migrate
 from scimserver.store.db import Database
+from scimserver.store.keys import server_key
 
 
 @dataclass
@@ -23,6 +25,7 @@ class Server:
     registry: Registry
     tokens: TokenService
     default_tenant_id: int
+    cursors: CursorCodec
     marshallers: dict[str, Marshaller] = field(default_factory=dict)
 
     @classmethod
@@ -33,7 +36,8 @@ class Server:
             migrate.upgrade(db)
         tenant_id = TenantService(db).ensure(settings.default_tenant)
         marshallers = {rt.id: Marshaller(rt) for rt in registry.resource_types}
-        return cls(settings, db, registry, TokenService(db), tenant_id, marshallers)
+        cursors = CursorCodec(server_key(db, "cursor"))
+        return cls(settings, db, registry, TokenService(db), tenant_id, cursors, marshallers)
 
     def resources(
         self, resource_type: ResourceType, tenant_id: int, base_url: str
@@ -44,8 +48,14 @@ class Server:
             self.marshallers[resource_type.id],
             tenant_id,
             base_url,
+            self.cursors,
             (self.settings.default_page_size, self.settings.max_page_size),
         )
 
     def discovery(self, base_url: str) -> DiscoveryService:
-        return DiscoveryService(self.registry, base_url, self.settings.max_page_size)
+        return DiscoveryService(
+            self.registry,
+            base_url,
+            (self.settings.default_page_size, self.settings.max_page_size),
+            self.cursors.timeout,
+        )

@@ -41,7 +41,6 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -92,11 +91,17 @@ def _codepoint_postgresql(element: codepoint, compiler: SQLCompiler, **kw: Any) 
 
 # --- Where values live -----------------------------------------------------------------
 
+# Core tables, not ORM classes: much cheaper to build expressions on.
+RESOURCES = Resource.__table__
+VALUES = AttributeValue.__table__
+MEMBERSHIPS = Membership.__table__
+ANCHOR = VALUES.alias("element")
+"""A value path's element; value paths never nest, so one alias serves every query."""
 COLUMNS: Mapping[str, Any] = {
-    "id": Resource.id,
-    "meta.created": Resource.created,
-    "meta.lastmodified": Resource.last_modified,
-    "meta.resourcetype": Resource.resource_type,
+    "id": RESOURCES.c.id,
+    "meta.created": RESOURCES.c.created,
+    "meta.lastmodified": RESOURCES.c.last_modified,
+    "meta.resourcetype": RESOURCES.c.resource_type,
 }
 
 
@@ -168,13 +173,20 @@ def _typed_test(
     return _ORDER[op](column, expected)  # type: ignore[no-any-return]
 
 
-def _index_test(value: Any, leaf: Attribute, op: str, raw: Any) -> ColumnElement[bool]:
-    columns = (value.str_value, value.num_value, value.time_value, value.bool_value)
-    return _typed_test(columns, op, typed(leaf, raw), key=value.str_key)
+def _index_test(leaf: Attribute, op: str, raw: Any) -> ColumnElement[bool]:
+    """``op`` on the value-index row's column for ``leaf``'s type."""
+    c = VALUES.c
+    columns = (c.str_value, c.num_value, c.time_value, c.bool_value)
+    return _typed_test(columns, op, typed(leaf, raw), key=c.str_key)
 
 
 def _column_test(column: Any, leaf: Attribute, op: str, raw: Any) -> ColumnElement[bool]:
     return _typed_test((column, column, column, column), op, typed(leaf, raw))
+
+
+def _exists(table: Any, *where: ColumnElement[bool]) -> ColumnElement[bool]:
+    """EXISTS a row of ``table``, correlated to whatever encloses it, never to ``table``."""
+    return select(true()).select_from(table).where(*where).correlate_except(table).exists()
 
 
 # --- The compiler ----------------------------------------------------------------------
@@ -182,17 +194,14 @@ def _column_test(column: Any, leaf: Attribute, op: str, raw: Any) -> ColumnEleme
 
 @dataclass(frozen=True)
 class _IndexElement:
-    """Inside ``attr[...]`` on the value index: rows sharing ``anchor``'s ordinal."""
-
-    anchor: Any
+    """Inside ``attr[...]`` on the value index: rows with ANCHOR's resource and ordinal."""
 
 
 @dataclass(frozen=True)
 class _MemberElement:
-    """Inside ``members[...]`` / ``groups[...]``: one membership row."""
+    """Inside ``members[...]`` / ``groups[...]``: the enclosing membership row."""
 
     side: _Side
-    row: Any
 
 
 _Element = _IndexElement | _MemberElement | None
@@ -236,10 +245,10 @@ class _Compiler:
     def _compile_present(self, node: Present, element: _Element) -> ColumnElement[bool]:
         ref = node.ref
         if isinstance(element, _MemberElement):
-            return self._member_present(element.side, ref, element.row)
+            return self._member_present(element.side, ref)
         side = _membership(ref)
         if side is not None:
-            return self._member_exists(side, lambda row: self._member_present(side, ref, row))
+            return self._member_exists(side, self._member_present(side, ref))
         if _column(ref) is not None:
             return true()
         keys = _sub_keys(ref) if ref.sub is None and ref.attribute.is_complex else [ref.key]
@@ -248,103 +257,71 @@ class _Compiler:
     def _compile_value_path(self, node: ValuePath) -> ColumnElement[bool]:
         side = _membership(node.ref)
         if side is not None:
-            return self._member_exists(
-                side, lambda row: self.compile(node.filter, _MemberElement(side, row))
-            )
-        anchor = aliased(AttributeValue)
-        inner = self.compile(node.filter, _IndexElement(anchor))
-        return (
-            select(anchor.id)
-            .where(
-                anchor.resource_id == Resource.id,
-                anchor.tenant_id == self.tenant_id,
-                anchor.path.in_(_sub_keys(node.ref)),
-                inner,
-            )
-            .exists()
+            return self._member_exists(side, self.compile(node.filter, _MemberElement(side)))
+        return _exists(
+            ANCHOR,
+            ANCHOR.c.resource_id == RESOURCES.c.id,
+            ANCHOR.c.tenant_id == self.tenant_id,
+            ANCHOR.c.path.in_(_sub_keys(node.ref)),
+            self.compile(node.filter, _IndexElement()),
         )
 
     def _test(self, ref: AttrRef, op: str, raw: Any, element: _Element) -> ColumnElement[bool]:
         """``ref op raw`` for ``op`` other than ``ne``."""
         if isinstance(element, _MemberElement):
-            return self._member_test(element.side, ref, op, raw, element.row)
+            return self._member_test(element.side, ref, op, raw)
         side = _membership(ref)
         if side is not None:
-            return self._member_exists(side, lambda row: self._member_test(side, ref, op, raw, row))
+            return self._member_exists(side, self._member_test(side, ref, op, raw))
         column = _column(ref)
         if column is not None:
             return _column_test(column, ref.leaf, op, raw)
         if op == "eq" and _is_user_name(ref):
-            key = Resource.user_name_key
+            key = RESOURCES.c.user_name_key
             return and_(key.is_not(None), key == typed(ref.leaf, raw))
-        return self._index_exists(
-            [ref.key], element, lambda value: _index_test(value, ref.leaf, op, raw)
-        )
+        return self._index_exists([ref.key], element, _index_test(ref.leaf, op, raw))
 
     def _index_exists(
-        self,
-        keys: Sequence[str],
-        element: _Element,
-        test: Callable[[Any], ColumnElement[bool]] | None = None,
+        self, keys: Sequence[str], element: _Element, *tests: ColumnElement[bool]
     ) -> ColumnElement[bool]:
-        """EXISTS a value-index row at one of ``keys`` (of the element, if any) passing ``test``."""
-        value = aliased(AttributeValue)
-        where = [value.tenant_id == self.tenant_id, _path_is(value, keys)]
+        """EXISTS an index row at one of ``keys`` (of the element, if any) passing ``tests``."""
+        c = VALUES.c
+        path = c.path == keys[0] if len(keys) == 1 else c.path.in_(keys)
         if isinstance(element, _IndexElement):
-            where += [
-                value.resource_id == element.anchor.resource_id,
-                value.ordinal == element.anchor.ordinal,
-            ]
+            owner = [c.resource_id == ANCHOR.c.resource_id, c.ordinal == ANCHOR.c.ordinal]
         else:
-            where.append(value.resource_id == Resource.id)
-        if test is not None:
-            where.append(test(value))
-        return select(value.id).where(*where).exists()
+            owner = [c.resource_id == RESOURCES.c.id]
+        return _exists(VALUES, c.tenant_id == self.tenant_id, path, *owner, *tests)
 
-    def _member_exists(
-        self, side: _Side, test: Callable[[Any], ColumnElement[bool]]
-    ) -> ColumnElement[bool]:
-        row = aliased(Membership)
-        return (
-            select(row.member_id)
-            .where(
-                getattr(row, side.own) == Resource.id,
-                row.tenant_id == self.tenant_id,
-                test(row),
-            )
-            .exists()
+    def _member_exists(self, side: _Side, test: ColumnElement[bool]) -> ColumnElement[bool]:
+        own = MEMBERSHIPS.c[side.own]
+        return _exists(
+            MEMBERSHIPS, own == RESOURCES.c.id, MEMBERSHIPS.c.tenant_id == self.tenant_id, test
         )
 
-    def _member_present(self, side: _Side, ref: AttrRef, row: Any) -> ColumnElement[bool]:
-        if ref.sub is not None and ref.sub.name == "display":
-            return or_(
-                self._other_value(getattr(row, side.other), "displayname"),
-                self._other_value(getattr(row, side.other), "username"),
-            )
-        return true()
+    def _member_present(self, side: _Side, ref: AttrRef) -> ColumnElement[bool]:
+        if ref.sub is None or ref.sub.name != "display":
+            return true()
+        other = MEMBERSHIPS.c[side.other]
+        return or_(self._other_value(other, "displayname"), self._other_value(other, "username"))
 
-    def _member_test(
-        self, side: _Side, ref: AttrRef, op: str, raw: Any, row: Any
-    ) -> ColumnElement[bool]:
+    def _member_test(self, side: _Side, ref: AttrRef, op: str, raw: Any) -> ColumnElement[bool]:
         sub = ref.sub
         assert sub is not None
         expected = typed(sub, raw)
         assert isinstance(expected, str)
         if sub.name == "value":
-            return _string_test(getattr(row, side.other), op, expected)
+            return _string_test(MEMBERSHIPS.c[side.other], op, expected)
+        if sub.name == "type" and side.fixed_type is not None:
+            fixed = typed(sub, side.fixed_type)
+            return true() if compare_values(op, fixed, expected) else false()
         if sub.name == "type":
-            if side.fixed_type is not None:
-                fixed = typed(sub, side.fixed_type)
-                return true() if compare_values(op, fixed, expected) else false()
-            return _string_test(func.lower(row.member_type), op, expected)
-        return self._display_test(getattr(row, side.other), op, expected)
+            return _string_test(func.lower(MEMBERSHIPS.c.member_type), op, expected)
+        return self._display_test(MEMBERSHIPS.c[side.other], op, expected)
 
     def _display_test(self, other_id: Any, op: str, expected: str) -> ColumnElement[bool]:
         """A member's display is its displayName, or its userName when it has none."""
-
-        def test(value: Any) -> ColumnElement[bool]:
-            return _string_test(value.str_value, op, expected, value.str_key)
-
+        test = _string_test(VALUES.c.str_value, op, expected, VALUES.c.str_key)
         return or_(
             self._other_value(other_id, "displayname", test),
             and_(
@@ -354,22 +331,13 @@ class _Compiler:
         )
 
     def _other_value(
-        self,
-        other_id: Any,
-        path: str,
-        test: Callable[[Any], ColumnElement[bool]] | None = None,
+        self, other_id: Any, path: str, *tests: ColumnElement[bool]
     ) -> ColumnElement[bool]:
         """EXISTS an index row of another resource (a member or a group) at ``path``."""
-        value = aliased(AttributeValue)
-        where = [value.resource_id == other_id, value.tenant_id == self.tenant_id]
-        where.append(value.path == path)
-        if test is not None:
-            where.append(test(value))
-        return select(value.id).where(*where).exists()
-
-
-def _path_is(value: Any, keys: Sequence[str]) -> ColumnElement[bool]:
-    return value.path == keys[0] if len(keys) == 1 else value.path.in_(keys)  # type: ignore[no-any-return]
+        c = VALUES.c
+        return _exists(
+            VALUES, c.resource_id == other_id, c.tenant_id == self.tenant_id, c.path == path, *tests
+        )
 
 
 def filter_clause(
@@ -397,23 +365,23 @@ def sort_key(ref: AttrRef, resource_type: ResourceType) -> ColumnElement[Any]:
         ref = replace(ref, sub=sub)
     column = _column(ref)
     if column is None and _is_user_name(ref):
-        column = Resource.user_name_key
+        column = RESOURCES.c.user_name_key
     if column is not None:
         return codepoint(column) if ref.leaf.is_string else column
     return _indexed_sort_key(ref)
 
 
 def _indexed_sort_key(ref: AttrRef) -> ColumnElement[Any]:
-    value = aliased(AttributeValue)
+    c = VALUES.c
     leaf = ref.leaf
     smallest: Any
     if leaf.is_string:
-        smallest = codepoint(func.min(codepoint(value.str_value)))
+        smallest = codepoint(func.min(codepoint(c.str_value)))
     elif leaf.type in ("integer", "decimal"):
-        smallest = func.min(value.num_value)
+        smallest = func.min(c.num_value)
     elif leaf.type == "dateTime":
-        smallest = func.min(value.time_value)
+        smallest = func.min(c.time_value)
     else:
-        smallest = func.min(cast(value.bool_value, Integer))
-    query = select(smallest).where(value.resource_id == Resource.id, value.path == ref.key)
-    return query.scalar_subquery()
+        smallest = func.min(cast(c.bool_value, Integer))
+    query = select(smallest).where(c.resource_id == RESOURCES.c.id, c.path == ref.key)
+    return query.correlate_except(VALUES).scalar_subquery()

@@ -122,3 +122,12 @@ class Membership(Base):
     )
     member_type: Mapped[str] = mapped_column(String(64))
     tenant_id: Mapped[int] = mapped_column(Integer)
+
+
+class ServerKey(Base):
+    """Server-wide secrets shared by every worker and host (e.g. the cursor signing key)."""
+
+    __tablename__ = "server_keys"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))

@@ -135,12 +135,26 @@ class ResourceRepository:
     def page(
         self,
         clause: ColumnElement[bool] | None,
-        order: Sequence[ColumnElement[object]],
+        order: Sequence[ColumnElement[Any]],
         offset: int,
         limit: int,
     ) -> list[Resource]:
         query = self.query(clause).order_by(*order).offset(offset).limit(limit)
         return list(self.session.scalars(query))
+
+    def keyed_page(
+        self,
+        clause: ColumnElement[bool] | None,
+        order: Sequence[ColumnElement[Any]],
+        limit: int,
+        key: ColumnElement[Any],
+    ) -> list[tuple[Resource, Any]]:
+        """Rows with the value of their sort ``key``, for keyset (cursor) paging."""
+        query = select(Resource, key).where(self._scope())
+        if clause is not None:
+            query = query.where(clause)
+        rows = self.session.execute(query.order_by(*order).limit(limit))
+        return [(resource, value) for resource, value in rows]
 
 
 class MembershipRepository:

@@ -1,0 +1,178 @@
+"""Sorting, index paging and RFC 9865 cursor paging."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from tests.conftest import ScimClient, assert_scim_error, make_client
+
+
+def walk(scim: ScimClient, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Follow nextCursor from an empty cursor to the last page (bounded)."""
+    pages, cursor = [], ""
+    for _ in range(50):
+        body = scim.get("/Users", query_string={**params, "cursor": cursor}).get_json()
+        pages.append(body)
+        cursor = body.get("nextCursor")
+        if not cursor:
+            return pages
+    raise AssertionError("cursor paging did not end")
+
+
+@pytest.fixture
+def users(scim: ScimClient) -> list[dict[str, Any]]:
+    return [
+        scim.create_user(f"u{i:02d}@example.com", title=None if i % 4 == 0 else f"T{i % 5}")
+        for i in range(25)
+    ]
+
+
+def test_cursor_pages_cover_everything_once_in_order(
+    scim: ScimClient, users: list[dict[str, Any]]
+) -> None:
+    pages = walk(scim, {"count": 10})
+    assert [len(p["Resources"]) for p in pages] == [10, 10, 5]
+    assert all(p["totalResults"] == 25 and "startIndex" not in p for p in pages)
+    assert [r["id"] for p in pages for r in p["Resources"]] == [u["id"] for u in users]
+    assert "previousCursor" not in pages[0]
+    assert "previousCursor" in pages[1] and "previousCursor" in pages[2]
+    assert "nextCursor" not in pages[2]
+
+
+def test_previous_cursor_walks_back(scim: ScimClient, users: list[dict[str, Any]]) -> None:
+    pages = walk(scim, {"count": 10})
+    back = scim.get(
+        "/Users", query_string={"count": 10, "cursor": pages[2]["previousCursor"]}
+    ).get_json()
+    assert [r["id"] for r in back["Resources"]] == [r["id"] for r in pages[1]["Resources"]]
+    assert back["nextCursor"] and back["previousCursor"]
+    first = scim.get(
+        "/Users", query_string={"count": 10, "cursor": back["previousCursor"]}
+    ).get_json()
+    assert [r["id"] for r in first["Resources"]] == [u["id"] for u in users[:10]]
+    assert "previousCursor" not in first
+
+
+@pytest.mark.parametrize("order", ["ascending", "descending"])
+def test_cursor_paging_with_sort_and_missing_values(
+    scim: ScimClient, users: list[dict[str, Any]], order: str
+) -> None:
+    params = {"count": 4, "sortBy": "title", "sortOrder": order}
+    cursor_ids = [r["id"] for p in walk(scim, params) for r in p["Resources"]]
+    index = scim.get("/Users", query_string={"sortBy": "title", "sortOrder": order}).get_json()
+    assert cursor_ids == [r["id"] for r in index["Resources"]]
+    titles = [r.get("title") for r in index["Resources"]]
+    present = [t for t in titles if t is not None]
+    assert present == sorted(present, reverse=order == "descending")
+    missing = titles.count(None)
+    assert missing == 7
+    if order == "ascending":
+        assert titles[-missing:] == [None] * missing
+    else:
+        assert titles[:missing] == [None] * missing
+
+
+def test_new_rows_between_pages_cause_no_duplicates(
+    scim: ScimClient, users: list[dict[str, Any]]
+) -> None:
+    first = scim.get("/Users", query_string={"count": 10, "cursor": ""}).get_json()
+    scim.create_user("late@example.com")
+    cursor, seen = first["nextCursor"], [r["id"] for r in first["Resources"]]
+    while cursor:
+        body = scim.get("/Users", query_string={"count": 10, "cursor": cursor}).get_json()
+        seen += [r["id"] for r in body["Resources"]]
+        cursor = body.get("nextCursor")
+    assert len(seen) == len(set(seen)) == 26
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "a.b", "x" * 5000, "eyJrIjpbXX0.AAAA"])
+def test_bad_cursor_is_400_invalid_cursor(scim: ScimClient, cursor: str) -> None:
+    assert_scim_error(scim.get("/Users", query_string={"cursor": cursor}), 400, "invalidCursor")
+
+
+def test_tampered_or_foreign_cursor_is_rejected(
+    scim: ScimClient, users: list[dict[str, Any]]
+) -> None:
+    token = scim.get("/Users", query_string={"count": 5, "cursor": ""}).get_json()["nextCursor"]
+    body, signature = token.split(".")
+    tampered = body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1] + "." + signature
+    assert_scim_error(
+        scim.get("/Users", query_string={"count": 5, "cursor": tampered}), 400, "invalidCursor"
+    )
+    other_query = {"count": 5, "cursor": token, "filter": "userName pr"}
+    assert_scim_error(scim.get("/Users", query_string=other_query), 400, "invalidCursor")
+
+
+def test_expired_cursor_is_400_expired_cursor(app: Flask) -> None:
+    scim = make_client(app)
+    for _ in range(3):
+        scim.create_user()
+    token = scim.get("/Users", query_string={"count": 1, "cursor": ""}).get_json()["nextCursor"]
+    codec = app.extensions["scimserver"].cursors
+    query = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))["q"]
+    position = codec.decode(token, query)
+    stale = codec.encode(position, query, now=time.time() - 2 * codec.timeout)
+    assert_scim_error(
+        scim.get("/Users", query_string={"count": 1, "cursor": stale}), 400, "expiredCursor"
+    )
+
+
+def test_cursor_count_must_be_positive(scim: ScimClient) -> None:
+    assert_scim_error(
+        scim.get("/Users", query_string={"count": 0, "cursor": ""}), 400, "invalidCount"
+    )
+
+
+def test_cursor_at_the_root_is_400(scim: ScimClient) -> None:
+    assert_scim_error(scim.get("/", query_string={"cursor": ""}), 400, "invalidValue")
+
+
+def test_cursor_in_search_body(scim: ScimClient, users: list[dict[str, Any]]) -> None:
+    body = scim.post("/Users/.search", {"cursor": "", "count": 20}).get_json()
+    assert len(body["Resources"]) == 20 and body["nextCursor"]
+    rest = scim.post("/Users/.search", {"cursor": body["nextCursor"], "count": 20}).get_json()
+    assert len(rest["Resources"]) == 5 and "nextCursor" not in rest
+
+
+def test_service_provider_config_advertises_both_paging_methods(scim: ScimClient) -> None:
+    pagination = scim.get("/ServiceProviderConfig").get_json()["pagination"]
+    assert pagination == {
+        "cursor": True,
+        "index": True,
+        "defaultPaginationMethod": "index",
+        "defaultPageSize": 100,
+        "maxPageSize": 1000,
+        "cursorTimeout": 3600,
+    }
+
+
+def test_sort_by_is_case_insensitive_with_missing_last_and_ties_by_id(scim: ScimClient) -> None:
+    made = [
+        scim.create_user(f"s{i}@example.com", name={"familyName": n} if n else {})
+        for i, n in enumerate(["beta", "Alpha", None, "alpha", "Gamma"])
+    ]
+    body = scim.get("/Users", query_string={"sortBy": "name.familyName"}).get_json()
+    families = [r.get("name", {}).get("familyName") for r in body["Resources"]]
+    assert [f.casefold() if f else f for f in families] == ["alpha", "alpha", "beta", "gamma", None]
+    alphas = sorted(
+        u["id"] for u in made if u.get("name", {}).get("familyName", "").lower() == "alpha"
+    )
+    assert [r["id"] for r in body["Resources"][:2]] == alphas
+    urn = scim.get(
+        "/Users",
+        query_string={
+            "sortBy": "urn:ietf:params:scim:schemas:core:2.0:User:name.familyName",
+            "sortOrder": "descending",
+        },
+    ).get_json()
+    assert "familyName" not in urn["Resources"][0].get("name", {})
+
+
+def test_sort_by_unknown_attribute_is_400(scim: ScimClient) -> None:
+    assert_scim_error(scim.get("/Users", query_string={"sortBy": "nosuch"}), 400, "invalidValue")
