@@ -208,7 +208,10 @@ def parse_filter(
         raise InvalidFilter("The filter is empty.")
     if parent is not None and (parent.sub is not None or not parent.attribute.is_complex):
         raise InvalidFilter(f"'{parent.dotted}' is not a complex attribute.")
-    feed = _Feed(text)
+    try:
+        feed = _Feed(text)
+    except ValueError as exc:
+        raise InvalidFilter(f"The filter is not valid: {exc}") from exc
     try:
         tree = SCIMParser().parse(feed)
         return _Converter(resource_type, parent).visit(tree)

@@ -208,8 +208,9 @@ _Element = _IndexElement | _MemberElement | None
 
 
 class _Compiler:
-    def __init__(self, resource_type: ResourceType, tenant_id: int) -> None:
-        self.resource_type = resource_type
+    """One ``_compile_<node>`` method per AST node; ``element`` is the enclosing value path."""
+
+    def __init__(self, tenant_id: int) -> None:
         self.tenant_id = tenant_id
 
     def compile(self, node: FilterNode, element: _Element) -> ColumnElement[bool]:
@@ -343,8 +344,12 @@ class _Compiler:
 def filter_clause(
     node: FilterNode, resource_type: ResourceType, tenant_id: int
 ) -> ColumnElement[bool]:
-    """A WHERE clause for ``select(Resource)`` (already limited to the tenant and type)."""
-    return _Compiler(resource_type, tenant_id).compile(node, None)
+    """A WHERE clause for ``select(Resource)`` (already limited to the tenant and type).
+
+    ``node`` carries attributes resolved against ``resource_type``, so the type itself
+    is not consulted again.
+    """
+    return _Compiler(tenant_id).compile(node, None)
 
 
 # --- Sorting ---------------------------------------------------------------------------
