@@ -189,6 +189,16 @@ def _exists(table: Any, *where: ColumnElement[bool]) -> ColumnElement[bool]:
     return select(true()).select_from(table).where(*where).correlate_except(table).exists()
 
 
+def _owned(owner: Any, *where: ColumnElement[bool]) -> ColumnElement[bool]:
+    """``resources.id IN (SELECT owner … WHERE …)``: the rows of a table a resource owns.
+
+    Uncorrelated, so the planner runs the indexed lookup once and probes resources by
+    primary key; SQLite would otherwise probe a correlated EXISTS for every resource.
+    ``owner`` is never NULL, so ``NOT IN`` means the same as ``NOT EXISTS``.
+    """
+    return RESOURCES.c.id.in_(select(owner).where(*where))
+
+
 # --- The compiler ----------------------------------------------------------------------
 
 
@@ -259,9 +269,8 @@ class _Compiler:
         side = _membership(node.ref)
         if side is not None:
             return self._member_exists(side, self.compile(node.filter, _MemberElement(side)))
-        return _exists(
-            ANCHOR,
-            ANCHOR.c.resource_id == RESOURCES.c.id,
+        return _owned(
+            ANCHOR.c.resource_id,
             ANCHOR.c.tenant_id == self.tenant_id,
             ANCHOR.c.path.in_(_sub_keys(node.ref)),
             self.compile(node.filter, _IndexElement()),
@@ -288,17 +297,13 @@ class _Compiler:
         """EXISTS an index row at one of ``keys`` (of the element, if any) passing ``tests``."""
         c = VALUES.c
         path = c.path == keys[0] if len(keys) == 1 else c.path.in_(keys)
-        if isinstance(element, _IndexElement):
-            owner = [c.resource_id == ANCHOR.c.resource_id, c.ordinal == ANCHOR.c.ordinal]
-        else:
-            owner = [c.resource_id == RESOURCES.c.id]
+        if not isinstance(element, _IndexElement):
+            return _owned(c.resource_id, c.tenant_id == self.tenant_id, path, *tests)
+        owner = [c.resource_id == ANCHOR.c.resource_id, c.ordinal == ANCHOR.c.ordinal]
         return _exists(VALUES, c.tenant_id == self.tenant_id, path, *owner, *tests)
 
     def _member_exists(self, side: _Side, test: ColumnElement[bool]) -> ColumnElement[bool]:
-        own = MEMBERSHIPS.c[side.own]
-        return _exists(
-            MEMBERSHIPS, own == RESOURCES.c.id, MEMBERSHIPS.c.tenant_id == self.tenant_id, test
-        )
+        return _owned(MEMBERSHIPS.c[side.own], MEMBERSHIPS.c.tenant_id == self.tenant_id, test)
 
     def _member_present(self, side: _Side, ref: AttrRef) -> ColumnElement[bool]:
         if ref.sub is None or ref.sub.name != "display":

@@ -1,0 +1,141 @@
+"""The common lookups use indexes on both databases, at a realistic size.
+
+The store is seeded with a few thousand users and memberships and ANALYZEd, so the
+planners choose with real statistics. ``docs/queries.md`` shows the resulting plans.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import Select, insert, text
+
+from scimserver.scim.filter import parse_filter
+from scimserver.scim.values import index_values
+from scimserver.store.filter_sql import filter_clause
+from scimserver.store.models import AttributeValue, Membership, Resource
+from scimserver.store.repository import ResourceRepository
+from tests.conftest import make_client
+
+SEED_USERS = 3000
+
+CASES = {
+    'userName eq "user-17@example.com"': ("User", r"uq_resources_user_name|user_name_key=\?"),
+    'externalId eq "ext-17"': ("User", r"ix_attribute_values_lookup"),
+    'emails.value eq "user-17@example.com"': ("User", r"ix_attribute_values_lookup"),
+    'members.value eq "{member}"': (
+        "Group",
+        r"(memberships_pkey|ix_memberships_member"
+        r"|SEARCH memberships USING)",
+    ),
+}
+FULL_SCANS = re.compile(
+    r"Seq Scan on (memberships|attribute_values)|SCAN (memberships|attribute_values)\b"
+)
+
+
+def seed(app: Flask, tenant_id: int) -> str:
+    """Insert users with emails and externalIds, and groups with members; returns one member."""
+    server = app.extensions["scimserver"]
+    user_type = server.registry.resource_type("User")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    resources, values, members = [], [], []
+    groups = [str(uuid.uuid4()) for _ in range(50)]
+    for i in range(SEED_USERS):
+        rid = str(uuid.uuid4())
+        data = {
+            "schemas": [user_type.schema.id],
+            "userName": f"user-{i}@example.com",
+            "externalId": f"ext-{i}",
+            "emails": [{"value": f"user-{i}@example.com"}],
+        }
+        resources.append(
+            {
+                "id": rid,
+                "tenant_id": tenant_id,
+                "resource_type": "User",
+                "user_name_key": data["userName"],
+                "display_name": data["userName"],
+                "version": 1,
+                "created": now,
+                "last_modified": now,
+                "data": data,
+            }
+        )
+        values += [
+            {
+                "resource_id": rid,
+                "tenant_id": tenant_id,
+                "path": v.path,
+                "ordinal": v.ordinal,
+                "str_key": v.str_value,
+                "str_value": v.str_value,
+            }
+            for v in index_values(user_type, data)
+        ]
+        members.append(
+            {
+                "group_id": groups[i % len(groups)],
+                "member_id": rid,
+                "member_type": "User",
+                "tenant_id": tenant_id,
+            }
+        )
+    resources += [
+        {
+            "id": g,
+            "tenant_id": tenant_id,
+            "resource_type": "Group",
+            "display_name": g,
+            "version": 1,
+            "created": now,
+            "last_modified": now,
+            "data": {"displayName": g},
+        }
+        for g in groups
+    ]
+    with server.db.write() as session:
+        session.execute(insert(Resource), resources)
+        session.execute(insert(AttributeValue), values)
+        session.execute(insert(Membership), members)
+    with server.db.engine.connect() as connection:
+        connection.execute(text("ANALYZE"))
+        connection.commit()
+    return str(members[17]["member_id"])
+
+
+def explain(app: Flask, query: Select[Any]) -> str:
+    db = app.extensions["scimserver"].db
+    with db.read() as session:
+        compiled = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+        prefix = "EXPLAIN QUERY PLAN" if db.is_sqlite else "EXPLAIN"
+        rows = session.execute(text(f"{prefix} {compiled}"))
+        return "\n".join(str(r[-1]) for r in rows)
+
+
+@pytest.fixture(scope="module")
+def seeded(app: Flask) -> tuple[int, str]:
+    scim = make_client(app)
+    tenant_id = app.extensions["scimserver"].tokens.authenticate(scim.token).tenant_id
+    return tenant_id, seed(app, tenant_id)
+
+
+@pytest.mark.parametrize("expression", list(CASES))
+def test_lookup_uses_an_index(app: Flask, seeded: tuple[int, str], expression: str) -> None:
+    tenant_id, member = seeded
+    type_id, index = CASES[expression]
+    server = app.extensions["scimserver"]
+    resource_type = server.registry.resource_type(type_id)
+    node = parse_filter(expression.format(member=member), resource_type)
+    with server.db.read() as session:
+        repo = ResourceRepository(session, tenant_id, type_id)
+        query = repo.query(filter_clause(node, resource_type, tenant_id))
+    plan = explain(app, query)
+    print(f"\n{server.db.engine.dialect.name}: {expression}\n{plan}")
+    assert re.search(index, plan), plan
+    assert not FULL_SCANS.search(plan), plan
