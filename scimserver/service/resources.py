@@ -32,7 +32,12 @@ from scimserver.store.db import Database
 from scimserver.store.filter_sql import filter_clause, sort_key
 from scimserver.store.keyset import after_columns, after_nullable
 from scimserver.store.models import Resource
-from scimserver.store.repository import MemberRow, MembershipRepository, ResourceRepository
+from scimserver.store.repository import (
+    MemberRow,
+    MembershipRepository,
+    NewMember,
+    ResourceRepository,
+)
 
 log = logging.getLogger(__name__)
 
@@ -323,26 +328,27 @@ class ResourceService:
             if attribute.name in new and new[attribute.name] != old[attribute.name]:
                 raise Mutability(f"{attribute.name} is immutable and cannot be changed.")
 
-    def _member_types(self, session: Session, members: Sequence[Any]) -> dict[str, str]:
-        """Map member ids to their resource types; unknown ids are 400 invalidValue."""
-        ids = []
+    def _member_types(self, session: Session, members: Sequence[Any]) -> dict[str, NewMember]:
+        """Members by id with their resource types; unknown ids are 400 invalidValue."""
+        displays: dict[str, str | None] = {}
         for member in members:
             value = member.get("value") if isinstance(member, Mapping) else None
             if not isinstance(value, str) or not value:
                 raise InvalidValue("Every member needs a 'value' with the member's id.")
-            ids.append(value)
-        types = self._memberships(session).types_of(ids)
-        missing = sorted(set(ids) - types.keys())
+            display = member.get("display")
+            displays[value] = display if isinstance(display, str) and display else None
+        types = self._memberships(session).types_of(displays)
+        missing = sorted(displays.keys() - types.keys())
         if missing:
             raise InvalidValue(f"No such member: {', '.join(missing[:10])}.")
-        return {i: types[i] for i in ids}
+        return {i: NewMember(types[i], d) for i, d in displays.items()}
 
     def _replace_members(self, session: Session, group_id: str, members: Sequence[Any]) -> bool:
         memberships = self._memberships(session)
         wanted = self._member_types(session, members)
         current = memberships.member_ids(group_id)
         removed = memberships.remove(group_id, current - wanted.keys())
-        added = memberships.add(group_id, {k: v for k, v in wanted.items() if k not in current})
+        added = memberships.add(group_id, wanted)
         return bool(removed or added)
 
     def _apply_member_changes(

@@ -308,6 +308,8 @@ class _Compiler:
     def _member_present(self, side: _Side, ref: AttrRef) -> ColumnElement[bool]:
         if ref.sub is None or ref.sub.name != "display":
             return true()
+        if side is MEMBERS:
+            return and_(MEMBERSHIPS.c.display_key.is_not(None), MEMBERSHIPS.c.display_key != "")
         other = MEMBERSHIPS.c[side.other]
         return or_(self._other_value(other, "displayname"), self._other_value(other, "username"))
 
@@ -323,10 +325,13 @@ class _Compiler:
             return true() if compare_values(op, fixed, expected) else false()
         if sub.name == "type":
             return _string_test(func.lower(MEMBERSHIPS.c.member_type), op, expected)
+        if side is MEMBERS:
+            key = MEMBERSHIPS.c.display_key
+            return and_(key.is_not(None), _string_test(key, op, expected))
         return self._display_test(MEMBERSHIPS.c[side.other], op, expected)
 
     def _display_test(self, other_id: Any, op: str, expected: str) -> ColumnElement[bool]:
-        """A member's display is its displayName, or its userName when it has none."""
+        """A group's display (in User.groups) is its displayName, else its userName."""
         test = _string_test(VALUES.c.str_value, op, expected, VALUES.c.str_key)
         return or_(
             self._other_value(other_id, "displayname", test),

@@ -122,6 +122,10 @@ class Membership(Base):
     )
     member_type: Mapped[str] = mapped_column(String(64))
     tenant_id: Mapped[int] = mapped_column(Integer)
+    display: Mapped[str | None] = mapped_column(Text)
+    """The ``display`` the client sent for this member, returned as sent."""
+    display_key: Mapped[str | None] = mapped_column(Text)
+    """``display`` case-folded, for case-insensitive filters."""
 
 
 class ServerKey(Base):

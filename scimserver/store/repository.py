@@ -26,6 +26,14 @@ def _rowcount(result: Result[Any]) -> int:
 
 
 @dataclass(frozen=True)
+class NewMember:
+    """A member to add: its resource type and the display the client sent, if any."""
+
+    type: str
+    display: str | None = None
+
+
+@dataclass(frozen=True)
 class MemberRow:
     value: str
     type: str
@@ -165,15 +173,13 @@ class MembershipRepository:
         self.tenant_id = tenant_id
 
     def members_of(self, group_ids: Sequence[str]) -> dict[str, list[MemberRow]]:
-        member = aliased(Resource)
         query = (
             select(
                 Membership.group_id,
                 Membership.member_id,
                 Membership.member_type,
-                member.display_name,
+                Membership.display,
             )
-            .join(member, member.id == Membership.member_id)
             .where(Membership.tenant_id == self.tenant_id, Membership.group_id.in_(group_ids))
             .order_by(Membership.group_id, Membership.member_id)
         )
@@ -207,33 +213,53 @@ class MembershipRepository:
             found.update({rid: rtype for rid, rtype in self.session.execute(query)})
         return found
 
-    def add(self, group_id: str, members: dict[str, str]) -> int:
-        """Insert members (id → type) not already present; returns how many were new."""
+    def add(self, group_id: str, members: dict[str, NewMember]) -> int:
+        """Insert members not already present, and store a changed ``display``.
+
+        Returns how many memberships were inserted or changed.
+        """
         present = self.present(group_id, members)
         rows = [
-            {"group_id": group_id, "member_id": m, "member_type": t, "tenant_id": self.tenant_id}
-            for m, t in members.items()
-            if m not in present
+            {
+                "group_id": group_id,
+                "member_id": member_id,
+                "member_type": member.type,
+                "tenant_id": self.tenant_id,
+                "display": member.display,
+                "display_key": member.display.casefold() if member.display else None,
+            }
+            for member_id, member in members.items()
+            if member_id not in present
         ]
-        if not rows:
-            return 0
-        dialect = self.session.get_bind().dialect.name
-        module = postgresql if dialect == "postgresql" else sqlite
-        statement = module.insert(Membership).on_conflict_do_nothing()  # a racing add is fine
-        for start in range(0, len(rows), _CHUNK):
-            self.session.execute(statement, rows[start : start + _CHUNK])
-        return len(rows)
+        if rows:
+            dialect = self.session.get_bind().dialect.name
+            module = postgresql if dialect == "postgresql" else sqlite
+            statement = module.insert(Membership).on_conflict_do_nothing()  # racing adds are fine
+            for start in range(0, len(rows), _CHUNK):
+                self.session.execute(statement, rows[start : start + _CHUNK])
+        renamed = {
+            member_id: member.display
+            for member_id, member in members.items()
+            if member_id in present and member.display and member.display != present[member_id]
+        }
+        for member_id, display in renamed.items():
+            self.session.execute(
+                update(Membership)
+                .where(Membership.group_id == group_id, Membership.member_id == member_id)
+                .values(display=display, display_key=display.casefold())
+            )
+        return len(rows) + len(renamed)
 
-    def present(self, group_id: str, member_ids: Iterable[str]) -> set[str]:
-        """Which of ``member_ids`` are members of the group already."""
+    def present(self, group_id: str, member_ids: Iterable[str]) -> dict[str, str | None]:
+        """Which of ``member_ids`` are members of the group already, with their display."""
         ids = list(set(member_ids))
-        found: set[str] = set()
+        found: dict[str, str | None] = {}
         for start in range(0, len(ids), _CHUNK):
-            query = select(Membership.member_id).where(
+            query = select(Membership.member_id, Membership.display).where(
                 Membership.group_id == group_id,
                 Membership.member_id.in_(ids[start : start + _CHUNK]),
             )
-            found.update(self.session.scalars(query))
+            found.update({member_id: display for member_id, display in self.session.execute(query)})
         return found
 
     def remove(self, group_id: str, member_ids: Iterable[str]) -> int:

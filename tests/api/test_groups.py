@@ -22,12 +22,18 @@ def test_create_group_with_members_stores_them_outside_the_document(
 ) -> None:
     alice = scim.create_user("alice@example.com", displayName="Alice")
     bob = scim.create_user("bob@example.com")
-    group = scim.create_group("Tour Guides", [alice["id"], bob["id"]])
+    body = {
+        "displayName": "Tour Guides",
+        "members": [{"value": alice["id"], "display": "Alice J."}, {"value": bob["id"]}],
+    }
+    response = scim.post("/Groups", body)
+    assert response.status_code == 201
+    group = response.get_json()
     assert group["meta"]["resourceType"] == "Group"
     members = {m["value"]: m for m in group["members"]}
     assert members.keys() == {alice["id"], bob["id"]}
-    assert members[alice["id"]]["display"] == "Alice"
-    assert members[bob["id"]]["display"] == "bob@example.com"
+    assert members[alice["id"]]["display"] == "Alice J."  # as the client sent it
+    assert "display" not in members[bob["id"]]
     assert members[alice["id"]]["type"] == "User"
     assert members[alice["id"]]["$ref"] == f"https://scim.test/scim/v2/Users/{alice['id']}"
     assert memberships(app, group["id"]) == {alice["id"], bob["id"]}

@@ -146,7 +146,8 @@ class Draft:
 
 
 def _display(draft: Draft) -> str | None:
-    """What the service stores as display_name: displayName, else userName."""
+    """displayName, else userName: the service's display_name, and the members' display
+    as a client such as Okta sends it (stored per membership)."""
     shown = draft.data.get("displayName") or draft.data.get("userName")
     return shown if isinstance(shown, str) else None
 
@@ -256,6 +257,8 @@ def _insert_members(
             "member_id": member,
             "member_type": by_id[member].resource_type.id,
             "tenant_id": tenant_id,
+            "display": _display(by_id[member]),
+            "display_key": (_display(by_id[member]) or "").casefold() or None,
         }
         for group in drafts
         for member in group.members
