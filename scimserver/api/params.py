@@ -10,6 +10,10 @@ from scimserver.schema.model import ResourceType
 from scimserver.scim.projection import Projection, parse_projection
 from scimserver.service.resources import ListQuery
 
+_LARGEST = 2**62
+"""Integers are clamped to this magnitude: past it, a page is empty anyway, and the
+databases' 64-bit OFFSET/LIMIT would overflow."""
+
 
 def _param(params: Mapping[str, Any], name: str) -> Any:
     """A parameter by name, matched case-insensitively (clients vary: ``startindex``)."""
@@ -26,9 +30,10 @@ def _integer(params: Mapping[str, Any], name: str) -> int | None:
     if isinstance(raw, bool):
         raise InvalidValue(f"{name} must be an integer.")
     try:
-        return int(raw)
+        value = int(raw)
     except (TypeError, ValueError) as exc:
         raise InvalidValue(f"{name} must be an integer.") from exc
+    return max(-_LARGEST, min(value, _LARGEST))
 
 
 def _text(params: Mapping[str, Any], name: str) -> str | None:

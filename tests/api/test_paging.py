@@ -176,3 +176,20 @@ def test_sort_by_is_case_insensitive_with_missing_last_and_ties_by_id(scim: Scim
 
 def test_sort_by_unknown_attribute_is_400(scim: ScimClient) -> None:
     assert_scim_error(scim.get("/Users", query_string={"sortBy": "nosuch"}), 400, "invalidValue")
+
+
+@pytest.mark.parametrize(
+    ("start_index", "count", "returned"),
+    [("0", "2", 2), ("-5", "2", 2), ("99999999999999999999", "2", 0), ("1", "-3", 0)],
+)
+def test_out_of_range_index_paging_is_clamped_not_an_error(
+    scim: ScimClient, start_index: str, count: str, returned: int
+) -> None:
+    """RFC 7644 §3.4.2.4: startIndex < 1 means 1, a negative count means 0."""
+    for i in range(3):
+        scim.create_user(f"p{i}@example.com")
+    response = scim.get("/Users", query_string={"startIndex": start_index, "count": count})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["totalResults"] == 3
+    assert len(body.get("Resources", [])) == returned
