@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Result, Select, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from scimserver.errors import InvalidValue, Uniqueness
 from scimserver.scim.values import IndexedValue
@@ -189,10 +189,9 @@ class MembershipRepository:
         return out
 
     def groups_of(self, member_ids: Sequence[str]) -> dict[str, list[MemberRow]]:
-        group = aliased(Resource)
         query = (
-            select(Membership.member_id, Membership.group_id, group.display_name)
-            .join(group, group.id == Membership.group_id)
+            select(Membership.member_id, Membership.group_id, Resource.display_name)
+            .join(Resource, Resource.id == Membership.group_id)
             .where(Membership.tenant_id == self.tenant_id, Membership.member_id.in_(member_ids))
             .order_by(Membership.member_id, Membership.group_id)
         )
