@@ -27,7 +27,8 @@ def _resource_type(type_id: str) -> ResourceType:
 
 
 def _service(type_id: str) -> ResourceService:
-    return server().resources(_resource_type(type_id), principal().tenant_id, base_url())
+    who = principal()
+    return server().resources(_resource_type(type_id), who.tenant_id, base_url(), who.name)
 
 
 def _written(written: Written, status: int) -> Response:

@@ -2,8 +2,9 @@
 
 CREATE and REPLACE load client input: readOnly attributes are dropped, required ones
 enforced, types checked, names matched case-insensitively and rewritten canonically,
-nulls treated as absent. RESPONSE dumps a stored resource without ``returned: never``
-attributes. Nothing here is written per endpoint: it all follows the schema JSON.
+nulls and empty arrays treated as absent. RESPONSE dumps a stored resource without
+``returned: never`` attributes. Nothing here is written per endpoint: it all follows the
+schema JSON.
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ class _ScimSchema(ma.Schema):
         out: dict[str, Any] = {}
         for key, value in data.items():
             name = self.names.get(str(key).lower())
-            if name is None or value is None:
+            # RFC 7643 §2.5: null and [] both mean unassigned (Entra sends "roles": []).
+            if name is None or value is None or value == []:
                 continue
             if name in self.multi_valued and not isinstance(value, list):
                 value = [value]

@@ -23,6 +23,7 @@ from scimserver.schema.marshal import Marshaller, Phase
 from scimserver.schema.model import ResourceType
 from scimserver.scim import patch as scim_patch
 from scimserver.scim.cursors import Cursor, CursorCodec, fingerprint
+from scimserver.scim.dialects import normalise_resource
 from scimserver.scim.filter import parse_filter
 from scimserver.scim.projection import Projection, project
 from scimserver.scim.values import index_values
@@ -101,6 +102,7 @@ class ResourceService:
         base_url: str,
         cursors: CursorCodec,
         page_size: tuple[int, int] = (100, 1000),
+        client: str = "",
     ) -> None:
         self.db = db
         self.type = resource_type
@@ -109,6 +111,8 @@ class ResourceService:
         self.base_url = base_url.rstrip("/")
         self.cursors = cursors
         self.default_count, self.max_count = page_size
+        self.client = client
+        """The calling token's name, so logs say which IdP needed which dialect rule."""
         self.has_members = _is_group(resource_type)
         self.has_groups = resource_type.schema.attribute("groups") is not None
 
@@ -195,7 +199,7 @@ class ResourceService:
     # -- writes -----------------------------------------------------------------------
 
     def create(self, body: Any, projection: Projection = EVERYTHING) -> Written:
-        document = self.marshaller.load(body, Phase.CREATE)
+        document = self.marshaller.load(self._normalised("POST", body), Phase.CREATE)
         password = document.pop("password", None)
         members = document.pop("members", None) if self.has_members else None
         moment = now()
@@ -218,7 +222,7 @@ class ResourceService:
     def replace(
         self, resource_id: str, body: Any, if_match: str | None, projection: Projection
     ) -> Written:
-        document = self.marshaller.load(body, Phase.REPLACE)
+        document = self.marshaller.load(self._normalised("PUT", body), Phase.REPLACE)
         password = document.pop("password", None)
         members = document.pop("members", None) if self.has_members else None
         with self.db.write() as session:
@@ -244,8 +248,7 @@ class ResourceService:
             repo = self._repo(session)
             resource = self._locked(repo, resource_id, if_match)
             result = scim_patch.apply_patch(self.type, resource.data, operations)
-            if result.normalisations:
-                log.info("patch normalised: %s", ", ".join(result.normalisations))
+            self._log_normalisations("PATCH", result.normalisations)
             members_changed = self._apply_member_changes(session, resource.id, result.members)
             if result.changed or result.password is not None:
                 document = self.marshaller.load(result.document, Phase.REPLACE)
@@ -266,6 +269,23 @@ class ResourceService:
             repo.remove(self._locked(repo, resource_id, if_match))
 
     # -- helpers ----------------------------------------------------------------------
+
+    def _normalised(self, action: str, body: Any) -> Any:
+        normalised, notes = normalise_resource(body)
+        self._log_normalisations(action, notes)
+        return normalised
+
+    def _log_normalisations(self, action: str, names: Sequence[str]) -> None:
+        """One INFO line per request that needed dialect rules; ``extra`` lets logs count them."""
+        if names:
+            log.info(
+                "%s %s from client %r normalised: %s",
+                action,
+                self.type.name,
+                self.client,
+                ", ".join(names),
+                extra={"client": self.client, "normalisations": tuple(names)},
+            )
 
     def _repo(self, session: Session) -> ResourceRepository:
         return ResourceRepository(session, self.tenant_id, self.type.id)

@@ -40,7 +40,7 @@ class Server:
         return cls(settings, db, registry, TokenService(db), tenant_id, cursors, marshallers)
 
     def resources(
-        self, resource_type: ResourceType, tenant_id: int, base_url: str
+        self, resource_type: ResourceType, tenant_id: int, base_url: str, client: str = ""
     ) -> ResourceService:
         return ResourceService(
             self.db,
@@ -50,6 +50,7 @@ class Server:
             base_url,
             self.cursors,
             (self.settings.default_page_size, self.settings.max_page_size),
+            client,
         )
 
     def discovery(self, base_url: str) -> DiscoveryService:

@@ -29,11 +29,12 @@ class TokenError(ValueError):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a request acts as: a token, its tenant and its scope."""
+    """Who a request acts as: a token, its tenant, its scope and its name."""
 
     token_id: int
     tenant_id: int
     scope: str
+    name: str = ""
 
     @property
     def can_write(self) -> bool:
@@ -155,7 +156,7 @@ class TokenService:
             return None
         if row.last_used_at is None or moment - row.last_used_at > LAST_USED_RESOLUTION:
             self._mark_used(row.id, moment)
-        return Principal(row.id, row.tenant_id, row.scope)
+        return Principal(row.id, row.tenant_id, row.scope, row.name)
 
     def _mark_used(self, token_id: int, moment: datetime) -> None:
         with self.db.write() as session:
