@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 from werkzeug.test import TestResponse
 
 from scimserver.app import create_app
@@ -170,6 +171,22 @@ def make_client(app: Flask, scope: str = "write", tenant: str | None = None) -> 
 def scim(app: Flask) -> ScimClient:
     """A write-scoped client in a tenant of its own."""
     return make_client(app)
+
+
+def statements_run(app: Flask, action: Any) -> list[str]:
+    """The SQL statements the app's engine ran while ``action()`` ran."""
+    seen: list[str] = []
+    engine = app.extensions["scimserver"].db.engine
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return seen
 
 
 def assert_scim_error(response: TestResponse, status: int, scim_type: str | None = None) -> None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from scimserver.store.models import Membership, Resource
-from tests.conftest import ScimClient, assert_scim_error, fixture_json
+from tests.conftest import ScimClient, assert_scim_error, fixture_json, statements_run
 
 
 def memberships(app: Flask, group_id: str) -> set[str]:
@@ -132,21 +130,6 @@ def test_group_without_display_name_is_400(scim: ScimClient) -> None:
     assert_scim_error(scim.post("/Groups", {"members": []}), 400, "invalidValue")
 
 
-def _statements(app: Flask, action: Any) -> list[str]:
-    seen: list[str] = []
-    engine = app.extensions["scimserver"].db.engine
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        action()
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    return seen
-
-
 def test_excluding_members_or_groups_skips_loading_them(scim: ScimClient, app: Flask) -> None:
     user = scim.create_user()
     group = scim.create_group("Lazy", [user["id"]])
@@ -159,6 +142,6 @@ def test_excluding_members_or_groups_skips_loading_them(scim: ScimClient, app: F
         f"/Users/{user['id']}": True,
     }
     for path, loads in reads.items():
-        statements = _statements(app, lambda p=path: scim.get(p))
+        statements = statements_run(app, lambda p=path: scim.get(p))
         touched = any("memberships" in s for s in statements)
         assert touched is loads, (path, statements)

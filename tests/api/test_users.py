@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from scimserver.store.models import AttributeValue, Resource
-from tests.conftest import ScimClient, assert_scim_error, fixture_json
+from tests.conftest import ScimClient, assert_scim_error, fixture_json, statements_run
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
@@ -207,6 +207,38 @@ def test_list_paging_reports_real_total(scim: ScimClient) -> None:
     assert seen == ids
     totals = scim.get("/Users?count=0").get_json()
     assert (totals["totalResults"], totals["itemsPerPage"], totals["Resources"]) == (7, 0, [])
+
+
+@pytest.mark.parametrize(
+    ("query", "total", "returned"),
+    [
+        ("startIndex=1&count=10", 7, 7),  # short first page: the total is its length
+        ("startIndex=6&count=10", 7, 2),  # short later page: rows before it plus its own
+        ("startIndex=1&count=7", 7, 7),  # a full page cannot tell: COUNT
+        ("startIndex=9&count=3", 7, 0),  # past the end: COUNT
+        ('filter=userName eq "nobody"', 0, 0),
+    ],
+)
+def test_total_results_is_exact_whether_or_not_a_count_runs(
+    scim: ScimClient, query: str, total: int, returned: int
+) -> None:
+    for i in range(7):
+        scim.create_user(f"total{i}@example.com")
+    body = scim.get(f"/Users?{query}").get_json()
+    assert (body["totalResults"], len(body.get("Resources", []))) == (total, returned)
+
+
+def test_a_lookup_runs_no_count(scim: ScimClient, app: Flask) -> None:
+    """An IdP's pre-create lookup finds 0 or 1 users: the page itself gives the total."""
+    scim.create_user("once@example.com")
+    for name, expected in (("once@example.com", 1), ("twice@example.com", 0)):
+        path = f'/Users?filter=userName eq "{name}"'
+        totals: list[int] = []
+        statements = statements_run(
+            app, lambda p=path, seen=totals: seen.append(scim.get(p).get_json()["totalResults"])
+        )
+        assert totals == [expected]
+        assert not any("count(" in s.lower() for s in statements), statements
 
 
 def test_list_page_size_is_capped(app: Flask) -> None:
