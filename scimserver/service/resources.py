@@ -135,8 +135,7 @@ class ResourceService:
         with self.db.read() as session:
             repo = self._repo(session)
             if query.cursor is not None:
-                total = repo.count(clause)
-                return self._cursor_page(session, query, clause, sort, count, total)
+                return self._cursor_page(session, query, clause, sort, count, repo.count(clause))
             start = max(query.start_index, 1)
             if count == 0:
                 return ListResult(repo.count(clause), start, [])
