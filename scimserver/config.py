@@ -28,6 +28,9 @@ class Settings:
     bind: str = "127.0.0.1:8000"
     workers: int = 2
     default_tenant: str = "default"
+    bulk_max_operations: int = 1000
+    bulk_max_payload_bytes: int = 1_048_576
+    """The body limit of ``POST /Bulk``, which replaces ``max_body_bytes`` for that route."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, request
 
 from scimserver.api import params
 from scimserver.api.auth import authenticate
+from scimserver.api.bulk import register_bulk
 from scimserver.api.context import base_url, principal, server
 from scimserver.api.json import json_response, read_json
 from scimserver.errors import InvalidSyntax, NotFound
@@ -156,6 +157,7 @@ def build_blueprint(registry: Registry) -> Blueprint:
     bp = Blueprint("scim", __name__)
     bp.before_request(authenticate)
     _discovery_routes(bp)
+    register_bulk(bp)
     bp.add_url_rule("/", "root_list", root_list, methods=["GET"])
     bp.add_url_rule("/.search", "root_search", root_search, methods=["POST"])
     for rt in registry.resource_types:

@@ -13,8 +13,15 @@ LIST_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 class DiscoveryService:
     def __init__(
-        self, registry: Registry, base_url: str, page_size: tuple[int, int], cursor_timeout: int
+        self,
+        registry: Registry,
+        base_url: str,
+        page_size: tuple[int, int],
+        cursor_timeout: int,
+        bulk: tuple[int, int] = (0, 0),
     ) -> None:
+        """``bulk`` is (maxOperations, maxPayloadSize in bytes); (0, 0) advertises no bulk."""
+        self.bulk_max_operations, self.bulk_max_payload = bulk
         self.registry = registry
         self.base_url = base_url.rstrip("/")
         self.default_page_size, self.max_results = page_size
@@ -25,7 +32,11 @@ class DiscoveryService:
             "schemas": [SPC_URN],
             "documentationUri": "https://github.com/scimserver/scimserver#readme",
             "patch": {"supported": True},
-            "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+            "bulk": {
+                "supported": self.bulk_max_operations > 0,
+                "maxOperations": self.bulk_max_operations,
+                "maxPayloadSize": self.bulk_max_payload,
+            },
             "filter": {"supported": True, "maxResults": self.max_results},
             "changePassword": {"supported": True},
             "sort": {"supported": True},

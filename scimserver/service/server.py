@@ -59,4 +59,5 @@ class Server:
             base_url,
             (self.settings.default_page_size, self.settings.max_page_size),
             self.cursors.timeout,
+            bulk=(self.settings.bulk_max_operations, self.settings.bulk_max_payload_bytes),
         )

@@ -20,7 +20,7 @@ def test_service_provider_config_is_truthful(scim: ScimClient) -> None:
     assert body["filter"]["maxResults"] == 1000
     assert body["sort"]["supported"] is True
     assert body["etag"]["supported"] is True
-    assert body["bulk"]["supported"] is False
+    assert body["bulk"] == {"supported": True, "maxOperations": 1000, "maxPayloadSize": 1048576}
     assert body["authenticationSchemes"][0]["type"] == "oauthbearertoken"
 
 
