@@ -7,10 +7,7 @@ limit for this one route, so the advertised figure is the one enforced.
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response, request
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from scimserver.api.context import base_url, principal, server
 from scimserver.api.json import json_response, read_json
@@ -30,31 +27,14 @@ def _limits() -> BulkLimits:
     return BulkLimits(settings.bulk_max_operations, settings.bulk_max_payload_bytes)
 
 
-def _too_large(limits: BulkLimits) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        f"The size of the bulk request exceeds maxPayloadSize ({limits.max_payload_bytes} bytes)."
-    )
-
-
-def _read_body(limits: BulkLimits) -> Any:
-    """The parsed body, after checking its size: from Content-Length, else while reading."""
-    if (request.content_length or 0) > limits.max_payload_bytes:
-        raise _too_large(limits)  # before reading a byte of the body
-    # A chunked body has no Content-Length. Werkzeug stops reading it at the limit without
-    # an error, so read one byte more than allowed: getting it means the body is too large.
-    request.max_content_length = limits.max_payload_bytes + 1
-    try:
-        raw = request.get_data(cache=True)
-    except RequestEntityTooLarge as exc:
-        raise _too_large(limits) from exc
-    if len(raw) > limits.max_payload_bytes:
-        raise _too_large(limits)
-    return read_json(request)  # parses the cached bytes
-
-
 def bulk() -> Response:
     limits = _limits()
-    body = _read_body(limits)
+    try:
+        body = read_json(request, limits.max_payload_bytes)
+    except PayloadTooLarge as exc:
+        raise PayloadTooLarge(
+            f"The bulk request is larger than maxPayloadSize ({limits.max_payload_bytes} bytes)."
+        ) from exc
     tenant_id, base = principal().tenant_id, base_url()
 
     def service_for(resource_type: ResourceType) -> ResourceService:

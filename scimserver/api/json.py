@@ -7,8 +7,9 @@ from typing import Any
 
 from flask import Request, Response, current_app
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from scimserver.errors import InvalidSyntax, UnsupportedMediaType
+from scimserver.errors import InvalidSyntax, PayloadTooLarge, UnsupportedMediaType
 
 SCIM_MEDIA_TYPE = "application/scim+json"
 
@@ -35,20 +36,42 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def read_json(request: Request) -> Any:
-    """The request body as JSON, or a SCIM error (415 wrong type, 400 invalidSyntax)."""
+def read_json(request: Request, max_bytes: int | None = None) -> Any:
+    """The request body as JSON, or a SCIM error (415 wrong type, 413, 400 invalidSyntax).
+
+    ``max_bytes`` defaults to the app's ``MAX_CONTENT_LENGTH``.
+    """
     mimetype = request.mimetype or ""
     if mimetype and "json" not in mimetype and mimetype != "text/plain":
         raise UnsupportedMediaType(
             f"Content-Type {mimetype} is not supported; send application/scim+json."
         )
-    raw = request.get_data(cache=True)
+    raw = _read_bounded(request, request.max_content_length if max_bytes is None else max_bytes)
     if not raw.strip():
         raise InvalidSyntax("The request body is empty.")
     try:
         return json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         raise InvalidSyntax("The request body is not valid JSON.") from exc
+
+
+def _read_bounded(request: Request, limit: int | None) -> bytes:
+    """The body, or 413 when it is longer than ``limit``, with or without Content-Length."""
+    if limit is None:
+        return request.get_data(cache=True)
+    too_large = PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+    if (request.content_length or 0) > limit:
+        raise too_large  # before reading a byte of it
+    # A chunked body has no Content-Length, and Werkzeug stops reading it at the limit
+    # without an error: read one byte more than allowed, and getting it means too large.
+    request.max_content_length = limit + 1
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge as exc:
+        raise too_large from exc
+    if len(raw) > limit:
+        raise too_large
+    return raw
 
 
 def negotiate(request: Request, response: Response) -> Response:

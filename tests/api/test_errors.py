@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from flask import Flask
 
@@ -47,6 +49,25 @@ def test_body_too_large_is_413(scim: ScimClient, app: Flask) -> None:
         "POST", "/Users", data=big, headers={"Content-Type": "application/scim+json"}
     )
     assert_scim_error(response, 413)
+    assert scim.get("/Users").get_json()["totalResults"] == 0
+
+
+def test_chunked_body_too_large_is_413_not_a_json_error(scim: ScimClient, app: Flask) -> None:
+    """Without Content-Length the limit is found while reading; a cut-off body is no 400."""
+    limit = app.extensions["scimserver"].settings.max_body_bytes
+    big = b'{"userName": "' + b"x" * (limit + 10) + b'"}'
+    response = scim.client.open(
+        "/scim/v2/Users",
+        method="POST",
+        input_stream=io.BytesIO(big),
+        headers={
+            "Authorization": f"Bearer {scim.token}",
+            "Content-Type": "application/scim+json",
+            "Transfer-Encoding": "chunked",
+        },
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert_scim_error(response, 413, "tooLarge")
     assert scim.get("/Users").get_json()["totalResults"] == 0
 
 
