@@ -12,7 +12,7 @@ here is written per endpoint: it all follows the schema JSON.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, cast
 
@@ -135,13 +135,27 @@ def _field(attribute: Attribute, phase: Phase) -> ma.fields.Field[Any]:
         nested = _schema_class(attribute.name, attribute.sub_attributes, phase)
         inner: ma.fields.Field[Any] = ma.fields.Nested(nested)
     else:
-        limit = MAX_UNIQUE_STRING_LENGTH if attribute.uniqueness != "none" else MAX_STRING_LENGTH
-        length = ma.validate.Length(max=limit) if attribute.is_string else None
-        inner = _SCALARS.get(attribute.type, ma.fields.Raw)(validate=length)
+        inner = _SCALARS.get(attribute.type, ma.fields.Raw)(validate=_string_checks(attribute))
     if attribute.multi_valued:
         return ma.fields.List(inner, required=required)
     inner.required = required
     return inner
+
+
+def _string_checks(attribute: Attribute) -> list[Callable[[Any], Any]]:
+    if not attribute.is_string:
+        return []
+    limit = MAX_UNIQUE_STRING_LENGTH if attribute.uniqueness != "none" else MAX_STRING_LENGTH
+    checks: list[Callable[[Any], Any]] = [ma.validate.Length(max=limit)]
+    if attribute.required:
+        checks.append(_not_blank)
+    return checks
+
+
+def _not_blank(value: str) -> None:
+    """A required string must say something: "" or spaces would satisfy it only in form."""
+    if not value.strip():
+        raise ma.ValidationError("A required value cannot be empty.")
 
 
 def _schema_class(name: str, attributes: tuple[Attribute, ...], phase: Phase) -> type[_ScimSchema]:

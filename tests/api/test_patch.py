@@ -209,3 +209,18 @@ def test_password_patch_is_hashed_not_returned(scim: ScimClient) -> None:
     assert response.status_code == 200
     assert "password" not in response.get_json()
     assert response.get_json()["meta"]["version"] == 'W/"2"'
+
+
+def test_required_attributes_cannot_be_patched_empty(scim: ScimClient) -> None:
+    user = scim.create_user("kept@example.com")
+    group = scim.create_group("Kept")
+    for path, target, value in (
+        (f"/Users/{user['id']}", "userName", ""),
+        (f"/Users/{user['id']}", "userName", "  "),
+        (f"/Groups/{group['id']}", "displayName", ""),
+    ):
+        response = scim.patch(path, ops({"op": "replace", "path": target, "value": value}))
+        assert_scim_error(response, 400)  # "" clears (mutability), spaces are invalidValue
+    assert scim.get(f"/Users/{user['id']}").get_json()["userName"] == "kept@example.com"
+    assert scim.get(f"/Groups/{group['id']}").get_json()["displayName"] == "Kept"
+    assert_scim_error(scim.post("/Groups", {"displayName": ""}), 400, "invalidValue")

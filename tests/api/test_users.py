@@ -118,6 +118,8 @@ def test_get_unknown_id_is_404(scim: ScimClient) -> None:
         ({"userName": "x", "emails": [{"value": 5}]}, "invalidValue"),
         ({"userName": "x", "name": "not an object"}, "invalidValue"),
         ({"userName": "x" * 300}, "invalidValue"),
+        ({"userName": ""}, "invalidValue"),
+        ({"userName": "   "}, "invalidValue"),
         ({"userName": "nul\u0000byte"}, "invalidValue"),
         ({"userName": "x", ENTERPRISE: {"manager": "bare"}}, "invalidValue"),
         (["not", "an", "object"], "invalidSyntax"),
