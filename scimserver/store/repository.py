@@ -25,6 +25,28 @@ def _rowcount(result: Result[Any]) -> int:
     return max(int(count), 0)
 
 
+_VALUE_KEY = (
+    AttributeValue.path,
+    AttributeValue.ordinal,
+    AttributeValue.str_value,
+    AttributeValue.num_value,
+    AttributeValue.time_value,
+    AttributeValue.bool_value,
+)
+
+
+def _value_key(value: IndexedValue) -> tuple[Any, ...]:
+    """An index value as the columns of ``_VALUE_KEY`` hold it."""
+    return (
+        value.path,
+        value.ordinal,
+        value.str_value,
+        value.num_value,
+        value.time_value,
+        value.bool_value,
+    )
+
+
 @dataclass(frozen=True)
 class NewMember:
     """A member to add: its resource type and the display the client sent, if any."""
@@ -69,10 +91,32 @@ class ResourceRepository:
     def update(self, resource: Resource, values: Iterable[IndexedValue]) -> None:
         """Write a changed resource back and re-index its values."""
         self._flush("userName")
-        self.session.execute(
-            delete(AttributeValue).where(AttributeValue.resource_id == resource.id)
-        )
-        self._index(resource.id, values)
+        self._reindex(resource.id, values)
+
+    def _reindex(self, resource_id: str, values: Iterable[IndexedValue]) -> None:
+        """Make the resource's index rows equal ``values``, writing only rows that differ.
+
+        A PATCH usually changes one or two values of twenty or more; rewriting them all
+        dirtied every index page they sit on, which made commits the larger part of a
+        PATCH on SQLite.
+        """
+        stored: dict[tuple[Any, ...], list[int]] = {}
+        for row_id, *key in self.session.execute(
+            select(AttributeValue.id, *_VALUE_KEY).where(AttributeValue.resource_id == resource_id)
+        ):
+            stored.setdefault(tuple(key), []).append(row_id)
+        missing = []
+        for value in values:
+            same = stored.get(_value_key(value))
+            if same:
+                same.pop()
+            else:
+                missing.append(value)
+        stale = [row_id for row_ids in stored.values() for row_id in row_ids]
+        for start in range(0, len(stale), _CHUNK):
+            chunk = stale[start : start + _CHUNK]
+            self.session.execute(delete(AttributeValue).where(AttributeValue.id.in_(chunk)))
+        self._index(resource_id, missing)
 
     def touch(self, resource: Resource, now: datetime) -> None:
         """Bump version and lastModified without rewriting the document."""

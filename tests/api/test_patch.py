@@ -224,3 +224,36 @@ def test_required_attributes_cannot_be_patched_empty(scim: ScimClient) -> None:
     assert scim.get(f"/Users/{user['id']}").get_json()["userName"] == "kept@example.com"
     assert scim.get(f"/Groups/{group['id']}").get_json()["displayName"] == "Kept"
     assert_scim_error(scim.post("/Groups", {"displayName": ""}), 400, "invalidValue")
+
+
+def _index_rows(app: Flask, resource_id: str) -> dict[int, tuple[Any, ...]]:
+    from scimserver.store.models import AttributeValue
+
+    columns = (AttributeValue.path, AttributeValue.ordinal, AttributeValue.str_value)
+    with app.extensions["scimserver"].db.read() as session:
+        query = select(AttributeValue.id, *columns).where(AttributeValue.resource_id == resource_id)
+        return {row_id: tuple(rest) for row_id, *rest in session.execute(query)}
+
+
+def test_patch_rewrites_only_the_index_rows_that_changed(scim: ScimClient, app: Flask) -> None:
+    user = scim.create_user(
+        "indexed@example.com",
+        active=True,
+        title="Engineer",
+        emails=[{"value": "a@example.com", "type": "work"}, {"value": "b@example.com"}],
+    )
+    before = _index_rows(app, user["id"])
+    scim.patch(f"/Users/{user['id']}", ops({"op": "replace", "path": "title", "value": "Boss"}))
+    after = _index_rows(app, user["id"])
+    changed = {v for k, v in after.items() if k not in before}
+    assert changed == {("title", 0, "boss")}
+    assert {k: v for k, v in before.items() if v[0] != "title"}.items() <= after.items()
+    # Removing an element shifts the ordinals after it: those rows are rewritten too.
+    remove_first = {"op": "remove", "path": 'emails[value eq "a@example.com"]'}
+    scim.patch(f"/Users/{user['id']}", ops(remove_first))
+    rows = sorted(v for v in _index_rows(app, user["id"]).values() if v[0].startswith("email"))
+    assert rows == [("emails.value", 0, "b@example.com")]
+    found = scim.get("/Users", query_string={"filter": 'emails.value eq "a@example.com"'})
+    assert found.get_json()["totalResults"] == 0
+    found = scim.get("/Users", query_string={"filter": 'title eq "boss"'})
+    assert [r["id"] for r in found.get_json()["Resources"]] == [user["id"]]
