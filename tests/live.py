@@ -8,6 +8,8 @@ This module holds helpers only, no tests::
 Every server binds to 127.0.0.1 on a free port, writes its stdout and stderr to files
 (``.logs()`` reads them back), and is stopped on exit: SIGTERM to its process group,
 then SIGKILL after 10 s. Startup is bounded (30 s) and fails with the captured logs.
+Crash tests find the gunicorn master (``.pid``) and workers (``.worker_pids()``) and
+``.kill()`` the lot at once.
 """
 
 from __future__ import annotations
@@ -219,6 +221,28 @@ class LiveServer:
         _signal_group(pgid, signal.SIGKILL)
         return process.returncode
 
+    # -- processes, for crash tests ------------------------------------------------------
+
+    @property
+    def pid(self) -> int:
+        """The gunicorn master's pid (``scimserver serve`` execs gunicorn in place)."""
+        if self.process is None:
+            raise LiveServerError("server not started")
+        return self.process.pid
+
+    def worker_pids(self) -> list[int]:
+        """The pids of the master's live children: its gunicorn workers (Linux ``/proc``)."""
+        return sorted(pid for pid, parent in _parents().items() if parent == self.pid)
+
+    def kill(self) -> int | None:
+        """SIGKILL the master and every worker at once, as a crash would; return the exit code."""
+        process = self.process
+        if process is None:
+            return None
+        _signal_group(process.pid, signal.SIGKILL)
+        process.wait(timeout=STOP_GRACE)
+        return process.returncode
+
     def __enter__(self) -> LiveServer:
         return self.start()
 
@@ -234,6 +258,23 @@ class LiveServer:
 def _signal_group(pgid: int, signum: signal.Signals) -> None:
     with suppress(ProcessLookupError):
         os.killpg(pgid, signum)
+
+
+def _parents() -> dict[int, int]:
+    """Every live, non-zombie process's parent pid, read from ``/proc/<pid>/stat``."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # the process exited while we looked
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after it.
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if state != "Z":
+            parents[int(entry.name)] = int(ppid)
+    return parents
 
 
 @contextmanager

@@ -78,6 +78,11 @@ class Resource(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     password_hash: Mapped[str | None] = mapped_column(Text)
 
+    # Every ORM UPDATE and DELETE of a resource says ``WHERE id = ? AND version = ?`` (the
+    # version it read), so a write can never land on a version it did not see. The service
+    # sets the next version itself, hence no generator.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
+
 
 class AttributeValue(Base):
     """One leaf value of a resource document, typed and normalised for filtering.

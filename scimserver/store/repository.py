@@ -11,8 +11,9 @@ from sqlalchemy import ColumnElement, Result, Select, delete, func, insert, sele
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
-from scimserver.errors import InvalidValue, Uniqueness
+from scimserver.errors import Conflict, InvalidValue, Uniqueness
 from scimserver.scim.values import IndexedValue
 from scimserver.store.models import STR_KEY_LENGTH, AttributeValue, Membership, Resource
 
@@ -23,6 +24,16 @@ _CHUNK = 500
 def _rowcount(result: Result[Any]) -> int:
     count = getattr(result, "rowcount", 0)
     return max(int(count), 0)
+
+
+def _changed_underneath() -> Conflict:
+    """A version-checked write matched no row: another writer got there first.
+
+    The services read rows under a lock (``SELECT … FOR UPDATE``; on SQLite the database
+    write lock) so this does not happen; if a code path ever skips the lock, the write
+    fails instead of silently overwriting a version it never saw.
+    """
+    return Conflict("The resource was changed by another request meanwhile; retry.")
 
 
 _VALUE_KEY = (
@@ -120,16 +131,21 @@ class ResourceRepository:
 
     def touch(self, resource: Resource, now: datetime) -> None:
         """Bump version and lastModified without rewriting the document."""
-        self.session.execute(
+        result = self.session.execute(
             update(Resource)
-            .where(Resource.id == resource.id)
+            .where(Resource.id == resource.id, Resource.version == resource.version)
             .values(version=Resource.version + 1, last_modified=now)
         )
+        if _rowcount(result) != 1:
+            raise _changed_underneath()
         self.session.refresh(resource)
 
     def remove(self, resource: Resource) -> None:
         self.session.delete(resource)
-        self.session.flush()
+        try:
+            self.session.flush()
+        except StaleDataError as exc:
+            raise _changed_underneath() from exc
 
     def _flush(self, unique: str) -> None:
         try:
@@ -138,6 +154,8 @@ class ResourceRepository:
             raise Uniqueness(f"A resource with this {unique} already exists.") from exc
         except DataError as exc:
             raise InvalidValue("A value is too long or not storable.") from exc
+        except StaleDataError as exc:
+            raise _changed_underneath() from exc
 
     def _index(self, resource_id: str, values: Iterable[IndexedValue]) -> None:
         rows = [
@@ -275,11 +293,7 @@ class MembershipRepository:
             if member_id not in present
         ]
         if rows:
-            dialect = self.session.get_bind().dialect.name
-            module = postgresql if dialect == "postgresql" else sqlite
-            statement = module.insert(Membership).on_conflict_do_nothing()  # racing adds are fine
-            for start in range(0, len(rows), _CHUNK):
-                self.session.execute(statement, rows[start : start + _CHUNK])
+            self._insert(rows)
         renamed = {
             member_id: member.display
             for member_id, member in members.items()
@@ -292,6 +306,19 @@ class MembershipRepository:
                 .values(display=display, display_key=display.casefold())
             )
         return len(rows) + len(renamed)
+
+    def _insert(self, rows: Sequence[dict[str, Any]]) -> None:
+        dialect = self.session.get_bind().dialect.name
+        module = postgresql if dialect == "postgresql" else sqlite
+        statement = module.insert(Membership).on_conflict_do_nothing()  # racing adds are fine
+        try:
+            for start in range(0, len(rows), _CHUNK):
+                self.session.execute(statement, rows[start : start + _CHUNK])
+        except IntegrityError as exc:
+            # Duplicates are absorbed above, so this is the member foreign key: a member
+            # that existed when we looked was deleted by a transaction that committed since
+            # (PostgreSQL only; SQLite's writers never overlap). As if it had come first.
+            raise InvalidValue("A member was deleted while it was being added.") from exc
 
     def present(self, group_id: str, member_ids: Iterable[str]) -> dict[str, str | None]:
         """Which of ``member_ids`` are members of the group already, with their display."""

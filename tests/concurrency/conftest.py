@@ -1,0 +1,66 @@
+"""One real gunicorn server per backend (SQLite, PostgreSQL) shared by the race tests.
+
+Every test gets a tenant of its own through a fresh token, and fails if the server logged
+a 5xx, a "database is locked" or a traceback while it ran.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from scimserver.service.tokens import TokenService
+from scimserver.store.db import Database
+from tests.concurrency.harness import WORKERS, LogCursor, log_alarms, wait_for_workers
+from tests.live import LiveServer, throwaway_postgres
+
+
+@dataclass
+class Live:
+    """A running server and its database URL."""
+
+    server: LiveServer
+    database_url: str
+
+    def new_token(self) -> str:
+        """A write token for a tenant nobody else uses, issued straight into the database."""
+        db = Database(self.database_url)
+        try:
+            _, secret = TokenService(db).create("race", f"race-{uuid.uuid4().hex[:10]}")
+        finally:
+            db.dispose()
+        return secret
+
+
+@pytest.fixture(scope="package", params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "postgresql":
+        with throwaway_postgres() as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('races') / 'races.db'}"
+
+
+@pytest.fixture(scope="package")
+def live(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    workdir: Path = tmp_path_factory.mktemp("live")
+    with LiveServer(
+        {"SCIMSERVER_DATABASE_URL": database_url}, workers=WORKERS, cwd=workdir, log_dir=workdir
+    ) as server:
+        wait_for_workers(server, WORKERS)
+        yield Live(server, database_url)
+
+
+@pytest.fixture
+def token(live: Live) -> Iterator[str]:
+    """A fresh tenant's token; afterwards, the server must have logged nothing alarming."""
+    cursor = LogCursor(live.server)
+    yield live.new_token()
+    alarms = log_alarms(cursor.new_text())
+    assert not alarms, "\n".join(alarms)
