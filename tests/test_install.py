@@ -108,6 +108,8 @@ def test_wheel_installs_and_serves(tmp_path: Path) -> None:
             read = http.get(f"/Users/{user_id}")
             assert read.status_code == 200, read.text
             assert read.json()["userName"] == user_name
+        # Two servers on one host must not share gunicorn's per-user control socket.
+        assert "Control socket" not in server.logs(), server.logs()
     assert list(workdir.iterdir()) == [], "serve wrote into its working directory"
 
     with LiveServer(
