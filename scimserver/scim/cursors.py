@@ -1,7 +1,8 @@
 """Opaque, tamper-evident cursors for RFC 9865 cursor pagination.
 
-A cursor carries the sort-key values of the row it continues from, the direction, a
-fingerprint of the query it belongs to and an expiry time, signed with HMAC-SHA256.
+A cursor carries the sort-key values of the row it continues from, the direction, the
+``totalResults`` counted when the walk began, a fingerprint of the query it belongs to and
+an expiry time, signed with HMAC-SHA256.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class Cursor:
 
     keys: tuple[Any, ...]
     backwards: bool = False
+    total: int | None = None
+    """``totalResults`` as counted for the walk's first page, so later pages need no COUNT."""
 
 
 def fingerprint(*parts: object) -> str:
@@ -71,6 +74,8 @@ class CursorCodec:
             "q": query,
             "e": expires,
         }
+        if cursor.total is not None:
+            payload["n"] = cursor.total
         body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
         return f"{_b64(body)}.{_b64(self._sign(body))}"
 
@@ -80,7 +85,10 @@ class CursorCodec:
         try:
             payload = json.loads(body)
             keys: Sequence[Any] = payload["k"]
-            cursor = Cursor(tuple(_decode_value(v) for v in keys), bool(payload["b"]))
+            total = payload.get("n")
+            if total is not None and (not isinstance(total, int) or total < 0):
+                raise ValueError("a total is a count")
+            cursor = Cursor(tuple(_decode_value(v) for v in keys), bool(payload["b"]), total)
             expires = int(payload["e"])
             same_query = payload["q"] == query
         except (ValueError, KeyError, TypeError) as exc:

@@ -135,7 +135,7 @@ class ResourceService:
         with self.db.read() as session:
             repo = self._repo(session)
             if query.cursor is not None:
-                return self._cursor_page(session, query, clause, sort, count, repo.count(clause))
+                return self._cursor_page(session, query, clause, sort, count)
             start = max(query.start_index, 1)
             if count == 0:
                 return ListResult(repo.count(clause), start, [])
@@ -161,9 +161,13 @@ class ResourceService:
         clause: ColumnElement[bool] | None,
         sort: _Sort,
         count: int,
-        total: int,
     ) -> ListResult:
-        """One page of keyset (cursor) paging: page 1,000 costs what page 1 costs."""
+        """One page of keyset (cursor) paging: page 1,000 costs what page 1 costs.
+
+        The COUNT for ``totalResults`` runs on the first page only (and not even there
+        when that page is the last); later pages report the total their cursor carries,
+        the size of the result when the walk began.
+        """
         if query.count is not None and query.count < 1:
             raise InvalidCount(f"count must be between 1 and {self.max_count}.")
         name = fingerprint(
@@ -172,14 +176,22 @@ class ResourceService:
         position = self.cursors.decode(query.cursor, name) if query.cursor else None
         backwards = position is not None and position.backwards
         walk = sort.descending != backwards
+        walk_clause = clause
         if position is not None:
             after = after_nullable if sort.nullable else after_columns
             value, last_id = position.keys
             step = after(sort.key, Resource.id.expression, value, last_id, walk)
-            clause = step if clause is None else and_(clause, step)
-        rows = self._repo(session).keyed_page(clause, sort.order_by(walk), count + 1, sort.key)
+            walk_clause = step if clause is None else and_(clause, step)
+        repo = self._repo(session)
+        rows = repo.keyed_page(walk_clause, sort.order_by(walk), count + 1, sort.key)
         more = len(rows) > count
         rows = rows[:count][::-1] if backwards else rows[:count]
+        if position is not None and position.total is not None:
+            total = position.total
+        elif position is None and not more:
+            total = len(rows)
+        else:
+            total = repo.count(clause)
         result = ListResult(
             total, None, self._render(session, [r for r, _ in rows], query.projection)
         )
@@ -190,10 +202,10 @@ class ResourceService:
         has_previous = more if backwards else position is not None
         return replace(
             result,
-            next_cursor=self.cursors.encode(Cursor((last_key, last.id)), name)
+            next_cursor=self.cursors.encode(Cursor((last_key, last.id), False, total), name)
             if has_next
             else None,
-            previous_cursor=self.cursors.encode(Cursor((first_key, first.id), True), name)
+            previous_cursor=self.cursors.encode(Cursor((first_key, first.id), True, total), name)
             if has_previous
             else None,
         )

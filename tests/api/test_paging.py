@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.conftest import ScimClient, assert_scim_error, make_client
+from tests.conftest import ScimClient, assert_scim_error, make_client, statements_run
 
 
 def walk(scim: ScimClient, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -89,6 +89,29 @@ def test_new_rows_between_pages_cause_no_duplicates(
         seen += [r["id"] for r in body["Resources"]]
         cursor = body.get("nextCursor")
     assert len(seen) == len(set(seen)) == 26
+
+
+def test_cursor_walk_counts_once_and_carries_the_total(
+    scim: ScimClient, app: Flask, users: list[dict[str, Any]]
+) -> None:
+    """totalResults is counted on the first page; deeper pages cost no COUNT."""
+    bodies: list[dict[str, Any]] = []
+
+    def page(cursor: str) -> list[str]:
+        query = {"count": 10, "cursor": cursor}
+        return statements_run(
+            app, lambda: bodies.append(scim.get("/Users", query_string=query).get_json())
+        )
+
+    counts = [any("count(" in s.lower() for s in page(""))]
+    scim.create_user("joined-mid-walk@example.com")
+    while bodies[-1].get("nextCursor"):
+        counts.append(any("count(" in s.lower() for s in page(bodies[-1]["nextCursor"])))
+    assert counts == [True, False, False]
+    assert [b["totalResults"] for b in bodies] == [25, 25, 25]  # as when the walk began
+    assert sum(len(b["Resources"]) for b in bodies) == 26  # the new row is still reached
+    short = scim.get("/Users", query_string={"count": 100, "cursor": ""}).get_json()
+    assert short["totalResults"] == 26 and "nextCursor" not in short
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "a.b", "x" * 5000, "eyJrIjpbXX0.AAAA"])
