@@ -289,3 +289,14 @@ def throwaway_postgres() -> Iterator[str]:
         yield databases.create()
     finally:
         databases.drop_all()
+
+
+@contextmanager
+def fresh_database(backend: str, directory: Path) -> Iterator[str]:
+    """An empty database for a server in another process: a SQLite file in ``directory``,
+    or a throwaway PostgreSQL database (see ``throwaway_postgres``)."""
+    if backend == "postgresql":
+        with throwaway_postgres() as url:
+            yield url
+    else:
+        yield f"sqlite:///{directory / 'scim.db'}"

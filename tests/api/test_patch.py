@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from scimserver.store.models import Membership
-from tests.conftest import ScimClient, assert_scim_error
+from tests.conftest import ScimClient, assert_scim_error, statements_run
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
@@ -163,21 +163,12 @@ def test_member_patch_does_not_touch_other_members(scim: ScimClient, app: Flask)
     """Adding one member runs a bounded number of statements, none selecting all members."""
     ids = [scim.create_user()["id"] for _ in range(30)]
     group = scim.create_group("Large", ids[:-1])
-    statements: list[str] = []
-    engine = app.extensions["scimserver"].db.engine
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        response = scim.patch(
-            f"/Groups/{group['id']}",
-            ops({"op": "add", "path": "members", "value": [{"value": ids[-1]}]}),
-        )
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    assert response.status_code == 204
+    add = ops({"op": "add", "path": "members", "value": [{"value": ids[-1]}]})
+    statuses: list[int] = []
+    statements = statements_run(
+        app, lambda: statuses.append(scim.patch(f"/Groups/{group['id']}", add).status_code)
+    )
+    assert statuses == [204]
     membership_reads = [s for s in statements if "FROM memberships" in s and "SELECT" in s]
     assert all("member_id IN" in s for s in membership_reads), membership_reads
     assert not any("attribute_values" in s for s in statements)

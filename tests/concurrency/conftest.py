@@ -16,7 +16,7 @@ import pytest
 from scimserver.service.tokens import TokenService
 from scimserver.store.db import Database
 from tests.concurrency.harness import WORKERS, LogCursor, log_alarms, wait_for_workers
-from tests.live import LiveServer, throwaway_postgres
+from tests.live import LiveServer, fresh_database
 
 
 @dataclass
@@ -40,11 +40,8 @@ class Live:
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    if request.param == "postgresql":
-        with throwaway_postgres() as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp_path_factory.mktemp('races') / 'races.db'}"
+    with fresh_database(request.param, tmp_path_factory.mktemp("races")) as url:
+        yield url
 
 
 @pytest.fixture(scope="package")

@@ -40,7 +40,7 @@ from tests.concurrency.harness import (
     user_body,
     wait_for_workers,
 )
-from tests.live import LiveServer, throwaway_postgres
+from tests.live import LiveServer, fresh_database
 
 pytestmark = pytest.mark.slow
 
@@ -144,11 +144,8 @@ class Writer:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "postgresql":
-        with throwaway_postgres() as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp_path / 'crash.db'}"
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 def serve(database_url: str, workdir: Path) -> LiveServer:

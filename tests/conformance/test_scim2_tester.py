@@ -19,7 +19,7 @@ import pytest
 from scim2_client import BaseSyncSCIMClient, RequestNetworkException
 from scim2_tester import CheckResult, Status, check_server
 
-from tests.live import LiveServer, throwaway_postgres
+from tests.live import LiveServer, fresh_database
 
 pytestmark = pytest.mark.slow
 
@@ -102,11 +102,8 @@ def summary(results: list[CheckResult]) -> str:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "postgresql":
-        with throwaway_postgres() as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp_path / 'conformance.db'}"
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 def test_scim2_tester(database_url: str, tmp_path: Path) -> None:
