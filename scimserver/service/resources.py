@@ -245,10 +245,11 @@ class ResourceService:
             self._check_immutable(resource.data, document)
             if "active" in resource.data and "active" not in document:
                 document["active"] = resource.data["active"]  # a PUT omitting active keeps it
+            old_values = self._values(resource.data)
             self._store_document(resource, document, password)
             self._check_unique(session, resource)
             self._bump(resource)
-            repo.update(resource, self._values(document))
+            repo.update(resource, old_values, self._values(document))
             if self.has_members:
                 self._replace_members(session, resource.id, members or [])
             return self._written(session, resource, projection)
@@ -267,10 +268,11 @@ class ResourceService:
             if result.changed or result.password is not None:
                 document = self.marshaller.load(result.document, Phase.REPLACE)
                 document.pop("password", None)
+                old_values = self._values(resource.data)
                 self._store_document(resource, document, result.password)
                 self._check_unique(session, resource)
                 self._bump(resource)
-                repo.update(resource, self._values(document))
+                repo.update(resource, old_values, self._values(document))
             elif members_changed:
                 repo.touch(resource, now())
             if projection is None:

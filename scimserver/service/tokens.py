@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from scimserver.scim.versions import now
@@ -146,7 +146,7 @@ class TokenService:
         """The principal for a presented secret, or None (unknown, expired or revoked)."""
         prefix = _prefix_of(secret)
         with self.db.read() as session:
-            row = session.scalar(select(Token).where(Token.prefix == prefix)) if prefix else None
+            row = session.scalar(_BY_PREFIX, {"prefix": prefix}) if prefix else None
         expected = row.secret_hash if row is not None else self._dummy
         valid = hmac.compare_digest(expected, _digest(secret))
         if row is None or not valid or row.revoked_at is not None:
@@ -175,6 +175,10 @@ class TokenService:
             row.last_used_at,
             row.revoked_at,
         )
+
+
+_BY_PREFIX = select(Token).where(Token.prefix == bindparam("prefix"))
+"""Built once: every request runs it (see store.repository on prebuilt statements)."""
 
 
 def _prefix_of(secret: str) -> str | None:

@@ -7,7 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Result, Select, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Result,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
@@ -36,26 +46,37 @@ def _changed_underneath() -> Conflict:
     return Conflict("The resource was changed by another request meanwhile; retry.")
 
 
-_VALUE_KEY = (
-    AttributeValue.path,
-    AttributeValue.ordinal,
-    AttributeValue.str_value,
-    AttributeValue.num_value,
-    AttributeValue.time_value,
-    AttributeValue.bool_value,
+# The statements every request runs are built once, with bound parameters: building a
+# select and generating its cache key cost five times more than running it on SQLite.
+_FIND = select(Resource).where(
+    Resource.tenant_id == bindparam("tenant"),
+    Resource.resource_type == bindparam("type"),
+    Resource.id == bindparam("id"),
 )
-
-
-def _value_key(value: IndexedValue) -> tuple[Any, ...]:
-    """An index value as the columns of ``_VALUE_KEY`` hold it."""
-    return (
-        value.path,
-        value.ordinal,
-        value.str_value,
-        value.num_value,
-        value.time_value,
-        value.bool_value,
+_FIND_FOR_UPDATE = _FIND.with_for_update()
+_MEMBERS_OF = (
+    select(Membership.group_id, Membership.member_id, Membership.member_type, Membership.display)
+    .where(
+        Membership.tenant_id == bindparam("tenant"),
+        Membership.group_id.in_(bindparam("ids", expanding=True)),
     )
+    .order_by(Membership.group_id, Membership.member_id)
+)
+_GROUPS_OF = (
+    select(Membership.member_id, Membership.group_id, Resource.display_name)
+    .join(Resource, Resource.id == Membership.group_id)
+    .where(
+        Membership.tenant_id == bindparam("tenant"),
+        Membership.member_id.in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(Membership.member_id, Membership.group_id)
+)
+_VALUES = AttributeValue.metadata.tables[AttributeValue.__tablename__]
+_DELETE_VALUE = delete(_VALUES).where(
+    _VALUES.c.resource_id == bindparam("b_resource"),
+    _VALUES.c.path == bindparam("b_path"),
+    _VALUES.c.ordinal == bindparam("b_ordinal"),
+)
 
 
 @dataclass(frozen=True)
@@ -88,10 +109,8 @@ class ResourceRepository:
 
     def find(self, resource_id: str, *, for_update: bool = False) -> Resource | None:
         """The resource with this id, or None (also for another tenant's id)."""
-        query = select(Resource).where(self._scope(), Resource.id == resource_id)
-        if for_update:
-            query = query.with_for_update()
-        return self.session.scalars(query).first()
+        params = {"tenant": self.tenant_id, "type": self.resource_type, "id": resource_id}
+        return self.session.scalars(_FIND_FOR_UPDATE if for_update else _FIND, params).first()
 
     def add(self, resource: Resource, values: Iterable[IndexedValue]) -> None:
         """Insert a new resource and index its values; a unique clash is 409 uniqueness."""
@@ -99,35 +118,27 @@ class ResourceRepository:
         self._flush("userName")
         self._index(resource.id, values)
 
-    def update(self, resource: Resource, values: Iterable[IndexedValue]) -> None:
-        """Write a changed resource back and re-index its values."""
-        self._flush("userName")
-        self._reindex(resource.id, values)
+    def update(
+        self, resource: Resource, old: Iterable[IndexedValue], new: Iterable[IndexedValue]
+    ) -> None:
+        """Write a changed resource back and re-index the values that changed.
 
-    def _reindex(self, resource_id: str, values: Iterable[IndexedValue]) -> None:
-        """Make the resource's index rows equal ``values``, writing only rows that differ.
-
-        A PATCH usually changes one or two values of twenty or more; rewriting them all
-        dirtied every index page they sit on, which made commits the larger part of a
-        PATCH on SQLite.
+        ``old`` are the values of the document as it was stored, ``new`` as it is now. A
+        value is a row per (path, ordinal), so only rows whose value differs are deleted
+        and inserted: a PATCH of one attribute writes one index row, not twenty-five, and
+        dirties correspondingly fewer index pages at commit.
         """
-        stored: dict[tuple[Any, ...], list[int]] = {}
-        for row_id, *key in self.session.execute(
-            select(AttributeValue.id, *_VALUE_KEY).where(AttributeValue.resource_id == resource_id)
-        ):
-            stored.setdefault(tuple(key), []).append(row_id)
-        missing = []
-        for value in values:
-            same = stored.get(_value_key(value))
-            if same:
-                same.pop()
-            else:
-                missing.append(value)
-        stale = [row_id for row_ids in stored.values() for row_id in row_ids]
-        for start in range(0, len(stale), _CHUNK):
-            chunk = stale[start : start + _CHUNK]
-            self.session.execute(delete(AttributeValue).where(AttributeValue.id.in_(chunk)))
-        self._index(resource_id, missing)
+        self._flush("userName")
+        before = {(v.path, v.ordinal): v for v in old}
+        after = {(v.path, v.ordinal): v for v in new}
+        stale = [
+            {"b_resource": resource.id, "b_path": path, "b_ordinal": ordinal}
+            for (path, ordinal), value in before.items()
+            if after.get((path, ordinal)) != value
+        ]
+        if stale:
+            self.session.execute(_DELETE_VALUE, stale)
+        self._index(resource.id, [v for k, v in after.items() if before.get(k) != v])
 
     def touch(self, resource: Resource, now: datetime) -> None:
         """Bump version and lastModified without rewriting the document."""
@@ -235,30 +246,16 @@ class MembershipRepository:
         self.tenant_id = tenant_id
 
     def members_of(self, group_ids: Sequence[str]) -> dict[str, list[MemberRow]]:
-        query = (
-            select(
-                Membership.group_id,
-                Membership.member_id,
-                Membership.member_type,
-                Membership.display,
-            )
-            .where(Membership.tenant_id == self.tenant_id, Membership.group_id.in_(group_ids))
-            .order_by(Membership.group_id, Membership.member_id)
-        )
         out: dict[str, list[MemberRow]] = {g: [] for g in group_ids}
-        for group_id, member_id, member_type, display in self.session.execute(query):
+        rows = self.session.execute(_MEMBERS_OF, {"tenant": self.tenant_id, "ids": group_ids})
+        for group_id, member_id, member_type, display in rows:
             out[group_id].append(MemberRow(member_id, member_type, display))
         return out
 
     def groups_of(self, member_ids: Sequence[str]) -> dict[str, list[MemberRow]]:
-        query = (
-            select(Membership.member_id, Membership.group_id, Resource.display_name)
-            .join(Resource, Resource.id == Membership.group_id)
-            .where(Membership.tenant_id == self.tenant_id, Membership.member_id.in_(member_ids))
-            .order_by(Membership.member_id, Membership.group_id)
-        )
         out: dict[str, list[MemberRow]] = {m: [] for m in member_ids}
-        for member_id, group_id, display in self.session.execute(query):
+        rows = self.session.execute(_GROUPS_OF, {"tenant": self.tenant_id, "ids": member_ids})
+        for member_id, group_id, display in rows:
             out[member_id].append(MemberRow(group_id, "direct", display))
         return out
 
