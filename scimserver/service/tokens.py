@@ -145,8 +145,8 @@ class TokenService:
     def authenticate(self, secret: str) -> Principal | None:
         """The principal for a presented secret, or None (unknown, expired or revoked)."""
         prefix = _prefix_of(secret)
-        with self.db.read() as session:
-            row = session.scalar(_BY_PREFIX, {"prefix": prefix}) if prefix else None
+        with self.db.connect() as connection:
+            row = connection.execute(_BY_PREFIX, {"prefix": prefix}).first() if prefix else None
         expected = row.secret_hash if row is not None else self._dummy
         valid = hmac.compare_digest(expected, _digest(secret))
         if row is None or not valid or row.revoked_at is not None:
@@ -177,8 +177,18 @@ class TokenService:
         )
 
 
-_BY_PREFIX = select(Token).where(Token.prefix == bindparam("prefix"))
-"""Built once: every request runs it (see store.repository on prebuilt statements)."""
+_BY_PREFIX = select(
+    Token.id,
+    Token.tenant_id,
+    Token.scope,
+    Token.name,
+    Token.secret_hash,
+    Token.revoked_at,
+    Token.expires_at,
+    Token.last_used_at,
+).where(Token.prefix == bindparam("prefix"))
+"""Built once, run on a plain connection: every request runs it, and an ORM session
+and entity cost three times the query."""
 
 
 def _prefix_of(secret: str) -> str | None:

@@ -74,5 +74,11 @@ class Database:
         with self._writer.begin() as session:
             yield session
 
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A plain connection for a single Core read, lighter than an ORM session."""
+        with self.engine.connect() as connection:
+            yield connection
+
     def dispose(self) -> None:
         self.engine.dispose()
