@@ -74,6 +74,7 @@ _GROUPS_OF = (
     .order_by(Membership.member_id, Membership.group_id)
 )
 _VALUES = AttributeValue.metadata.tables[AttributeValue.__tablename__]
+_INSERT_VALUES = insert(_VALUES)
 _DELETE_VALUE = delete(_VALUES).where(
     _VALUES.c.resource_id == bindparam("b_resource"),
     _VALUES.c.path == bindparam("b_path"),
@@ -186,7 +187,7 @@ class ResourceRepository:
             for v in values
         ]
         if rows:
-            self.session.execute(insert(AttributeValue), rows)
+            self.session.execute(_INSERT_VALUES, rows)  # Core executemany: no ORM bulk path
 
     def value_taken(self, path: str, value: str, exclude_id: str | None) -> bool:
         """Whether another resource of this type already holds ``value`` at ``path``."""
