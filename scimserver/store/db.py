@@ -37,6 +37,8 @@ def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA cache_size=-16384")  # KiB per connection: 16 MiB
+    cursor.execute("PRAGMA mmap_size=268435456")  # reads map the file: no copy per page
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA case_sensitive_like=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
