@@ -23,7 +23,7 @@ from tests.conftest import make_client
 def rewrite(repo: ResourceRepository, resource: Resource) -> None:
     resource.data = {**resource.data, "title": "Lost"}
     resource.version += 1
-    repo.update(resource, [])
+    repo.update(resource, [], [])
 
 
 def touch(repo: ResourceRepository, resource: Resource) -> None:
