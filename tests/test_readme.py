@@ -1,9 +1,16 @@
-"""The README's two commands stay true: CI runs the test command verbatim."""
+"""The README stays true: CI runs its test command verbatim, and its curl session works."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.live import LiveServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,3 +30,49 @@ def test_ci_runs_the_readme_test_command() -> None:
     _, test = readme_commands()
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert test in ci
+
+
+def walk_through() -> str:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## A walk-through with curl", 1)[1]
+    match = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert match is not None
+    return match.group(1)
+
+
+def json_documents(output: str) -> list[Any]:
+    """The JSON documents printed one after another, then whatever text follows them."""
+    decoder, documents, position = json.JSONDecoder(), [], 0
+    while output[position:].lstrip().startswith("{"):
+        position += len(output[position:]) - len(output[position:].lstrip())
+        document, position = decoder.raw_decode(output, position)
+        documents.append(document)
+    return [*documents, output[position:].strip()]
+
+
+@pytest.mark.slow
+def test_the_curl_walk_through_works_verbatim(tmp_path: Path) -> None:
+    """The README's curl session against a real server: only the token and port differ."""
+    env = {"SCIMSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'walk.db'}"}
+    with LiveServer(env, workers=1, cwd=tmp_path, log_dir=tmp_path) as server:
+        script = walk_through()
+        for placeholder, value in (
+            ("TOKEN=scim_...", f"TOKEN={server.token}"),
+            ("BASE=http://127.0.0.1:8000/scim/v2", f"BASE={server.scim_url}"),
+        ):
+            assert placeholder in script
+            script = script.replace(placeholder, value, 1)
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr
+    created, read, found, group, patched, deleted = json_documents(result.stdout)
+    assert created["userName"] == read["userName"] == "bjensen@example.com"
+    assert [r["id"] for r in found["Resources"]] == [created["id"]]
+    assert [m["value"] for m in group["members"]] == [created["id"]]
+    assert patched["active"] is False
+    assert deleted == "204"

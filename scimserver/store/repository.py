@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from scimserver.errors import Conflict, InvalidValue, Uniqueness
@@ -74,6 +75,12 @@ _GROUPS_OF = (
     .order_by(Membership.member_id, Membership.group_id)
 )
 _VALUES = AttributeValue.metadata.tables[AttributeValue.__tablename__]
+_RESOURCES = Resource.metadata.tables[Resource.__tablename__]
+_TOUCH = (
+    update(_RESOURCES)
+    .where(_RESOURCES.c.id == bindparam("b_id"), _RESOURCES.c.version == bindparam("b_version"))
+    .values(version=bindparam("b_new"), last_modified=bindparam("b_now"))
+)
 _INSERT_VALUES = insert(_VALUES)
 _DELETE_VALUE = delete(_VALUES).where(
     _VALUES.c.resource_id == bindparam("b_resource"),
@@ -145,14 +152,18 @@ class ResourceRepository:
 
     def touch(self, resource: Resource, now: datetime) -> None:
         """Bump version and lastModified without rewriting the document."""
-        result = self.session.execute(
-            update(Resource)
-            .where(Resource.id == resource.id, Resource.version == resource.version)
-            .values(version=Resource.version + 1, last_modified=now)
-        )
-        if _rowcount(result) != 1:
+        version = resource.version + 1
+        params = {
+            "b_id": resource.id,
+            "b_version": resource.version,
+            "b_new": version,
+            "b_now": now,
+        }
+        if _rowcount(self.session.execute(_TOUCH, params)) != 1:
             raise _changed_underneath()
-        self.session.refresh(resource)
+        # What was written is known: record it on the object as loaded, without a re-read.
+        set_committed_value(resource, "version", version)
+        set_committed_value(resource, "last_modified", now)
 
     def remove(self, resource: Resource) -> None:
         self.session.delete(resource)
