@@ -2,11 +2,13 @@
 
 ScimError
  ├── BadRequest (400)
- │    ├── InvalidFilter, TooMany, Uniqueness (409), Mutability, InvalidSyntax,
+ │    ├── InvalidFilter, TooMany, Mutability, InvalidSyntax,
  │    ├── InvalidPath, NoTarget, InvalidValue, InvalidVersion, Sensitive,
  │    ├── InvalidCursor, ExpiredCursor, InvalidCount (RFC 9865)
  ├── Unauthorized (401), Forbidden (403), NotFound (404), MethodNotAllowed (405)
- ├── Conflict (409), PreconditionFailed (412), PayloadTooLarge (413)
+ ├── Conflict (409)
+ │    └── Uniqueness (409)
+ ├── PreconditionFailed (412), PayloadTooLarge (413), UnsupportedMediaType (415)
  └── NotImplementedFeature (501)
 """
 
