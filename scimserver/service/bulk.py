@@ -34,7 +34,9 @@ Choices where the RFC leaves room:
 - Liberal reading: a POST without ``bulkId`` is accepted (it cannot be referenced);
   member names are case-insensitive; ``method`` is upper-cased (``post`` is ``POST``,
   and the response says ``POST``); a missing ``schemas`` is tolerated, a wrong one is
-  not. A ``version`` is an If-Match value: a non-string one is 400, never ignored.
+  not. A ``version`` is an If-Match value: a non-string one is 400, never ignored. A
+  path under the base URL (``/scim/v2/Users/{id}``, or the full URL) names the same
+  resource as the relative ``/Users/{id}`` the RFC shows.
 - Successful operations carry no ``response`` body, failed ones carry the SCIM error.
 """
 
@@ -458,8 +460,10 @@ class BulkService:
     def target(self, operation: Operation, path: str) -> _Target:
         """The service and resource id a path names; 404 unknown endpoint, 405 wrong shape."""
         parts = [p for p in path.split("?", 1)[0].split("/") if p]
+        if len(parts) > 2:  # RFC 7644 §3.7 paths are relative; some clients send /scim/v2/…
+            parts = parts[-1:] if self.registry.by_endpoint(parts[-1]) else parts[-2:]
         resource_type = self.registry.by_endpoint(parts[0]) if parts else None
-        if resource_type is None or len(parts) > 2:
+        if resource_type is None:
             raise NotFound(f"No resource endpoint at {path!r}.")
         target = _Target(self.service_for(resource_type), parts[1] if len(parts) == 2 else None)
         if (operation.method == "POST") != (target.resource_id is None):

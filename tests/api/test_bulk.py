@@ -895,3 +895,16 @@ def test_a_bug_in_one_operation_is_its_own_500(
     assert "request id" in broken["response"]["detail"]
     assert "secret internal detail" in caplog.text
     assert fine["status"] == "201"
+
+
+def test_full_paths_and_urls_are_accepted_as_well_as_relative_ones(scim: ScimClient) -> None:
+    """RFC 7644 §3.7 paths are relative, but some clients send the path under the base URL."""
+    response = bulk(
+        scim,
+        {**post_user("full-path", "f"), "path": "/scim/v2/Users"},
+        {**post_user("full-url", "u"), "path": "https://scim.test/scim/v2/Users"},
+        {"method": "DELETE", "path": "/scim/v2/Users/bulkId:f"},
+    )
+    assert [r["status"] for r in results(response)] == ["201", "201", "204"]
+    names = [r["userName"] for r in scim.get("/Users").get_json()["Resources"]]
+    assert names == ["full-url"]
