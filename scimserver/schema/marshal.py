@@ -202,6 +202,10 @@ class Marshaller:
         self.resource_type = resource_type
         self._schemas = {phase: _resource_class(resource_type, phase)() for phase in Phase}
         self._visible = _visible_resource(resource_type)
+        self._known = {a.name.lower() for a in resource_type.schema.attributes} | {
+            e.schema.id.lower() for e in resource_type.extensions
+        }
+        self._known |= {"id", "externalid", "meta", "schemas"}
 
     def load(self, body: Any, phase: Phase) -> dict[str, Any]:
         """Validate ``body`` and return the canonical document (readOnly input dropped)."""
@@ -216,6 +220,12 @@ class Marshaller:
                 document[extension.schema.id] = document.pop(_extension_key(index))
         document["schemas"] = self.schemas_of(document)
         return document
+
+    def unknown_keys(self, body: Any) -> list[str]:
+        """Top-level keys of ``body`` that name no attribute: ``load`` drops them."""
+        if not isinstance(body, Mapping):
+            return []
+        return sorted(str(k) for k in body if str(k).lower() not in self._known)
 
     def dump(self, document: Mapping[str, Any]) -> dict[str, Any]:
         """The stored document as a client may see it (``returned: never`` left out)."""

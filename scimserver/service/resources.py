@@ -289,6 +289,18 @@ class ResourceService:
     def _normalised(self, action: str, body: Any) -> Any:
         normalised, notes = normalise_resource(body)
         self._log_normalisations(action, notes)
+        unknown = self.marshaller.unknown_keys(normalised)
+        if unknown:
+            # Dropped, to stay forgiving of IdP mappings; logged, because a field mapped
+            # in the IdP but declared in no schema is lost without an error otherwise.
+            log.warning(
+                "%s %s from client %r: ignored attributes no schema declares: %s",
+                action,
+                self.type.name,
+                self.client,
+                ", ".join(unknown),
+                extra={"client": self.client, "ignored": tuple(unknown)},
+            )
         return normalised
 
     def _log_normalisations(self, action: str, names: Sequence[str]) -> None:

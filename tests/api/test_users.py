@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -361,3 +362,22 @@ def test_non_ascii_names_round_trip(scim: ScimClient) -> None:
     assert scim.get(f"/Users/{user['id']}").get_json()["displayName"] == "Zoë Ñúñez 山田"
     found = scim.get("/Users", query_string={"filter": 'userName eq "ZOË@example.com"'}).get_json()
     assert found["totalResults"] == 1
+
+
+def test_unknown_attributes_are_dropped_and_logged_with_the_client(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.conftest import ScimClient as Client
+
+    _, secret = app.extensions["scimserver"].tokens.create("hr-sync", "unknown-attrs-tenant")
+    client = Client(app.test_client(), secret, "unknown-attrs-tenant")
+    caplog.set_level(logging.WARNING, logger="scimserver")
+    user = client.create_user("mapped@example.com", favouriteColour="teal", TITLE="Known")
+    assert "favouriteColour" not in user
+    assert user["title"] == "Known"  # names match case-insensitively: not unknown
+    [record] = [r for r in caplog.records if "ignored attributes" in r.getMessage()]
+    assert "hr-sync" in record.getMessage()
+    assert record.ignored == ("favouriteColour",)  # type: ignore[attr-defined]
+    caplog.clear()
+    client.put(f"/Users/{user['id']}", {"userName": "mapped@example.com", "title": "Known"})
+    assert not [r for r in caplog.records if "ignored attributes" in r.getMessage()]
