@@ -34,6 +34,7 @@ from scimserver.store.filter_sql import filter_clause, sort_key
 from scimserver.store.keyset import after_columns, after_nullable
 from scimserver.store.models import Resource
 from scimserver.store.repository import (
+    Lock,
     MemberRow,
     MembershipRepository,
     NewMember,
@@ -282,7 +283,7 @@ class ResourceService:
     def delete(self, resource_id: str, if_match: str | None) -> None:
         with self.db.write() as session:
             repo = self._repo(session)
-            repo.remove(self._locked(repo, resource_id, if_match))
+            repo.remove(self._locked(repo, resource_id, if_match, "delete"))
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -321,15 +322,17 @@ class ResourceService:
     def _memberships(self, session: Session) -> MembershipRepository:
         return MembershipRepository(session, self.tenant_id)
 
-    def _require(self, repo: ResourceRepository, resource_id: str) -> Resource:
-        resource = repo.find(resource_id, for_update=True)
+    def _locked(
+        self,
+        repo: ResourceRepository,
+        resource_id: str,
+        if_match: str | None,
+        lock: Lock = "change",
+    ) -> Resource:
+        """The row, locked for this transaction, after checking If-Match against it."""
+        resource = repo.find(resource_id, lock=lock)
         if resource is None:
             raise NotFound(f"{self.type.name} {resource_id} not found.")
-        return resource
-
-    def _locked(self, repo: ResourceRepository, resource_id: str, if_match: str | None) -> Resource:
-        """The row, locked for this transaction, after checking If-Match against it."""
-        resource = self._require(repo, resource_id)
         if if_match is not None and not matches_any(if_match, resource.version):
             raise PreconditionFailed(
                 f"If-Match {if_match} does not match the current version {etag(resource.version)}."

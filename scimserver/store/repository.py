@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
@@ -56,7 +56,12 @@ _IN_SCOPE = (
 _SCOPED = select(Resource).where(*_IN_SCOPE)
 _COUNT_SCOPED = select(func.count()).select_from(Resource).where(*_IN_SCOPE)
 _FIND = _SCOPED.where(Resource.id == bindparam("id"))
-_FIND_FOR_UPDATE = _FIND.with_for_update()
+_FIND_FOR_DELETE = _FIND.with_for_update()
+# A change that keeps the row's key takes the weaker FOR NO KEY UPDATE on PostgreSQL: it
+# still serialises writers of this resource, but not the FOR KEY SHARE that inserting a
+# membership takes on the member's row, so a user's PATCH and a member add of that user
+# do not wait for each other. (SQLite ignores both: its writers hold the database lock.)
+_FIND_FOR_CHANGE = _FIND.with_for_update(key_share=True)
 _MEMBERS_OF = (
     select(Membership.group_id, Membership.member_id, Membership.member_type, Membership.display)
     .where(
@@ -74,6 +79,8 @@ _GROUPS_OF = (
     )
     .order_by(Membership.member_id, Membership.group_id)
 )
+Lock = Literal["change", "delete"]
+_LOCKED = {"change": _FIND_FOR_CHANGE, "delete": _FIND_FOR_DELETE}
 _VALUES = AttributeValue.metadata.tables[AttributeValue.__tablename__]
 _RESOURCES = Resource.metadata.tables[Resource.__tablename__]
 _TOUCH = (
@@ -117,10 +124,15 @@ class ResourceRepository:
             Resource.resource_type == self.resource_type
         )
 
-    def find(self, resource_id: str, *, for_update: bool = False) -> Resource | None:
-        """The resource with this id, or None (also for another tenant's id)."""
+    def find(self, resource_id: str, *, lock: Lock | None = None) -> Resource | None:
+        """The resource with this id, or None (also for another tenant's id).
+
+        ``lock`` locks the row for the rest of the transaction: "change" for an update
+        that keeps the id, "delete" for a delete.
+        """
         params = {"tenant": self.tenant_id, "type": self.resource_type, "id": resource_id}
-        return self.session.scalars(_FIND_FOR_UPDATE if for_update else _FIND, params).first()
+        statement = _FIND if lock is None else _LOCKED[lock]
+        return self.session.scalars(statement, params).first()
 
     def add(self, resource: Resource, values: Iterable[IndexedValue]) -> None:
         """Insert a new resource and index its values; a unique clash is 409 uniqueness."""
