@@ -7,6 +7,7 @@ from typing import Any
 
 from scimserver.errors import InvalidValue
 from scimserver.schema.model import ResourceType
+from scimserver.scim.keys import value_of
 from scimserver.scim.projection import Projection, parse_projection
 from scimserver.service.resources import ListQuery
 
@@ -17,10 +18,7 @@ databases' 64-bit OFFSET/LIMIT would overflow."""
 
 def _param(params: Mapping[str, Any], name: str) -> Any:
     """A parameter by name, matched case-insensitively (clients vary: ``startindex``)."""
-    if name in params:
-        return params[name]
-    lowered = name.lower()
-    return next((v for k, v in params.items() if k.lower() == lowered), None)
+    return value_of(params, name)
 
 
 def _integer(params: Mapping[str, Any], name: str) -> int | None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from scimserver.scim.keys import has, lookup
+
 ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 LEGACY_EXTENSIONS = {"urn:scim:schemas:extension:enterprise:1.0": ENTERPRISE_USER}
 
@@ -29,7 +31,7 @@ def normalise_resource(body: Any) -> tuple[Any, tuple[str, ...]]:
     notes: list[str] = []
     for key in list(out):
         target = LEGACY_EXTENSIONS.get(str(key).lower())
-        if target is None or _has_key(out, target):
+        if target is None or has(out, target):
             continue
         notes.append("legacy-extension-urn")
         out[target] = out.pop(key)
@@ -42,17 +44,13 @@ def normalise_resource(body: Any) -> tuple[Any, tuple[str, ...]]:
     return out, tuple(dict.fromkeys(notes))
 
 
-def _has_key(mapping: Mapping[str, Any], name: str) -> bool:
-    return any(str(k).lower() == name.lower() for k in mapping)
-
-
 def _manager_renamed(extension: Mapping[str, Any]) -> dict[str, Any] | None:
     """The extension with ``manager.managerId`` as ``manager.value``; None if nothing to do."""
     manager = extension.get("manager")
     if not isinstance(manager, Mapping):
         return None
-    key = next((k for k in manager if str(k).lower() == "managerid"), None)
-    if key is None or _has_key(manager, "value"):
+    key = lookup(manager, "managerId")[0]
+    if key is None or has(manager, "value"):
         return None
     fixed = {k: v for k, v in manager.items() if k != key}
     fixed["value"] = manager[key]

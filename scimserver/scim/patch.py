@@ -50,6 +50,7 @@ from typing import Any
 from scimserver.errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget
 from scimserver.schema.model import Attribute, AttrRef, ResourceType
 from scimserver.scim.filter import matches
+from scimserver.scim.keys import lookup
 from scimserver.scim.paths import Equalities, PatchPath, equalities, parse_path
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -114,7 +115,7 @@ def parse_operations(body: Any) -> list[PatchOperation]:
     if not isinstance(body, Mapping):
         raise InvalidSyntax("A PATCH body must be a JSON object.")
     notes = _schemas_notes(body)
-    key, raw = _lookup(body, "Operations")
+    key, raw = lookup(body, "Operations")
     if key is None:
         raise InvalidSyntax('A PATCH body needs an "Operations" list.')
     if key != "Operations":
@@ -126,17 +127,8 @@ def parse_operations(body: Any) -> list[PatchOperation]:
     return operations
 
 
-def _lookup(mapping: Mapping[str, Any], name: str) -> tuple[str | None, Any]:
-    """The key spelling ``name`` (exactly, else case-insensitively) and its value."""
-    if name in mapping:
-        return name, mapping[name]
-    lowered = name.lower()
-    key = next((k for k in mapping if isinstance(k, str) and k.lower() == lowered), None)
-    return key, None if key is None else mapping[key]
-
-
 def _schemas_notes(body: Mapping[str, Any]) -> list[str]:
-    key, schemas = _lookup(body, "schemas")
+    key, schemas = lookup(body, "schemas")
     if key is None:
         return ["schemas-missing"]
     if not isinstance(schemas, list) or PATCH_OP.lower() not in {str(s).lower() for s in schemas}:
@@ -147,17 +139,17 @@ def _schemas_notes(body: Mapping[str, Any]) -> list[str]:
 def _operation(item: Any, index: int) -> PatchOperation:
     if not isinstance(item, Mapping):
         raise InvalidSyntax(f"Operation {index} is not a JSON object.")
-    _, op = _lookup(item, "op")
+    _, op = lookup(item, "op")
     if not isinstance(op, str) or op.lower() not in OPS:
         raise InvalidSyntax(f"Operation {index}: op must be add, replace or remove, not {op!r}.")
     notes = [] if op in OPS else ["op-case"]
     path = _operation_path(item, index, notes)
-    key, value = _lookup(item, "value")
+    key, value = lookup(item, "value")
     return PatchOperation(op.lower(), path, MISSING if key is None else value, tuple(notes))
 
 
 def _operation_path(item: Mapping[str, Any], index: int, notes: list[str]) -> str | None:
-    _, path = _lookup(item, "path")
+    _, path = lookup(item, "path")
     if path is None:
         return None
     if not isinstance(path, str):

@@ -59,6 +59,7 @@ from scimserver.errors import (
     ScimError,
 )
 from scimserver.schema import Registry, ResourceType
+from scimserver.scim.keys import value_of
 from scimserver.scim.patch import PATCH_OP
 from scimserver.scim.projection import Projection
 from scimserver.scim.versions import etag
@@ -133,12 +134,12 @@ def parse_request(body: Any, limits: BulkLimits) -> BulkRequest:
     """The envelope checked (errors here fail the whole request), operations parsed."""
     if not isinstance(body, Mapping):
         raise InvalidSyntax("A bulk request must be a JSON object.")
-    schemas = _key(body, "schemas")
+    schemas = value_of(body, "schemas")
     if schemas is not None and (
         not isinstance(schemas, list) or BULK_REQUEST.lower() not in _lowered(schemas)
     ):
         raise InvalidValue(f'A bulk request\'s "schemas" must list {BULK_REQUEST}.')
-    items = _key(body, "Operations")
+    items = value_of(body, "Operations")
     if not isinstance(items, list):
         raise InvalidSyntax('A bulk request needs an "Operations" list.')
     if len(items) > limits.max_operations:
@@ -148,14 +149,7 @@ def parse_request(body: Any, limits: BulkLimits) -> BulkRequest:
         )
     operations = [_operation(i, item) for i, item in enumerate(items)]
     _check_bulk_ids(operations)
-    return BulkRequest(operations, _fail_on_errors(_key(body, "failOnErrors")))
-
-
-def _key(mapping: Mapping[str, Any], name: str) -> Any:
-    """A member looked up case-insensitively (attribute names are, RFC 7643 §2.1)."""
-    if name in mapping:
-        return mapping[name]
-    return next((v for k, v in mapping.items() if str(k).lower() == name.lower()), None)
+    return BulkRequest(operations, _fail_on_errors(value_of(body, "failOnErrors")))
 
 
 def _lowered(values: Sequence[Any]) -> set[str]:
@@ -174,17 +168,17 @@ def _operation(index: int, item: Any) -> Operation:
     if not isinstance(item, Mapping):
         error = InvalidSyntax(f"Operation {index} is not a JSON object.")
         return Operation(index, "", "", error=error)
-    method = _key(item, "method")
-    path = _key(item, "path")
-    bulk_id = _key(item, "bulkId")
-    version = _key(item, "version")
+    method = value_of(item, "method")
+    path = value_of(item, "path")
+    bulk_id = value_of(item, "bulkId")
+    version = value_of(item, "version")
     operation = Operation(
         index,
         method.upper() if isinstance(method, str) else "",
         path if isinstance(path, str) else "",
         bulk_id if isinstance(bulk_id, str) and bulk_id else None,
         version if isinstance(version, str) and version else None,
-        _key(item, "data"),
+        value_of(item, "data"),
     )
     operation.error = _malformed(operation, method, path, bulk_id, version)
     if operation.error is None:
@@ -306,9 +300,11 @@ def _with_path(item: Any, ids: Mapping[str, str]) -> Any:
 
 def _patch_paths(method: str, data: Any) -> Iterator[str]:
     """The ``path`` of each operation of a PatchOp."""
-    items = _key(data, "Operations") if method == "PATCH" and isinstance(data, Mapping) else None
+    items = (
+        value_of(data, "Operations") if method == "PATCH" and isinstance(data, Mapping) else None
+    )
     for item in items if isinstance(items, list) else []:
-        path = _key(item, "path") if isinstance(item, Mapping) else None
+        path = value_of(item, "path") if isinstance(item, Mapping) else None
         if isinstance(path, str):
             yield path
 
@@ -317,9 +313,9 @@ def _member_references(operation: Operation) -> Iterator[str]:
     """bulkIds a POST references as ``members[].value`` and nowhere else in that element."""
     if operation.method != "POST" or not isinstance(operation.data, Mapping):
         return
-    members = _key(operation.data, "members")
+    members = value_of(operation.data, "members")
     for member in members if isinstance(members, list) else []:
-        value = _key(member, "value") if isinstance(member, Mapping) else None
+        value = value_of(member, "value") if isinstance(member, Mapping) else None
         if isinstance(value, str) and value.startswith(PREFIX):
             yield value[len(PREFIX) :]
 
@@ -617,12 +613,12 @@ def _without_members(data: Any, bulk_ids: set[str]) -> Any:
 
 def _left_out(data: Any, bulk_ids: set[str]) -> list[Any]:
     """The members ``_without_members`` leaves out, as the client sent them (display too)."""
-    members = _key(data, "members") if isinstance(data, Mapping) else None
+    members = value_of(data, "members") if isinstance(data, Mapping) else None
     return [m for m in members or [] if _references_one_of(m, bulk_ids)]
 
 
 def _references_one_of(member: Any, bulk_ids: set[str]) -> bool:
-    value = _key(member, "value") if isinstance(member, Mapping) else None
+    value = value_of(member, "value") if isinstance(member, Mapping) else None
     return isinstance(value, str) and value.startswith(PREFIX) and value[len(PREFIX) :] in bulk_ids
 
 

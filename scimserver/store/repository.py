@@ -257,9 +257,7 @@ class ResourceRepository:
         key: ColumnElement[Any],
     ) -> list[tuple[Resource, Any]]:
         """Rows with the value of their sort ``key``, for keyset (cursor) paging."""
-        query = select(Resource, key).where(self._scope())
-        if clause is not None:
-            query = query.where(clause)
+        query = self.query(clause).add_columns(key)
         rows = self.session.execute(query.order_by(*order).limit(limit))
         return [(resource, value) for resource, value in rows]
 
