@@ -6,7 +6,8 @@ import logging
 
 from flask import Flask, Response, request
 
-from scimserver.api.context import EXTENSION
+from scimserver.api.changes import build_changes_blueprint
+from scimserver.api.context import EXTENSION, request_id
 from scimserver.api.errors import register_error_handlers
 from scimserver.api.json import ScimJSONProvider, negotiate
 from scimserver.api.routes import build_blueprint
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions[EXTENSION] = server
     register_error_handlers(app)
     app.register_blueprint(build_blueprint(server.registry), url_prefix="/scim/v2")
+    app.register_blueprint(build_changes_blueprint(), url_prefix="/api/v1")
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -35,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.after_request
     def _negotiate(response: Response) -> Response:
+        response.headers["X-Request-Id"] = request_id()
         return negotiate(request, response)
 
     return app

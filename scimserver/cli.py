@@ -64,6 +64,12 @@ def serve(bind: str | None, workers: int | None, initial_token: bool) -> None:
         bind,
         "--workers",
         str(workers),
+        # Threads, so a change-feed reader long-polling for 30 s holds a thread, not a
+        # whole worker: the IdP's writes keep being served beside waiting readers.
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(settings.threads),
         "--access-logfile",
         "-",
         "--forwarded-allow-ips",

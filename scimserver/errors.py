@@ -8,6 +8,7 @@ ScimError
  ├── Unauthorized (401), Forbidden (403), NotFound (404), MethodNotAllowed (405)
  ├── Conflict (409)
  │    └── Uniqueness (409)
+ ├── Gone (410)
  ├── PreconditionFailed (412), PayloadTooLarge (413), UnsupportedMediaType (415)
  └── NotImplementedFeature (501)
 """
@@ -121,6 +122,13 @@ class Forbidden(ScimError):
 class NotFound(ScimError):
     status = 404
     default_detail = "Resource not found."
+
+
+class Gone(ScimError):
+    """A change-feed cursor older than the retained log: re-read, then follow again."""
+
+    status = 410
+    default_detail = "The requested changes are no longer retained."
 
 
 class MethodNotAllowed(ScimError):

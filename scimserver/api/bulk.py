@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from scimserver.api.context import base_url, principal, server
+from scimserver.api.context import base_url, principal, request_id, server
 from scimserver.api.json import json_response, read_json
 from scimserver.errors import PayloadTooLarge
 from scimserver.schema import ResourceType
@@ -35,10 +35,10 @@ def bulk() -> Response:
         raise PayloadTooLarge(
             f"The bulk request is larger than maxPayloadSize ({limits.max_payload_bytes} bytes)."
         ) from exc
-    tenant_id, base = principal().tenant_id, base_url()
+    who, base, txn = principal(), base_url(), request_id()
 
     def service_for(resource_type: ResourceType) -> ResourceService:
-        return server().resources(resource_type, tenant_id, base)
+        return server().resources(resource_type, who.tenant_id, base, who.name, txn)
 
     service = BulkService(server().registry, service_for, limits)
     return json_response(service.run(body))

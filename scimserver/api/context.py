@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import uuid
+
 from flask import current_app, g, request
 
 from scimserver.service.server import Server
 from scimserver.service.tokens import Principal
 
 EXTENSION = "scimserver"
+_SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def server() -> Server:
@@ -17,6 +21,16 @@ def server() -> Server:
 
 def principal() -> Principal:
     found: Principal = g.principal
+    return found
+
+
+def request_id() -> str:
+    """This request's id: a sane incoming ``X-Request-Id``, else a fresh one."""
+    found: str | None = g.get("request_id")
+    if found is None:
+        incoming = request.headers.get("X-Request-Id", "")
+        found = incoming if _SANE_ID.fullmatch(incoming) else uuid.uuid4().hex
+        g.request_id = found
     return found
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import uuid
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from scimserver.api.context import request_id as current_request_id
 from scimserver.api.json import json_response
 from scimserver.errors import (
     BadRequest,
@@ -48,7 +48,7 @@ def _http_error(error: HTTPException) -> Response:
 
 
 def _unexpected(error: Exception) -> Response:
-    request_id = uuid.uuid4().hex
+    request_id = current_request_id()
     log.error(
         "unhandled error %s on %s %s", request_id, request.method, request.path, exc_info=error
     )

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, request
 from scimserver.api import params
 from scimserver.api.auth import authenticate
 from scimserver.api.bulk import register_bulk
-from scimserver.api.context import base_url, principal, server
+from scimserver.api.context import base_url, principal, request_id, server
 from scimserver.api.json import json_response, read_json
 from scimserver.errors import InvalidSyntax, NotFound
 from scimserver.schema import Registry, ResourceType
@@ -29,7 +29,9 @@ def _resource_type(type_id: str) -> ResourceType:
 
 def _service(type_id: str) -> ResourceService:
     who = principal()
-    return server().resources(_resource_type(type_id), who.tenant_id, base_url(), who.name)
+    return server().resources(
+        _resource_type(type_id), who.tenant_id, base_url(), who.name, request_id()
+    )
 
 
 def _written(written: Written, status: int) -> Response:

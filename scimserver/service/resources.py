@@ -22,6 +22,7 @@ from scimserver.errors import (
 from scimserver.schema.marshal import Marshaller, Phase
 from scimserver.schema.model import ResourceType
 from scimserver.scim import patch as scim_patch
+from scimserver.scim.changes import PASSWORD, changed_paths, update_type
 from scimserver.scim.cursors import Cursor, CursorCodec, fingerprint
 from scimserver.scim.dialects import normalise_resource
 from scimserver.scim.filter import parse_filter
@@ -29,6 +30,8 @@ from scimserver.scim.projection import Projection, project
 from scimserver.scim.values import index_values
 from scimserver.scim.versions import etag, matches_any, now, timestamp
 from scimserver.service.passwords import hash_password
+from scimserver.service.retry import retrying
+from scimserver.store.changes import Origin
 from scimserver.store.db import Database
 from scimserver.store.filter_sql import filter_clause, sort_key
 from scimserver.store.keyset import after_columns, after_nullable
@@ -39,6 +42,7 @@ from scimserver.store.repository import (
     MembershipRepository,
     NewMember,
     ResourceRepository,
+    describe,
 )
 
 log = logging.getLogger(__name__)
@@ -104,6 +108,7 @@ class ResourceService:
         cursors: CursorCodec,
         page_size: tuple[int, int] = (100, 1000),
         client: str = "",
+        request_id: str = "",
     ) -> None:
         self.db = db
         self.type = resource_type
@@ -114,6 +119,7 @@ class ResourceService:
         self.default_count, self.max_count = page_size
         self.client = client
         """The calling token's name, so logs say which IdP needed which dialect rule."""
+        self.request_id = request_id
         self.has_members = _is_group(resource_type)
         self.has_groups = resource_type.schema.attribute("groups") is not None
 
@@ -213,6 +219,7 @@ class ResourceService:
 
     # -- writes -----------------------------------------------------------------------
 
+    @retrying
     def create(self, body: Any, projection: Projection = EVERYTHING) -> Written:
         document = self.marshaller.load(self._normalised("POST", body), Phase.CREATE)
         password = document.pop("password", None)
@@ -226,64 +233,86 @@ class ResourceService:
             created=moment,
             last_modified=moment,
         )
-        with self.db.write() as session:
+        with self.db.write(self._origin("POST")) as session:
             self._store_document(resource, document, password)
             self._check_unique(session, resource)
             self._repo(session).add(resource, self._values(document))
             if members:
-                self._memberships(session).add(resource.id, self._member_types(session, members))
+                wanted = self._member_types(session, members)
+                self._memberships(session).add(resource, wanted, moment)
             return self._written(session, resource, projection)
 
+    @retrying
     def replace(
         self, resource_id: str, body: Any, if_match: str | None, projection: Projection
     ) -> Written:
         document = self.marshaller.load(self._normalised("PUT", body), Phase.REPLACE)
         password = document.pop("password", None)
         members = document.pop("members", None) if self.has_members else None
-        with self.db.write() as session:
-            repo = self._repo(session)
-            resource = self._locked(repo, resource_id, if_match)
+        with self.db.write(self._origin("PUT")) as session:
+            resource = self._locked(self._repo(session), resource_id, if_match)
             self._check_immutable(resource.data, document)
             if "active" in resource.data and "active" not in document:
                 document["active"] = resource.data["active"]  # a PUT omitting active keeps it
-            old_values = self._values(resource.data)
-            self._store_document(resource, document, password)
-            self._check_unique(session, resource)
-            self._bump(resource)
-            repo.update(resource, old_values, self._values(document))
+            changed = self._update(session, resource, document, password)
             if self.has_members:
-                self._replace_members(session, resource.id, members or [])
+                moved = self._replace_members(session, resource, members or [])
+                if moved and not changed:
+                    self._repo(session).touch(resource, now())
             return self._written(session, resource, projection)
 
+    @retrying
     def patch(
         self, resource_id: str, body: Any, if_match: str | None, projection: Projection | None
     ) -> Written:
         """Apply a PatchOp; ``projection`` None means the caller wants no body back."""
         operations = scim_patch.parse_operations(body)
-        with self.db.write() as session:
-            repo = self._repo(session)
-            resource = self._locked(repo, resource_id, if_match)
+        with self.db.write(self._origin("PATCH")) as session:
+            resource = self._locked(self._repo(session), resource_id, if_match)
             result = scim_patch.apply_patch(self.type, resource.data, operations)
             self._log_normalisations("PATCH", result.normalisations)
-            members_changed = self._apply_member_changes(session, resource.id, result.members)
+            changed = False
             if result.changed or result.password is not None:
                 document = self.marshaller.load(result.document, Phase.REPLACE)
                 document.pop("password", None)
-                old_values = self._values(resource.data)
-                self._store_document(resource, document, result.password)
-                self._check_unique(session, resource)
-                self._bump(resource)
-                repo.update(resource, old_values, self._values(document))
-            elif members_changed:
-                repo.touch(resource, now())
+                changed = self._update(session, resource, document, result.password)
+            moved = self._apply_member_changes(session, resource, result.members)
+            if moved and not changed:
+                self._repo(session).touch(resource, now())
             if projection is None:
                 return Written(None, resource.version, self._location(resource.id))
             return self._written(session, resource, projection)
 
+    @retrying
     def delete(self, resource_id: str, if_match: str | None) -> None:
-        with self.db.write() as session:
+        with self.db.write(self._origin("DELETE")) as session:
             repo = self._repo(session)
-            repo.remove(self._locked(repo, resource_id, if_match, "delete"))
+            repo.remove(self._locked(repo, resource_id, if_match, "delete"), now())
+
+    def _update(
+        self,
+        session: Session,
+        resource: Resource,
+        document: dict[str, Any],
+        password: str | None,
+    ) -> bool:
+        """Store ``document`` if it differs from the stored one; False for a no-op."""
+        old = resource.data
+        paths = changed_paths(self.type, old, document)
+        if password is not None:
+            paths = (*paths, PASSWORD)
+        if not paths:
+            return False
+        old_values = self._values(old)
+        self._store_document(resource, document, password)
+        self._check_unique(session, resource)
+        self._bump(resource)
+        change = describe(resource, update_type(self.type.id, old, document), attributes=paths)
+        self._repo(session).update(resource, old_values, self._values(document), change)
+        return True
+
+    def _origin(self, operation: str) -> Origin:
+        return Origin(self.client or "unknown", self.request_id, operation)
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -394,29 +423,32 @@ class ResourceService:
             raise InvalidValue(f"No such member: {', '.join(missing[:10])}.")
         return {i: NewMember(types[i], d) for i, d in displays.items()}
 
-    def _replace_members(self, session: Session, group_id: str, members: Sequence[Any]) -> bool:
+    def _replace_members(self, session: Session, group: Resource, members: Sequence[Any]) -> bool:
         memberships = self._memberships(session)
         wanted = self._member_types(session, members)
-        current = memberships.member_ids(group_id)
-        removed = memberships.remove(group_id, current - wanted.keys())
-        added = memberships.add(group_id, wanted)
+        moment = now()
+        current = set(memberships.member_ids(group.id))
+        removed = memberships.remove(group, current - wanted.keys(), moment)
+        added = memberships.add(group, wanted, moment)
         return bool(removed or added)
 
     def _apply_member_changes(
-        self, session: Session, group_id: str, changes: scim_patch.MemberChanges
+        self, session: Session, group: Resource, changes: scim_patch.MemberChanges
     ) -> bool:
         if not self.has_members:
             return False
         memberships = self._memberships(session)
+        moment = now()
         changed = False
         if changes.replace is not None:
-            changed |= self._replace_members(session, group_id, changes.replace)
+            changed |= self._replace_members(session, group, changes.replace)
         if changes.remove_all:
-            changed |= memberships.clear(group_id) > 0
+            changed |= memberships.clear(group, moment) > 0
         if changes.remove:
-            changed |= memberships.remove(group_id, changes.remove) > 0
+            changed |= memberships.remove(group, changes.remove, moment) > 0
         if changes.add:
-            changed |= memberships.add(group_id, self._member_types(session, changes.add)) > 0
+            wanted = self._member_types(session, changes.add)
+            changed |= memberships.add(group, wanted, moment) > 0
         return changed
 
     def _location(self, resource_id: str) -> str:

@@ -8,12 +8,14 @@ from scimserver.config import Settings
 from scimserver.schema import Registry, ResourceType, load_registry
 from scimserver.schema.marshal import Marshaller
 from scimserver.scim.cursors import CursorCodec
+from scimserver.service.changes import ChangeFeed
 from scimserver.service.discovery import DiscoveryService
 from scimserver.service.resources import ResourceService
 from scimserver.service.tokens import TenantService, TokenService
 from scimserver.store import migrate
 from scimserver.store.db import Database
 from scimserver.store.keys import server_key
+from scimserver.store.watch import HeadWatcher
 
 
 @dataclass
@@ -27,6 +29,7 @@ class Server:
     default_tenant_id: int
     cursors: CursorCodec
     marshallers: dict[str, Marshaller] = field(default_factory=dict)
+    watcher: HeadWatcher | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Server:
@@ -37,10 +40,24 @@ class Server:
         tenant_id = TenantService(db).ensure(settings.default_tenant)
         marshallers = {rt.id: Marshaller(rt) for rt in registry.resource_types}
         cursors = CursorCodec(server_key(db, "cursor"))
-        return cls(settings, db, registry, TokenService(db), tenant_id, cursors, marshallers)
+        return cls(
+            settings,
+            db,
+            registry,
+            TokenService(db),
+            tenant_id,
+            cursors,
+            marshallers,
+            HeadWatcher(db),
+        )
 
     def resources(
-        self, resource_type: ResourceType, tenant_id: int, base_url: str, client: str = ""
+        self,
+        resource_type: ResourceType,
+        tenant_id: int,
+        base_url: str,
+        client: str = "",
+        request_id: str = "",
     ) -> ResourceService:
         return ResourceService(
             self.db,
@@ -51,7 +68,13 @@ class Server:
             self.cursors,
             (self.settings.default_page_size, self.settings.max_page_size),
             client,
+            request_id,
         )
+
+    def feed(self, tenant_id: int) -> ChangeFeed:
+        watcher = self.watcher or HeadWatcher(self.db)
+        self.watcher = watcher
+        return ChangeFeed(self.db, watcher, tenant_id)
 
     def discovery(self, base_url: str) -> DiscoveryService:
         return DiscoveryService(

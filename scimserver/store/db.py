@@ -9,7 +9,12 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+from scimserver.errors import Conflict
+from scimserver.store import changes
+from scimserver.store.changes import Origin
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -53,6 +58,17 @@ def _sqlite_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
+class Transient(Conflict):
+    """A transaction lost a deadlock or serialisation race; running it again may succeed."""
+
+
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in _TRANSIENT_SQLSTATES
+
+
 class Database:
     """The engine plus read and write transactions as context managers."""
 
@@ -71,10 +87,22 @@ class Database:
             yield session
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A transaction that commits on success and rolls back on any exception."""
-        with self._writer.begin() as session:
-            yield session
+    def write(self, origin: Origin | None = None) -> Iterator[Session]:
+        """A transaction that commits on success and rolls back on any exception.
+
+        Its last step appends the change records the repositories buffered, tagged with
+        ``origin``. A deadlock or serialisation failure (PostgreSQL) is raised as
+        :class:`Transient`, for the caller to run the whole transaction again.
+        """
+        try:
+            with self._writer.begin() as session:
+                changes.begin(session, origin or Origin())
+                yield session
+                changes.append_pending(session)
+        except DBAPIError as exc:
+            if _is_transient(exc):
+                raise Transient("The transaction collided with another; retry.") from exc
+            raise
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -140,3 +141,51 @@ class ServerKey(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(128))
+
+
+class Change(Base):
+    """One committed change, appended in the transaction that made it (the change log).
+
+    ``seq`` is strictly increasing per tenant in commit order: it is taken from the
+    tenant's :class:`FeedHead` as the transaction's last statements, whose row lock is
+    held until commit, so no change with a lower ``seq`` can commit after a higher one.
+    """
+
+    __tablename__ = "changes"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "seq", name="uq_changes_seq"),
+        Index("ix_changes_resource", "tenant_id", "resource_id", "seq"),
+        Index("ix_changes_time", "time"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    type: Mapped[str] = mapped_column(String(32))
+    operation: Mapped[str] = mapped_column(String(8))
+    """The SCIM method that made it: POST, PUT, PATCH or DELETE."""
+    resource_type: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str] = mapped_column(String(36))
+    external_id: Mapped[str | None] = mapped_column(Text)
+    display: Mapped[str | None] = mapped_column(Text)
+    """userName for users, displayName for groups, as they were after the change."""
+    attributes: Mapped[list[str] | None] = mapped_column(JSON)
+    member_id: Mapped[str | None] = mapped_column(String(36))
+    member_type: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int | None] = mapped_column(Integer)
+    """The resource's version after the change (None once deleted)."""
+    actor: Mapped[str] = mapped_column(String(100))
+    request_id: Mapped[str] = mapped_column(String(64))
+    time: Mapped[datetime] = mapped_column(DateTime)
+
+
+class FeedHead(Base):
+    """A tenant's change counter: the last ``seq`` handed out, and what retention pruned."""
+
+    __tablename__ = "feed_heads"
+
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    pruned_through: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    inspect,
     select,
     update,
 )
@@ -25,7 +26,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from scimserver.errors import Conflict, InvalidValue, Uniqueness
+from scimserver.scim.changes import MEMBER_ADDED, MEMBER_REMOVED, ChangeRecord, event_type
 from scimserver.scim.values import IndexedValue
+from scimserver.store import changes
 from scimserver.store.models import STR_KEY_LENGTH, AttributeValue, Membership, Resource
 
 _CHUNK = 500
@@ -88,6 +91,26 @@ _TOUCH = (
     .where(_RESOURCES.c.id == bindparam("b_id"), _RESOURCES.c.version == bindparam("b_version"))
     .values(version=bindparam("b_new"), last_modified=bindparam("b_now"))
 )
+_BUMP = (
+    update(_RESOURCES)
+    .where(_RESOURCES.c.id.in_(bindparam("ids", expanding=True)))
+    .values(version=_RESOURCES.c.version + 1, last_modified=bindparam("now"))
+    .returning(_RESOURCES.c.id, _RESOURCES.c.version)
+)
+_GROUPS_CONTAINING = (
+    select(Resource.id, Resource.resource_type, Resource.display_name, Resource.data)
+    .join(Membership, Membership.group_id == Resource.id)
+    .where(Membership.member_id == bindparam("member"))
+    .order_by(Resource.id)
+)
+_MEMBERS_OF_ONE = (
+    select(Membership.member_id, Membership.member_type)
+    .where(Membership.group_id == bindparam("group"))
+    .order_by(Membership.member_id)
+)
+DERIVED_GROUPS = "User"
+"""The member type whose representation shows its groups (``User.groups``): adding or
+removing its membership changes it, so its version moves too."""
 _INSERT_VALUES = insert(_VALUES)
 _DELETE_VALUE = delete(_VALUES).where(
     _VALUES.c.resource_id == bindparam("b_resource"),
@@ -102,6 +125,39 @@ class NewMember:
 
     type: str
     display: str | None = None
+
+
+def _label(resource: Resource) -> str | None:
+    """What the change log names a resource by: userName, else displayName."""
+    data = resource.data or {}
+    label = data.get("userName") or data.get("displayName")
+    return label if isinstance(label, str) else None
+
+
+def _external_id(data: Any) -> str | None:
+    value = data.get("externalId") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def describe(resource: Resource, type: str, **extra: Any) -> ChangeRecord:
+    """A change record of ``type`` naming ``resource`` as it is now."""
+    return ChangeRecord(
+        type,
+        resource.resource_type,
+        resource.id,
+        _external_id(resource.data),
+        _label(resource),
+        **extra,
+    )
+
+
+def bump(session: Session, ids: Sequence[str], now: datetime) -> dict[str, int]:
+    """Move the version and lastModified of rows whose derived attributes changed."""
+    versions: dict[str, int] = {}
+    for start in range(0, len(ids), _CHUNK):
+        params = {"ids": list(ids[start : start + _CHUNK]), "now": now}
+        versions.update({i: int(v) for i, v in session.execute(_BUMP, params)})
+    return versions
 
 
 @dataclass(frozen=True)
@@ -139,18 +195,35 @@ class ResourceRepository:
         self.session.add(resource)
         self._flush("userName")
         self._index(resource.id, values)
+        self._record(describe(resource, event_type(resource.resource_type, "created")), resource)
 
     def update(
-        self, resource: Resource, old: Iterable[IndexedValue], new: Iterable[IndexedValue]
+        self,
+        resource: Resource,
+        old: Iterable[IndexedValue],
+        new: Iterable[IndexedValue],
+        change: ChangeRecord,
     ) -> None:
-        """Write a changed resource back and re-index the values that changed.
+        """Write a changed resource back, re-index the values that changed, log ``change``.
+
+        A renamed group changes the ``groups`` its member users show, so their versions
+        move too (one statement; a rename is rare, a membership change never does this).
 
         ``old`` are the values of the document as it was stored, ``new`` as it is now. A
         value is a row per (path, ordinal), so only rows whose value differs are deleted
         and inserted: a PATCH of one attribute writes one index row, not twenty-five, and
         dirties correspondingly fewer index pages at commit.
         """
+        renamed = inspect(resource).attrs.display_name.history.has_changes()
         self._flush("userName")
+        self._record(change, resource)
+        if renamed:
+            memberships = MembershipRepository(self.session, self.tenant_id)
+            bump(
+                self.session,
+                memberships.member_ids(resource.id, DERIVED_GROUPS),
+                resource.last_modified,
+            )
         before = {(v.path, v.ordinal): v for v in old}
         after = {(v.path, v.ordinal): v for v in new}
         stale = [
@@ -177,12 +250,18 @@ class ResourceRepository:
         set_committed_value(resource, "version", version)
         set_committed_value(resource, "last_modified", now)
 
-    def remove(self, resource: Resource) -> None:
+    def remove(self, resource: Resource, now: datetime) -> None:
+        """Delete a resource; every membership it had is logged as removed first."""
+        MembershipRepository(self.session, self.tenant_id).detach(resource, now)
+        self._record(describe(resource, event_type(resource.resource_type, "deleted")))
         self.session.delete(resource)
         try:
             self.session.flush()
         except StaleDataError as exc:
             raise _changed_underneath() from exc
+
+    def _record(self, change: ChangeRecord, row: Resource | None = None) -> None:
+        changes.record(self.session, self.tenant_id, change, row)
 
     def _flush(self, unique: str) -> None:
         try:
@@ -295,15 +374,16 @@ class MembershipRepository:
             found.update({rid: rtype for rid, rtype in self.session.execute(query)})
         return found
 
-    def add(self, group_id: str, members: dict[str, NewMember]) -> int:
+    def add(self, group: Resource, members: dict[str, NewMember], now: datetime) -> int:
         """Insert members not already present, and store a changed ``display``.
 
-        Returns how many memberships were inserted or changed.
+        Each inserted member is logged as added and, if a user, gets a new version (its
+        ``groups`` changed). Returns how many memberships were inserted or changed.
         """
-        present = self.present(group_id, members)
+        present = self.present(group.id, members)
         rows = [
             {
-                "group_id": group_id,
+                "group_id": group.id,
                 "member_id": member_id,
                 "member_type": member.type,
                 "tenant_id": self.tenant_id,
@@ -315,6 +395,8 @@ class MembershipRepository:
         ]
         if rows:
             self._insert(rows)
+            added = [(i, m.type) for i, m in members.items() if i not in present]
+            self._changed(group, MEMBER_ADDED, added, now)
         renamed = {
             member_id: member.display
             for member_id, member in members.items()
@@ -323,10 +405,25 @@ class MembershipRepository:
         for member_id, display in renamed.items():
             self.session.execute(
                 update(Membership)
-                .where(Membership.group_id == group_id, Membership.member_id == member_id)
+                .where(Membership.group_id == group.id, Membership.member_id == member_id)
                 .values(display=display, display_key=display.casefold())
             )
+        if renamed:
+            change = describe(
+                group, event_type(group.resource_type, "updated"), attributes=("members",)
+            )
+            changes.record(self.session, self.tenant_id, change, group)
         return len(rows) + len(renamed)
+
+    def _changed(
+        self, group: Resource, kind: str, members: Sequence[tuple[str, str]], now: datetime
+    ) -> None:
+        """Log one event per member added or removed, and move the users' versions."""
+        for member_id, member_type in members:
+            change = describe(group, kind, member_id=member_id, member_type=member_type)
+            changes.record(self.session, self.tenant_id, change, group)
+        users = [m for m, t in members if t == DERIVED_GROUPS and m != group.id]
+        bump(self.session, users, now)
 
     def _insert(self, rows: Sequence[dict[str, Any]]) -> None:
         dialect = self.session.get_bind().dialect.name
@@ -353,21 +450,52 @@ class MembershipRepository:
             found.update({member_id: display for member_id, display in self.session.execute(query)})
         return found
 
-    def remove(self, group_id: str, member_ids: Iterable[str]) -> int:
+    def remove(self, group: Resource, member_ids: Iterable[str], now: datetime) -> int:
+        """Delete these memberships of the group; each one that existed is logged."""
         ids = list(set(member_ids))
-        removed = 0
+        removed: list[tuple[str, str]] = []
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
-            statement = delete(Membership).where(
-                Membership.group_id == group_id, Membership.member_id.in_(chunk)
+            statement = (
+                delete(Membership)
+                .where(Membership.group_id == group.id, Membership.member_id.in_(chunk))
+                .returning(Membership.member_id, Membership.member_type)
             )
-            removed += _rowcount(self.session.execute(statement))
-        return removed
+            removed.extend((m, t) for m, t in self.session.execute(statement))
+        removed.sort()
+        self._changed(group, MEMBER_REMOVED, removed, now)
+        return len(removed)
 
-    def clear(self, group_id: str) -> int:
-        statement = delete(Membership).where(Membership.group_id == group_id)
-        return _rowcount(self.session.execute(statement))
+    def clear(self, group: Resource, now: datetime) -> int:
+        return self.remove(group, self.member_ids(group.id), now)
 
-    def member_ids(self, group_id: str) -> set[str]:
-        query = select(Membership.member_id).where(Membership.group_id == group_id)
-        return set(self.session.scalars(query))
+    def member_ids(self, group_id: str, member_type: str | None = None) -> list[str]:
+        query = _MEMBERS_OF_ONE.params(group=group_id)
+        return [m for m, t in self.session.execute(query) if member_type in (None, t)]
+
+    def detach(self, resource: Resource, now: datetime) -> None:
+        """Before ``resource`` is deleted: log its members and its groups as removed.
+
+        The groups it belonged to get new versions (their ``members`` change); deleting
+        the rows is left to the foreign keys' cascade.
+        """
+        members = list(self.session.execute(_MEMBERS_OF_ONE, {"group": resource.id}))
+        if members:
+            self._changed(resource, MEMBER_REMOVED, [(m, t) for m, t in members], now)
+        groups = [
+            row
+            for row in self.session.execute(_GROUPS_CONTAINING, {"member": resource.id})
+            if row[0] != resource.id
+        ]
+        versions = bump(self.session, [row[0] for row in groups], now)
+        for group_id, group_type, display, data in groups:
+            change = ChangeRecord(
+                MEMBER_REMOVED,
+                group_type,
+                group_id,
+                _external_id(data),
+                display,
+                member_id=resource.id,
+                member_type=resource.resource_type,
+            )
+            changes.record(self.session, self.tenant_id, change, versions.get(group_id))

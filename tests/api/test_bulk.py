@@ -166,7 +166,9 @@ def test_rfc_3_7_create_put_patch_delete_in_one_request(scim: ScimClient) -> Non
 
     stored_alice = scim.get(f"/Users/{alice_id}").get_json()
     assert stored_alice["userName"] == "Alice"
-    assert stored_alice["meta"]["version"] == alice["version"]
+    # Joining "Tour Guides" (the next operation) changed Alice's groups, so her version.
+    assert stored_alice["meta"]["version"] == 'W/"2"' != alice["version"]
+    assert stored_alice["groups"][0]["value"] == group_id
     assert member_ids(scim, group_id) == {alice_id}
     assert scim.get(f"/Users/{bob['id']}").get_json()["userName"] == "Bob"
     stored_dave = scim.get(f"/Users/{dave['id']}").get_json()
