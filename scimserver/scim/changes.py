@@ -46,6 +46,8 @@ class ChangeRecord:
     attributes: tuple[str, ...] = ()
     member_id: str | None = None
     member_type: str | None = None
+    data: Mapping[str, Any] | None = None
+    """The stored document after a create or update (never a password), for full events."""
 
 
 def event_type(resource_type: str, action: str) -> str:

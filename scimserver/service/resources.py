@@ -22,7 +22,7 @@ from scimserver.errors import (
 from scimserver.schema.marshal import Marshaller, Phase
 from scimserver.schema.model import ResourceType
 from scimserver.scim import patch as scim_patch
-from scimserver.scim.changes import PASSWORD, changed_paths, update_type
+from scimserver.scim.changes import PASSWORD, changed_paths, event_type, update_type
 from scimserver.scim.cursors import Cursor, CursorCodec, fingerprint
 from scimserver.scim.dialects import normalise_resource
 from scimserver.scim.filter import parse_filter
@@ -236,7 +236,10 @@ class ResourceService:
         with self.db.write(self._origin("POST")) as session:
             self._store_document(resource, document, password)
             self._check_unique(session, resource)
-            self._repo(session).add(resource, self._values(document))
+            kind = event_type(self.type.id, "created")
+            paths = changed_paths(self.type, {}, document)
+            change = describe(resource, kind, attributes=paths, data=document)
+            self._repo(session).add(resource, self._values(document), change)
             if members:
                 wanted = self._member_types(session, members)
                 self._memberships(session).add(resource, wanted, moment)
@@ -307,7 +310,8 @@ class ResourceService:
         self._store_document(resource, document, password)
         self._check_unique(session, resource)
         self._bump(resource)
-        change = describe(resource, update_type(self.type.id, old, document), attributes=paths)
+        kind = update_type(self.type.id, old, document)
+        change = describe(resource, kind, attributes=paths, data=document)
         self._repo(session).update(resource, old_values, self._values(document), change)
         return True
 

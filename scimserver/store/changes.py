@@ -134,6 +134,7 @@ def _row(item: _Pending, seq: int, origin: Origin) -> dict[str, Any]:
         "attributes": list(change.attributes),
         "member_id": change.member_id,
         "member_type": change.member_type,
+        "data": dict(change.data) if change.data is not None else None,
         "version": version,
         "actor": origin.actor[:100],
         "request_id": origin.request_id[:64],

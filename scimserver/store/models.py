@@ -174,6 +174,8 @@ class Change(Base):
     member_type: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int | None] = mapped_column(Integer)
     """The resource's version after the change (None once deleted)."""
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The stored document after a create or update (never a password), for full events."""
     actor: Mapped[str] = mapped_column(String(100))
     request_id: Mapped[str] = mapped_column(String(64))
     time: Mapped[datetime] = mapped_column(DateTime)

@@ -190,12 +190,15 @@ class ResourceRepository:
         statement = _FIND if lock is None else _LOCKED[lock]
         return self.session.scalars(statement, params).first()
 
-    def add(self, resource: Resource, values: Iterable[IndexedValue]) -> None:
-        """Insert a new resource and index its values; a unique clash is 409 uniqueness."""
+    def add(self, resource: Resource, values: Iterable[IndexedValue], change: ChangeRecord) -> None:
+        """Insert a new resource, index its values and log ``change``.
+
+        A unique clash is 409 uniqueness.
+        """
         self.session.add(resource)
         self._flush("userName")
         self._index(resource.id, values)
-        self._record(describe(resource, event_type(resource.resource_type, "created")), resource)
+        self._record(change, resource)
 
     def update(
         self,

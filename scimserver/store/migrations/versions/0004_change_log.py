@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("member_id", sa.String(length=36), nullable=True),
         sa.Column("member_type", sa.String(length=64), nullable=True),
         sa.Column("version", sa.Integer(), nullable=True),
+        sa.Column("data", sa.JSON(), nullable=True),
         sa.Column("actor", sa.String(length=100), nullable=False),
         sa.Column("request_id", sa.String(length=64), nullable=False),
         sa.Column("time", sa.DateTime(), nullable=False),
