@@ -14,7 +14,7 @@ from scimserver.api.context import base_url, principal, request_id, server
 from scimserver.api.json import json_response, read_json
 from scimserver.errors import InvalidSyntax, NotFound
 from scimserver.schema import Registry, ResourceType
-from scimserver.scim.versions import etag, matches_any
+from scimserver.scim.versions import etag, names_etag
 from scimserver.service.discovery import list_response
 from scimserver.service.resources import ListResult, ResourceService, Written
 from scimserver.service.search import search_all
@@ -69,7 +69,7 @@ def get_resource(type_id: str, resource_id: str) -> Response:
     resource = _service(type_id).get(resource_id, params.projection(rt, request.args))
     version = resource["meta"]["version"] if "meta" in resource else None
     headers = {"ETag": version} if version else {}
-    if version and matches_any(request.headers.get("If-None-Match"), int(version[3:-1])):
+    if version and names_etag(request.headers.get("If-None-Match"), version):
         response = Response(status=304)
         response.headers.update(headers)
         return response

@@ -11,18 +11,24 @@ def etag(version: int) -> str:
 
 def matches_any(header: str | None, version: int) -> bool:
     """Whether an If-Match / If-None-Match header names this version (``*`` names any)."""
+    return names_etag(header, etag(version))
+
+
+def names_etag(header: str | None, current: str) -> bool:
+    """Whether the header's list names the entity tag ``current`` (weak comparison)."""
     if header is None:
         return False
-    current = str(version)
+    wanted = _opaque(current)
     for tag in header.split(","):
         tag = tag.strip()
-        if tag == "*":
-            return True
-        if tag.startswith("W/"):
-            tag = tag[2:]
-        if tag.strip('"') == current:
+        if tag == "*" or _opaque(tag) == wanted:
             return True
     return False
+
+
+def _opaque(tag: str) -> str:
+    """The opaque part of an entity tag, for weak comparison (RFC 9110 §8.8.3.2)."""
+    return tag.removeprefix("W/").strip('"')
 
 
 def now() -> datetime:
