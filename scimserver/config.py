@@ -31,7 +31,7 @@ class Settings:
     bulk_max_operations: int = 1000
     bulk_max_payload_bytes: int = 1_048_576
     """The body limit of ``POST /Bulk``, which replaces ``max_body_bytes`` for that route."""
-    threads: int = 16
+    threads: int = 32
     """Threads per gunicorn worker (gthread): a long-polling feed reader holds one."""
     change_retention_days: int = 30
     """How long the change log keeps a change; an older feed cursor answers 410."""
