@@ -10,6 +10,7 @@ order its writer made them — and the stored state must agree with the writers'
 from __future__ import annotations
 
 import random
+import time
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -228,3 +229,43 @@ def _stored_state_agrees(live: Live, token: str, books: list[Books]) -> None:
             group = http.get(f"/Groups/{group_id}").json()
             stored = {m["value"] for m in group.get("members", [])}
             assert stored == set().union(*(b.memberships[group_id] for b in books))
+
+
+READERS = 64
+"""Long-polling readers held at once: half of the 4 workers × 32 threads serving the test."""
+
+
+def test_waiting_readers_do_not_starve_scim_writes(live: Live, token: str) -> None:
+    quiet = live.new_token()  # readers wait on a tenant nobody writes to
+    stop = threading.Event()
+    waiting = threading.Semaphore(0)
+
+    def wait() -> None:
+        with httpx.Client(
+            base_url=live.server.url, headers={"Authorization": f"Bearer {quiet}"}, timeout=40
+        ) as reader:
+            cursor = reader.get("/api/v1/changes/head").json()["next"]
+            waiting.release()
+            while not stop.is_set():
+                page = reader.get("/api/v1/changes", params={"after": cursor, "wait": 10})
+                assert page.json()["changes"] == []
+
+    readers = [threading.Thread(target=wait, daemon=True) for _ in range(READERS)]
+    for reader in readers:
+        reader.start()
+    for _ in range(READERS):
+        assert waiting.acquire(timeout=30)
+    try:
+        with client(live.server, token) as http:
+            user = http.post("/Users", json=user_body("beside-readers@example.com")).json()
+            for i in range(CLIENTS):
+                began = time.monotonic()
+                body = patch_body({"op": "replace", "path": "active", "value": i % 2 == 1})
+                assert http.patch(f"/Users/{user['id']}", json=body).status_code == 200
+                # Far below the readers' 10 s wait: the write did not queue behind them.
+                assert time.monotonic() - began < 5.0
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join(timeout=15)
+    assert not any(reader.is_alive() for reader in readers)
