@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any, cast
 
 import marshmallow as ma
 
 from scimserver.errors import InvalidSyntax, InvalidValue
+from scimserver.schema.datatypes import is_unassigned, parse_datetime
 from scimserver.schema.model import Attribute, ResourceType, Schema
 
 MAX_STRING_LENGTH = 65_536
@@ -82,10 +82,8 @@ class ScimDateTime(ma.fields.String):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError as exc:
-            raise ma.ValidationError("Not a valid dateTime (xsd:dateTime).") from exc
+        if parse_datetime(text) is None:
+            raise ma.ValidationError("Not a valid dateTime (xsd:dateTime).")
         return text
 
 
@@ -106,7 +104,7 @@ class _ScimSchema(ma.Schema):
         for key, value in data.items():
             name = self.names.get(str(key).lower())
             # RFC 7643 §2.5: null and [] both mean unassigned (Entra sends "roles": []).
-            if name is None or value is None or value == []:
+            if name is None or is_unassigned(value):
                 continue
             if name in self.multi_valued and not isinstance(value, list):
                 value = [value]

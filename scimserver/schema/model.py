@@ -226,11 +226,6 @@ class ResourceType:
         lowered = urn.lower()
         return next((e.schema for e in self.extensions if e.schema.id.lower() == lowered), None)
 
-    def schema_by_urn(self, urn: str) -> Schema | None:
-        if urn.lower() == self.schema.id.lower():
-            return self.schema
-        return self.extension(urn)
-
     def split_urn(self, path: str) -> tuple[Schema | None, str]:
         """Split ``urn:…:attr.sub`` into its schema and the rest; (None, path) if unqualified."""
         if not path.lower().startswith("urn:"):

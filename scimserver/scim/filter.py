@@ -42,6 +42,7 @@ from scim2_filter_parser.lexer import SCIMLexer
 from scim2_filter_parser.parser import SCIMParser, SCIMParserError
 
 from scimserver.errors import InvalidFilter
+from scimserver.schema.datatypes import parse_datetime
 from scimserver.schema.model import AttrRef, ResourceType
 from scimserver.scim.values import (
     SCHEMAS,
@@ -50,7 +51,6 @@ from scimserver.scim.values import (
     elements,
     has_content,
     is_empty,
-    parse_datetime,
     schemas_attribute,
     typed,
 )

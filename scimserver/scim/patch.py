@@ -48,6 +48,7 @@ from enum import Enum
 from typing import Any
 
 from scimserver.errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget
+from scimserver.schema.datatypes import is_unassigned
 from scimserver.schema.model import Attribute, AttrRef, ResourceType
 from scimserver.scim.filter import matches
 from scimserver.scim.keys import lookup
@@ -316,14 +317,9 @@ def _check_writable(ref: AttrRef, label: str) -> None:
             raise Mutability(f"{label}: {attribute.name} is read-only.")
 
 
-def _blank(value: Any) -> bool:
-    """Unassigned, in RFC 7643 §2.5's sense (plus the empty string IdPs use to clear)."""
-    return value is None or (isinstance(value, str | list) and not value)
-
-
 def _cleared(run: _Run, value: Any) -> bool:
     """Whether an add/replace value asks to clear the attribute."""
-    if value is MISSING or not _blank(value):
+    if value is MISSING or not is_unassigned(value, blank_string=True):
         return False
     run.note("blank-clears")
     return True
@@ -334,7 +330,7 @@ def _check_change(attribute: Attribute, label: str, old: Any, new: Any) -> None:
         return
     if new is None and attribute.required:
         raise Mutability(f"{label} is required and cannot be removed.")
-    if attribute.mutability == "immutable" and not _blank(old):
+    if attribute.mutability == "immutable" and not is_unassigned(old, blank_string=True):
         raise Mutability(f"{label} is immutable and already has a value.")
 
 
@@ -422,7 +418,11 @@ def _element(run: _Run, attribute: Attribute, item: Any) -> Any:
     """One element of a multi-valued attribute, normalised."""
     if not attribute.is_complex:
         return _scalar(run, attribute, item)
-    changes = [(s, v) for s, v in _complex_value(run, attribute, item) if not _blank(v)]
+    changes = [
+        (s, v)
+        for s, v in _complex_value(run, attribute, item)
+        if not is_unassigned(v, blank_string=True)
+    ]
     return _merge(run, attribute.name, None, changes)
 
 
@@ -432,7 +432,7 @@ def _elements(run: _Run, attribute: Attribute, value: Any) -> list[Any]:
         run.note("single-object-wrapped")
         value = [value]
     elements = [_element(run, attribute, item) for item in value]
-    return [e for e in elements if not _blank(e) and e != {}]
+    return [e for e in elements if not is_unassigned(e, blank_string=True, empty_object=True)]
 
 
 def _settle_primary(elements: list[Any], winner: int | None) -> list[Any]:
@@ -499,9 +499,9 @@ def _apply_list(run: _Run, op: str, ref: AttrRef, value: Any) -> None:
     """A whole multi-valued attribute: add appends, replace replaces, remove removes."""
     attribute, label = ref.attribute, ref.dotted
     container = run.container(ref, create=op != "remove")
-    if op == "remove" and value is not MISSING and not _blank(value):
+    if op == "remove" and value is not MISSING and not is_unassigned(value, blank_string=True):
         _remove_listed(run, container, attribute, label, value)
-    elif op == "add" and _blank(value):
+    elif op == "add" and is_unassigned(value, blank_string=True):
         return
     elif op == "remove" or _cleared(run, value):
         _unset(container, attribute, label)
@@ -581,7 +581,7 @@ def _update_elements(
 ) -> list[Any]:
     """Merge the value into the hits; with none, create the element the filter describes."""
     changes = _element_changes(run, ref, value)
-    if not hits and all(_blank(v) for _, v in changes):
+    if not hits and all(is_unassigned(v, blank_string=True) for _, v in changes):
         return current
     if not hits:
         changes = [*_new_element(run, op, path, ref.attribute), *changes]
@@ -636,7 +636,7 @@ def _apply_members(run: _Run, op: str, path: PatchPath, ref: AttrRef, value: Any
         )
     if path.filter is not None:
         run.members.remove(_filtered_member_ids(op, path, ref.attribute))
-    elif op == "remove" and (value is MISSING or _blank(value)):
+    elif op == "remove" and (value is MISSING or is_unassigned(value, blank_string=True)):
         run.members.remove_all()
     elif op == "remove":
         run.note("remove-by-value")
@@ -665,7 +665,7 @@ def _filtered_member_ids(op: str, path: PatchPath, attribute: Attribute) -> froz
 
 
 def _member_objects(run: _Run, attribute: Attribute, value: Any) -> list[Element]:
-    if _blank(value):
+    if is_unassigned(value, blank_string=True):
         return []
     if not isinstance(value, list):
         run.note("single-object-wrapped")
@@ -682,7 +682,7 @@ def _member_object(run: _Run, attribute: Attribute, item: Any) -> Element:
         sub = attribute.sub(str(key))
         if sub is None:
             raise InvalidValue(f"A member has no attribute {key!r}.")
-        if not _blank(sub_value):
+        if not is_unassigned(sub_value, blank_string=True):
             member[sub.name] = sub_value
     if not isinstance(member.get("value"), str):
         raise InvalidValue("Each member needs a value: the member's id, as a string.")

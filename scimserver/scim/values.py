@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from scimserver.schema.datatypes import is_unassigned, parse_datetime
 from scimserver.schema.model import (
     COMMON,
     CORE_GROUP,
@@ -62,21 +63,12 @@ def normalise_string(attr: Attribute, value: str) -> str:
 
 
 def is_empty(value: Any) -> bool:
-    """Whether a value counts as unassigned (RFC 7643 §2.5)."""
-    return value is None or (isinstance(value, str | list | dict) and not value)
+    """Whether a value is absent to filters and the index: unassigned, "" or {}.
 
-
-def parse_datetime(text: str) -> datetime | None:
-    """An xsd:dateTime string as an aware UTC datetime; None if it is not one."""
-    if "T" not in text.upper():
-        return None
-    try:
-        parsed = datetime.fromisoformat(text)
-        if parsed.tzinfo is None:
-            return parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
+    Wider than RFC 7643 §2.5 because ``pr`` matches only a non-empty value or a complex
+    value with a non-empty sub-attribute (RFC 7644 §3.4.2.2).
+    """
+    return is_unassigned(value, blank_string=True, empty_object=True)
 
 
 def typed(attr: Attribute, value: Any) -> Typed | None:

@@ -8,9 +8,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_
-from sqlalchemy.orm import Session
-
 from scimserver.errors import (
     InvalidCount,
     InvalidValue,
@@ -33,15 +30,15 @@ from scimserver.service.passwords import hash_password
 from scimserver.service.retry import retrying
 from scimserver.store.changes import Origin
 from scimserver.store.db import Database
-from scimserver.store.filter_sql import filter_clause, sort_key
-from scimserver.store.keyset import after_columns, after_nullable
 from scimserver.store.models import Resource
+from scimserver.store.paging import Selection, selection
 from scimserver.store.repository import (
     Lock,
     MemberRow,
     MembershipRepository,
     NewMember,
     ResourceRepository,
+    Session,
     describe,
 )
 
@@ -62,6 +59,10 @@ class ListQuery:
     cursor: str | None = None
     """None: index paging; "" asks for the first cursor page (RFC 9865)."""
 
+    @property
+    def descending(self) -> bool:
+        return (self.sort_order or "").lower() == "descending"
+
 
 @dataclass(frozen=True)
 class ListResult:
@@ -70,20 +71,6 @@ class ListResult:
     resources: list[dict[str, Any]]
     next_cursor: str | None = None
     previous_cursor: str | None = None
-
-
-@dataclass(frozen=True)
-class _Sort:
-    key: ColumnElement[Any]
-    descending: bool
-    nullable: bool
-
-    def order_by(self, descending: bool) -> list[ColumnElement[Any]]:
-        """ORDER BY clauses; NULL keys last when ascending, first when descending."""
-        columns = [self.key, Resource.id.expression]
-        if self.nullable:
-            columns.insert(0, self.key.is_(None))
-        return [c.desc() if descending else c.asc() for c in columns]
 
 
 @dataclass(frozen=True)
@@ -133,41 +120,38 @@ class ResourceService:
             return self._render(session, [resource], projection)[0]
 
     def search(self, query: ListQuery) -> ListResult:
-        clause = None
-        if query.filter is not None and query.filter.strip():
-            clause = filter_clause(parse_filter(query.filter, self.type), self.type, self.tenant_id)
+        chosen = self._selection(query)
         count = self.default_count if query.count is None else query.count
         count = min(max(count, 0), self.max_count)
-        sort = self._sort(query)
         with self.db.read() as session:
             repo = self._repo(session)
             if query.cursor is not None:
-                return self._cursor_page(session, query, clause, sort, count)
+                return self._cursor_page(session, query, chosen, count)
             start = max(query.start_index, 1)
             if count == 0:
-                return ListResult(repo.count(clause), start, [])
-            rows = repo.page(clause, sort.order_by(sort.descending), start - 1, count)
+                return ListResult(repo.count(chosen), start, [])
+            rows = repo.page(chosen, query.descending, start - 1, count)
             total = _total_from_page(start, count, len(rows))
             if total is None:
-                total = repo.count(clause)
+                total = repo.count(chosen)
             return ListResult(total, start, self._render(session, rows, query.projection))
 
-    def _sort(self, query: ListQuery) -> _Sort:
-        descending = (query.sort_order or "").lower() == "descending"
-        if not query.sort_by:
-            return _Sort(Resource.created.expression, descending, nullable=False)
-        ref = self.type.resolve(query.sort_by)
-        if ref is None:
-            raise InvalidValue(f"sortBy names no attribute of {self.type.name}: {query.sort_by!r}.")
-        return _Sort(sort_key(ref, self.type), descending, nullable=True)
+    def _selection(self, query: ListQuery) -> Selection:
+        """The query's filter and sortBy, resolved against this type and compiled."""
+        node = None
+        if query.filter is not None and query.filter.strip():
+            node = parse_filter(query.filter, self.type)
+        sort_by = None
+        if query.sort_by:
+            sort_by = self.type.resolve(query.sort_by)
+            if sort_by is None:
+                raise InvalidValue(
+                    f"sortBy names no attribute of {self.type.name}: {query.sort_by!r}."
+                )
+        return selection(self.type, self.tenant_id, node, sort_by)
 
     def _cursor_page(
-        self,
-        session: Session,
-        query: ListQuery,
-        clause: ColumnElement[bool] | None,
-        sort: _Sort,
-        count: int,
+        self, session: Session, query: ListQuery, chosen: Selection, count: int
     ) -> ListResult:
         """One page of keyset (cursor) paging: page 1,000 costs what page 1 costs.
 
@@ -178,19 +162,13 @@ class ResourceService:
         if query.count is not None and query.count < 1:
             raise InvalidCount(f"count must be between 1 and {self.max_count}.")
         name = fingerprint(
-            self.tenant_id, self.type.id, query.filter, query.sort_by, sort.descending
+            self.tenant_id, self.type.id, query.filter, query.sort_by, query.descending
         )
         position = self.cursors.decode(query.cursor, name) if query.cursor else None
         backwards = position is not None and position.backwards
-        walk = sort.descending != backwards
-        walk_clause = clause
-        if position is not None:
-            after = after_nullable if sort.nullable else after_columns
-            value, last_id = position.keys
-            step = after(sort.key, Resource.id.expression, value, last_id, walk)
-            walk_clause = step if clause is None else and_(clause, step)
+        after = position.keys if position is not None else None
         repo = self._repo(session)
-        rows = repo.keyed_page(walk_clause, sort.order_by(walk), count + 1, sort.key)
+        rows = repo.keyed_page(chosen, query.descending != backwards, after, count + 1)
         more = len(rows) > count
         rows = rows[:count][::-1] if backwards else rows[:count]
         if position is not None and position.total is not None:
@@ -198,7 +176,7 @@ class ResourceService:
         elif position is None and not more:
             total = len(rows)
         else:
-            total = repo.count(clause)
+            total = repo.count(chosen)
         result = ListResult(
             total, None, self._render(session, [r for r, _ in rows], query.projection)
         )

@@ -9,12 +9,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session
-
 from scimserver.scim.versions import now
 from scimserver.store.db import Database
-from scimserver.store.models import Tenant, Token
+from scimserver.store.models import Token
+from scimserver.store.tokens import TenantRepository, TokenRepository, credentials
 
 TOKEN_PREFIX = "scim_"  # noqa: S105 -- a public marker, not a secret
 SCOPES = ("read", "write")
@@ -73,21 +71,11 @@ class TenantService:
     def ensure(self, name: str) -> int:
         """The id of the tenant called ``name``, created when missing."""
         with self.db.write() as session:
-            return _ensure_tenant(session, name)
+            return TenantRepository(session).ensure(name, now())
 
     def find(self, name: str) -> int | None:
         with self.db.read() as session:
-            return session.scalar(select(Tenant.id).where(Tenant.name == name))
-
-
-def _ensure_tenant(session: Session, name: str) -> int:
-    tenant_id = session.scalar(select(Tenant.id).where(Tenant.name == name))
-    if tenant_id is None:
-        tenant = Tenant(name=name, created=now())
-        session.add(tenant)
-        session.flush()
-        tenant_id = tenant.id
-    return tenant_id
+            return TenantRepository(session).find(name)
 
 
 class TokenService:
@@ -108,7 +96,7 @@ class TokenService:
         prefix = secrets.token_hex(6)
         secret = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
         with self.db.write() as session:
-            tenant_id = _ensure_tenant(session, tenant)
+            tenant_id = TenantRepository(session).ensure(tenant, created)
             row = Token(
                 tenant_id=tenant_id,
                 name=name,
@@ -118,35 +106,24 @@ class TokenService:
                 created=created,
                 expires_at=expires,
             )
-            session.add(row)
-            session.flush()
+            TokenRepository(session).add(row)
             return self._info(row, tenant), secret
 
     def listing(self) -> list[TokenInfo]:
         with self.db.read() as session:
-            rows = session.execute(
-                select(Token, Tenant.name).join(Tenant).order_by(Token.created, Token.id)
-            )
+            rows = TokenRepository(session).listing()
             return [self._info(token, tenant) for token, tenant in rows]
 
     def revoke(self, name_or_prefix: str) -> int:
         """Revoke every live token with this name or prefix; returns how many."""
         with self.db.write() as session:
-            result = session.execute(
-                update(Token)
-                .where(
-                    (Token.name == name_or_prefix) | (Token.prefix == name_or_prefix),
-                    Token.revoked_at.is_(None),
-                )
-                .values(revoked_at=now())
-            )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+            return TokenRepository(session).revoke(name_or_prefix, now())
 
     def authenticate(self, secret: str) -> Principal | None:
         """The principal for a presented secret, or None (unknown, expired or revoked)."""
         prefix = _prefix_of(secret)
         with self.db.connect() as connection:
-            row = connection.execute(_BY_PREFIX, {"prefix": prefix}).first() if prefix else None
+            row = credentials(connection, prefix) if prefix else None
         expected = row.secret_hash if row is not None else self._dummy
         valid = hmac.compare_digest(expected, _digest(secret))
         if row is None or not valid or row.revoked_at is not None:
@@ -160,7 +137,7 @@ class TokenService:
 
     def _mark_used(self, token_id: int, moment: datetime) -> None:
         with self.db.write() as session:
-            session.execute(update(Token).where(Token.id == token_id).values(last_used_at=moment))
+            TokenRepository(session).mark_used(token_id, moment)
 
     @staticmethod
     def _info(row: Token, tenant: str) -> TokenInfo:
@@ -175,20 +152,6 @@ class TokenService:
             row.last_used_at,
             row.revoked_at,
         )
-
-
-_BY_PREFIX = select(
-    Token.id,
-    Token.tenant_id,
-    Token.scope,
-    Token.name,
-    Token.secret_hash,
-    Token.revoked_at,
-    Token.expires_at,
-    Token.last_used_at,
-).where(Token.prefix == bindparam("prefix"))
-"""Built once, run on a plain connection: every request runs it, and an ORM session
-and entity cost three times the query."""
 
 
 def _prefix_of(secret: str) -> str | None:

@@ -6,8 +6,6 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from scimserver.store.db import Database
 
@@ -26,18 +24,3 @@ def upgrade(db: Database, revision: str = "head") -> None:
     with db.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
-
-
-def is_current(db: Database) -> bool:
-    """True when the database is at the newest revision."""
-    head = ScriptDirectory.from_config(_config()).get_current_head()
-    with db.engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision() == head
-
-
-def revision(db: Database, message: str) -> None:
-    """Autogenerate a migration from the models (a developer command)."""
-    config = _config()
-    with db.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.revision(config, message=message, autogenerate=True)

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session as Session  # noqa: PLC0414 -- re-exported for services
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -30,6 +30,7 @@ from scimserver.scim.changes import MEMBER_ADDED, MEMBER_REMOVED, ChangeRecord, 
 from scimserver.scim.values import IndexedValue
 from scimserver.store import changes
 from scimserver.store.models import STR_KEY_LENGTH, AttributeValue, Membership, Resource
+from scimserver.store.paging import Position, Selection
 
 _CHUNK = 500
 """Ids per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits."""
@@ -315,32 +316,25 @@ class ResourceRepository:
         query = _SCOPED.params(tenant=self.tenant_id, type=self.resource_type)
         return query if clause is None else query.where(clause)
 
-    def count(self, clause: ColumnElement[bool] | None) -> int:
+    def count(self, selection: Selection) -> int:
         query = _COUNT_SCOPED.params(tenant=self.tenant_id, type=self.resource_type)
-        if clause is not None:
-            query = query.where(clause)
+        if selection.where is not None:
+            query = query.where(selection.where)
         return int(self.session.scalar(query) or 0)
 
     def page(
-        self,
-        clause: ColumnElement[bool] | None,
-        order: Sequence[ColumnElement[Any]],
-        offset: int,
-        limit: int,
+        self, selection: Selection, descending: bool, offset: int, limit: int
     ) -> list[Resource]:
-        query = self.query(clause).order_by(*order).offset(offset).limit(limit)
-        return list(self.session.scalars(query))
+        """Rows ``offset`` to ``offset + limit`` of the selection, in its order."""
+        query = self.query(selection.where).order_by(*selection.order_by(descending))
+        return list(self.session.scalars(query.offset(offset).limit(limit)))
 
     def keyed_page(
-        self,
-        clause: ColumnElement[bool] | None,
-        order: Sequence[ColumnElement[Any]],
-        limit: int,
-        key: ColumnElement[Any],
+        self, selection: Selection, descending: bool, after: Position | None, limit: int
     ) -> list[tuple[Resource, Any]]:
-        """Rows with the value of their sort ``key``, for keyset (cursor) paging."""
-        query = self.query(clause).add_columns(key)
-        rows = self.session.execute(query.order_by(*order).limit(limit))
+        """The rows that follow ``after``, each with its sort key value (keyset paging)."""
+        query = self.query(selection.after(after, descending)).add_columns(selection.key)
+        rows = self.session.execute(query.order_by(*selection.order_by(descending)).limit(limit))
         return [(resource, value) for resource, value in rows]
 
 

@@ -49,3 +49,25 @@ def test_custom_extension_attributes_are_type_checked(custom_app: Flask) -> None
         "/Users", {"userName": "bad@example.com", ACME: {"clearanceLevel": "high"}}
     )
     assert_scim_error(response, 400, "invalidValue")
+
+
+def test_datetimes_are_checked_by_the_same_parser_filters_use(custom_app: Flask) -> None:
+    """A dateTime the server stores is one its filters can compare, and the reverse."""
+    scim = make_client(custom_app)
+    for value in ("2024-02", "2024-02-01T9:00", "1 Feb 2024"):
+        response = scim.post(
+            "/Users", {"userName": f"{value}@example.com", ACME: {"hireDate": value}}
+        )
+        assert_scim_error(response, 400, "invalidValue")
+    dated = scim.post("/Users", {"userName": "date@example.com", ACME: {"hireDate": "2024-01-31"}})
+    assert dated.status_code == 201  # a bare date is midnight UTC, and filters see it so
+    query = f'{ACME}:hireDate lt "2024-01-31T00:00:01Z"'
+    found = scim.get("/Users", query_string={"filter": query}).get_json()
+    assert [r["id"] for r in found["Resources"]] == [dated.get_json()["id"]]
+    created = scim.post(
+        "/Users", {"userName": "naive@example.com", ACME: {"hireDate": "2024-02-01T09:00:00"}}
+    )
+    assert created.status_code == 201
+    query = f'{ACME}:hireDate eq "2024-02-01T10:00:00+01:00"'
+    found = scim.get("/Users", query_string={"filter": query}).get_json()
+    assert [r["id"] for r in found["Resources"]] == [created.get_json()["id"]]

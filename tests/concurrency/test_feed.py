@@ -10,8 +10,8 @@ order its writer made them — and the stored state must agree with the writers'
 from __future__ import annotations
 
 import random
-import time
 import threading
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +33,7 @@ from tests.concurrency.harness import (
 pytestmark = pytest.mark.slow
 
 OPERATIONS = 14
-"""Writes per writer: 16 × 14 = 224 requests, a few seconds on either database."""
+"""Writes per writer: 16 x 14 = 224 requests, a few seconds on either database."""
 Event = tuple[str, str, str | None]
 """(type, resource id, member id)."""
 
@@ -232,7 +232,7 @@ def _stored_state_agrees(live: Live, token: str, books: list[Books]) -> None:
 
 
 READERS = 64
-"""Long-polling readers held at once: half of the 4 workers × 32 threads serving the test."""
+"""Long-polling readers held at once: half of the 4 workers x 32 threads serving the test."""
 
 
 def test_waiting_readers_do_not_starve_scim_writes(live: Live, token: str) -> None:

@@ -252,7 +252,7 @@ def test_datetimes_become_aware_utc() -> None:
         ('active eq "yes"', "not a valid boolean for 'active'"),
         ("meta.created gt 5", "not a valid dateTime for 'meta.created'"),
         ('meta.created gt "yesterday"', "not a valid dateTime"),
-        ('meta.created gt "2011-05-13"', "not a valid dateTime"),
+        ('meta.created gt "13 May 2011"', "not a valid dateTime"),
         ("userName eq 5", "not a valid string for 'userName'"),
         ("userName eq true", "not a valid string"),
         ('clearanceLevel eq "3"', "not a valid integer"),
