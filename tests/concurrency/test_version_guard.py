@@ -16,14 +16,14 @@ from sqlalchemy import text
 from scimserver.errors import Conflict
 from scimserver.service.tokens import TenantService
 from scimserver.store.models import Resource
-from scimserver.store.repository import ResourceRepository
+from scimserver.store.repository import ResourceRepository, describe
 from tests.conftest import make_client
 
 
 def rewrite(repo: ResourceRepository, resource: Resource) -> None:
     resource.data = {**resource.data, "title": "Lost"}
     resource.version += 1
-    repo.update(resource, [], [])
+    repo.update(resource, [], [], describe(resource, "user.updated", attributes=("title",)))
 
 
 def touch(repo: ResourceRepository, resource: Resource) -> None:
@@ -31,7 +31,7 @@ def touch(repo: ResourceRepository, resource: Resource) -> None:
 
 
 def remove(repo: ResourceRepository, resource: Resource) -> None:
-    repo.remove(resource)
+    repo.remove(resource, datetime.now(UTC).replace(tzinfo=None))
 
 
 @pytest.mark.parametrize("write", [rewrite, touch, remove])
