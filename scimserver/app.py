@@ -9,6 +9,7 @@ from flask import Flask, Response, request
 from scimserver.api.changes import build_changes_blueprint
 from scimserver.api.context import EXTENSION, request_id
 from scimserver.api.errors import register_error_handlers
+from scimserver.api.guards import Guards
 from scimserver.api.json import ScimJSONProvider, negotiate
 from scimserver.api.routes import build_blueprint
 from scimserver.config import Settings
@@ -33,7 +34,19 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
+        """Liveness: the process answers. No I/O, so a slow database never restarts it."""
         return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> tuple[dict[str, str], int]:
+        """Readiness: the database answers and its schema is at the newest migration."""
+        if server.ready():
+            return {"status": "ready"}, 200
+        return {"status": "unavailable", "detail": "database unreachable or not migrated"}, 503
+
+    endpoints = [rt.endpoint for rt in server.registry.resource_types]
+    endpoints += ["/Bulk", "/ServiceProviderConfig", "/ResourceTypes", "/Schemas", "/.search"]
+    app.wsgi_app = Guards(app.wsgi_app, endpoints)  # type: ignore[method-assign]
 
     @app.after_request
     def _negotiate(response: Response) -> Response:

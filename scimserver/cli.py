@@ -67,7 +67,9 @@ def serve(bind: str | None, workers: int | None, initial_token: bool) -> None:
         # Threads, so a change-feed reader long-polling for 30 s holds a thread, not a
         # whole worker: the IdP's writes keep being served beside waiting readers.
         "--worker-class",
-        "gthread",
+        "scimserver.api.worker.ScimWorker",  # gthread, with SCIM error bodies
+        "--limit-request-line",
+        "8190",  # gunicorn's largest: filters up to ~8 KB in a GET; beyond, a SCIM 414
         "--threads",
         str(settings.threads),
         "--access-logfile",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import Request, Response, current_app
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from scimserver.errors import InvalidSyntax, PayloadTooLarge, UnsupportedMediaType
+from scimserver.errors import InvalidSyntax, InvalidValue, PayloadTooLarge, UnsupportedMediaType
 
 SCIM_MEDIA_TYPE = "application/scim+json"
 
@@ -50,9 +51,31 @@ def read_json(request: Request, max_bytes: int | None = None) -> Any:
     if not raw.strip():
         raise InvalidSyntax("The request body is empty.")
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        body = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         raise InvalidSyntax("The request body is not valid JSON.") from exc
+    if _NUL_ESCAPE.search(raw):
+        try:
+            nul = _holds_nul(body)
+        except RecursionError as exc:
+            raise InvalidSyntax("The request body nests too deeply.") from exc
+        if nul:
+            raise InvalidValue("A NUL character (\\u0000) is not allowed in a value.")
+    return body
+
+
+_NUL_ESCAPE = re.compile(rb"\\u0000", re.IGNORECASE)
+"""A raw NUL byte is not valid JSON; the escape is, and only then is the body walked."""
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 def _read_bounded(request: Request, limit: int | None) -> bytes:

@@ -81,8 +81,18 @@ def load_registry(directories: Iterable[Path]) -> Registry:
                     raw_types[str(data["id"]).lower()] = (path, data)
             except (KeyError, TypeError, AttributeError) as exc:
                 raise SchemaLoadError(f"{path}: missing or malformed {exc}") from exc
-    types = tuple(_resource_type(path, data, schemas) for path, data in raw_types.values())
-    return Registry(tuple(schemas.values()), types)
+    types = sorted(
+        (_resource_type(path, data, schemas) for path, data in raw_types.values()),
+        key=_listing_order,
+    )
+    return Registry(tuple(schemas.values()), tuple(types))
+
+
+def _listing_order(resource_type: ResourceType) -> tuple[int, str]:
+    """User first, then Group, then the rest by id: some clients read the first entry."""
+    first = ("user", "group")
+    rank = first.index(resource_type.id.lower()) if resource_type.id.lower() in first else 2
+    return rank, resource_type.id.lower()
 
 
 def _resource_type(path: Path, data: dict[str, Any], schemas: dict[str, Schema]) -> ResourceType:

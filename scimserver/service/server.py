@@ -71,6 +71,10 @@ class Server:
             request_id,
         )
 
+    def ready(self) -> bool:
+        """Whether requests can be served: the database answers, its schema is current."""
+        return migrate.is_current(self.db)
+
     def feed(self, tenant_id: int) -> ChangeFeed:
         watcher = self.watcher or HeadWatcher(self.db)
         self.watcher = watcher
