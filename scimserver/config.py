@@ -35,6 +35,17 @@ class Settings:
     """Threads per gunicorn worker (gthread): a long-polling feed reader holds one."""
     change_retention_days: int = 30
     """How long the change log keeps a change; an older feed cursor answers 410."""
+    webhook_max_attempts: int = 8
+    """Failed attempts at one change before a new subscription parks it (dead letter)."""
+    webhook_backoff_base_ms: int = 1000
+    """Retry n waits a random time up to min(cap, base * 2**(n-1)) (full jitter)."""
+    webhook_backoff_cap_ms: int = 300_000
+    webhook_timeout_ms: int = 10_000
+    """Timeout of one webhook POST (connect, send, wait for the answer)."""
+    webhook_lease_seconds: int = 60
+    """How long a worker owns a subscription without progress; must exceed the timeout."""
+    worker_poll_ms: int = 1000
+    """How long an idle worker sleeps before looking for due webhooks again."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from scimserver.config import Settings
 from scimserver.schema import Registry, ResourceType, load_registry
 from scimserver.schema.marshal import Marshaller
 from scimserver.scim.cursors import CursorCodec
+from scimserver.service.audit import AuditService
 from scimserver.service.changes import ChangeFeed
+from scimserver.service.delivery import Formatter, JsonFormatter, Sender
 from scimserver.service.discovery import DiscoveryService
 from scimserver.service.resources import ResourceService
 from scimserver.service.tokens import TenantService, TokenService
+from scimserver.service.webhooks import WebhookService
+from scimserver.service.worker import Policy, Worker
 from scimserver.store import migrate
 from scimserver.store.db import Database
 from scimserver.store.keys import server_key
@@ -88,3 +93,31 @@ class Server:
             self.cursors.timeout,
             bulk=(self.settings.bulk_max_operations, self.settings.bulk_max_payload_bytes),
         )
+
+    def formatters(self) -> dict[str, Formatter]:
+        """The webhook formats by name: what ``webhook add --format`` accepts."""
+        return {"json": JsonFormatter()}
+
+    def webhooks(self) -> WebhookService:
+        settings = self.settings
+        return WebhookService(
+            self.db,
+            self.formatters(),
+            settings.webhook_max_attempts,
+            settings.webhook_timeout_ms / 1000,
+        )
+
+    def worker(self) -> Worker:
+        settings = self.settings
+        policy = Policy(
+            backoff_base=settings.webhook_backoff_base_ms / 1000,
+            backoff_cap=settings.webhook_backoff_cap_ms / 1000,
+            lease=timedelta(seconds=settings.webhook_lease_seconds),
+            poll=settings.worker_poll_ms / 1000,
+            retention=timedelta(days=settings.change_retention_days),
+        )
+        sender = Sender(settings.webhook_timeout_ms / 1000)
+        return Worker(self.db, self.formatters(), sender, policy)
+
+    def audit(self, tenant_id: int) -> AuditService:
+        return AuditService(self.db, tenant_id)

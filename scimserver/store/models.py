@@ -191,3 +191,74 @@ class FeedHead(Base):
     )
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     pruned_through: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Subscription(Base):
+    """A webhook: where a tenant's changes are pushed, how, and how far it has got.
+
+    ``cursor`` is the seq of the last change handled (delivered, parked or filtered out);
+    it only moves once the receiver has answered 2xx or the change is parked. A worker
+    owns the subscription while ``lease_owner`` is set and ``lease_until`` is ahead;
+    ``attempts`` counts failures of the change now due, retried at ``next_attempt_at``.
+    """
+
+    __tablename__ = "webhook_subscriptions"
+    __table_args__ = (Index("ix_webhook_subscriptions_due", "state", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(16))
+    events: Mapped[list[str] | None] = mapped_column(JSON)
+    """The change types delivered; None delivers every type."""
+    secret: Mapped[str] = mapped_column(String(128))
+    previous_secret: Mapped[str | None] = mapped_column(String(128))
+    previous_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    state: Mapped[str] = mapped_column(String(16))
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    cursor: Mapped[int] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime] = mapped_column(DateTime)
+
+
+class DeliveryAttempt(Base):
+    """One POST of one change to one subscription, and what came of it."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_subscription", "subscription_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE")
+    )
+    change_seq: Mapped[int] = mapped_column(BigInteger)
+    change_id: Mapped[str] = mapped_column(String(36))
+    attempt: Mapped[int] = mapped_column(Integer)
+    time: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))
+    """delivered, retry or parked."""
+
+
+class DeadLetter(Base):
+    """A change a subscription gave up on; ``queued`` once ``webhook redeliver`` asks again."""
+
+    __tablename__ = "webhook_dead_letters"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "change_seq", name="uq_webhook_dead_letters"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE")
+    )
+    change_seq: Mapped[int] = mapped_column(BigInteger)
+    change_id: Mapped[str] = mapped_column(String(36))
+    parked_at: Mapped[datetime] = mapped_column(DateTime)
+    reason: Mapped[str] = mapped_column(Text)
+    queued: Mapped[bool] = mapped_column(Boolean, default=False)

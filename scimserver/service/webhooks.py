@@ -1,0 +1,171 @@
+"""Webhook subscriptions: add, list, remove, rotate the secret, test, redeliver.
+
+A new subscription starts at its tenant's current change-log head: it receives the
+changes committed after it was added, never a backfill of older ones (read those from
+``/Users``, ``/Groups`` and the change feed).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from scimserver.scim.changes import EVENT_TYPES
+from scimserver.scim.versions import now
+from scimserver.service.delivery import Formatter, Result, Sender
+from scimserver.service.signatures import new_secret
+from scimserver.store.db import Database
+from scimserver.store.models import DeadLetter, DeliveryAttempt, Subscription
+from scimserver.store.webhooks import ACTIVE, WebhookRepository
+
+
+class WebhookError(ValueError):
+    """A webhook command was given something it cannot use."""
+
+
+@dataclass(frozen=True)
+class SubscriptionInfo:
+    id: str
+    tenant: str
+    url: str
+    format: str
+    events: list[str] | None
+    state: str
+    cursor: int
+    attempts: int
+    max_attempts: int
+    created: datetime
+    previous_expires_at: datetime | None
+
+
+def parse_events(text: str | None) -> list[str] | None:
+    """``user.deactivated,user.deleted`` as a list; None (every type) when empty."""
+    if not text:
+        return None
+    events = sorted({part.strip() for part in text.split(",") if part.strip()})
+    unknown = [event for event in events if event not in EVENT_TYPES]
+    if unknown:
+        raise WebhookError(
+            f"Unknown event type(s) {', '.join(unknown)}; use {', '.join(EVENT_TYPES)}."
+        )
+    return events or None
+
+
+def _check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise WebhookError(f"A webhook URL must be http(s)://host/...; not {url!r}.")
+
+
+class WebhookService:
+    def __init__(
+        self, db: Database, formatters: dict[str, Formatter], max_attempts: int, timeout: float
+    ) -> None:
+        self.db = db
+        self.formatters = formatters
+        self.max_attempts = max_attempts
+        self.timeout = timeout
+
+    def add(
+        self, url: str, tenant_id: int, fmt: str, events: Sequence[str] | None
+    ) -> tuple[SubscriptionInfo, str]:
+        """Subscribe ``url`` from the tenant's current head; returns the secret, once."""
+        _check_url(url)
+        if fmt not in self.formatters:
+            raise WebhookError(f"Format must be one of {', '.join(sorted(self.formatters))}.")
+        created = now()
+        secret = new_secret()
+        with self.db.write() as session:
+            repo = WebhookRepository(session)
+            row = Subscription(
+                id=str(uuid.uuid4()),
+                tenant_id=tenant_id,
+                url=url,
+                format=fmt,
+                events=list(events) if events is not None else None,
+                secret=secret,
+                state=ACTIVE,
+                max_attempts=self.max_attempts,
+                created=created,
+                cursor=repo.head(tenant_id),
+                attempts=0,
+                next_attempt_at=created,
+                lease_until=created,
+            )
+            repo.add(row)
+        return self._one(row.id), secret
+
+    def listing(self, tenant_id: int | None = None) -> list[SubscriptionInfo]:
+        with self.db.read() as session:
+            rows = WebhookRepository(session).listing(tenant_id)
+            return [_info(row, tenant) for row, tenant in rows]
+
+    def remove(self, subscription_id: str) -> None:
+        with self.db.write() as session:
+            if not WebhookRepository(session).remove(subscription_id):
+                raise WebhookError(f"No webhook {subscription_id!r}.")
+
+    def rotate(self, subscription_id: str, overlap: timedelta) -> str:
+        """A new secret; the old one keeps signing beside it for ``overlap``."""
+        secret = new_secret()
+        with self.db.write() as session:
+            row = self._get(WebhookRepository(session), subscription_id)
+            row.previous_secret = row.secret
+            row.previous_expires_at = now() + overlap
+            row.secret = secret
+        return secret
+
+    def redeliver(self, subscription_id: str) -> int:
+        """Queue the parked changes again; the worker sends them before moving on."""
+        with self.db.write() as session:
+            repo = WebhookRepository(session)
+            self._get(repo, subscription_id)
+            return repo.requeue(subscription_id)
+
+    def test(self, subscription_id: str) -> Result:
+        """Send a ``webhook.test`` event now, outside the change log, and report the answer."""
+        with self.db.read() as session:
+            row = self._get(WebhookRepository(session), subscription_id)
+        formatter = self.formatters[row.format]
+        sender = Sender(self.timeout)
+        try:
+            return sender.send(row.url, formatter.test(row), formatter)
+        finally:
+            sender.close()
+
+    def dead_letters(self, subscription_id: str) -> list[DeadLetter]:
+        with self.db.read() as session:
+            return WebhookRepository(session).dead_letters(subscription_id)
+
+    def attempts(self, subscription_id: str) -> list[DeliveryAttempt]:
+        with self.db.read() as session:
+            return WebhookRepository(session).attempts(subscription_id)
+
+    def _one(self, subscription_id: str) -> SubscriptionInfo:
+        return next(info for info in self.listing() if info.id == subscription_id)
+
+    @staticmethod
+    def _get(repo: WebhookRepository, subscription_id: str) -> Subscription:
+        row = repo.find(subscription_id)
+        if row is None:
+            raise WebhookError(f"No webhook {subscription_id!r}.")
+        return row
+
+
+def _info(row: Subscription, tenant: str) -> SubscriptionInfo:
+    return SubscriptionInfo(
+        row.id,
+        tenant,
+        row.url,
+        row.format,
+        row.events,
+        row.state,
+        row.cursor,
+        row.attempts,
+        row.max_attempts,
+        row.created,
+        row.previous_expires_at,
+    )
