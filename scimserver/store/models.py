@@ -191,3 +191,44 @@ class FeedHead(Base):
     )
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     pruned_through: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SigningKey(Base):
+    """A server-wide key that signs Security Event Tokens; retired keys leave the JWKS."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alg: Mapped[str] = mapped_column(String(16))
+    private_pem: Mapped[str] = mapped_column(Text)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class SetReceiver(Base):
+    """An RFC 8936 poll receiver (one per bearer token): the last change seq it was sent."""
+
+    __tablename__ = "set_receivers"
+
+    token_id: Mapped[int] = mapped_column(
+        ForeignKey("tokens.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    cursor: Mapped[int] = mapped_column(BigInteger)
+    created: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SetDelivery(Base):
+    """A SET sent to a poll receiver and not yet acknowledged: redelivered as stored."""
+
+    __tablename__ = "set_deliveries"
+    __table_args__ = (Index("ix_set_deliveries_order", "token_id", "seq"),)
+
+    token_id: Mapped[int] = mapped_column(
+        ForeignKey("set_receivers.token_id", ondelete="CASCADE"), primary_key=True
+    )
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    jwt: Mapped[str] = mapped_column(Text)
+    delivered_at: Mapped[datetime] = mapped_column(DateTime)
