@@ -35,6 +35,8 @@ class Settings:
     """Threads per gunicorn worker (gthread): a long-polling feed reader holds one."""
     change_retention_days: int = 30
     """How long the change log keeps a change; an older feed cursor answers 410."""
+    poll_full_events: bool = False
+    """RFC 8936 poll SETs carry ``data`` (full) instead of changed attribute names (notice)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

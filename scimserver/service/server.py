@@ -10,8 +10,10 @@ from scimserver.schema.marshal import Marshaller
 from scimserver.scim.cursors import CursorCodec
 from scimserver.service.changes import ChangeFeed
 from scimserver.service.discovery import DiscoveryService
+from scimserver.service.poll import SetPoller
 from scimserver.service.resources import ResourceService
-from scimserver.service.tokens import TenantService, TokenService
+from scimserver.service.sets import SetIssuer, SigningKeys
+from scimserver.service.tokens import Principal, TenantService, TokenService
 from scimserver.store import migrate
 from scimserver.store.db import Database
 from scimserver.store.keys import server_key
@@ -30,6 +32,7 @@ class Server:
     cursors: CursorCodec
     marshallers: dict[str, Marshaller] = field(default_factory=dict)
     watcher: HeadWatcher | None = None
+    signing_keys: SigningKeys | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Server:
@@ -75,6 +78,18 @@ class Server:
         watcher = self.watcher or HeadWatcher(self.db)
         self.watcher = watcher
         return ChangeFeed(self.db, watcher, tenant_id)
+
+    def set_issuer(self, issuer: str) -> SetIssuer:
+        """Signs change-log rows as SETs with ``iss`` = ``issuer`` (see service/sets.py)."""
+        keys = self.signing_keys or SigningKeys(self.db)
+        self.signing_keys = keys
+        return SetIssuer(keys, issuer)
+
+    def set_poller(self, receiver: Principal, issuer: str) -> SetPoller:
+        """The RFC 8936 poll stream of one bearer token."""
+        issuing = self.set_issuer(issuer)
+        watcher = self.feed(receiver.tenant_id).watcher
+        return SetPoller(self.db, watcher, issuing, receiver, self.settings.poll_full_events)
 
     def discovery(self, base_url: str) -> DiscoveryService:
         return DiscoveryService(
