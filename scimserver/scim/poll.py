@@ -79,4 +79,3 @@ def _set_errs(value: Any) -> dict[str, SetErr]:
 
 def _is_jti(value: Any) -> bool:
     return isinstance(value, str) and 0 < len(value) <= MAX_JTI_LENGTH
-
