@@ -39,6 +39,7 @@ EVENT_URIS = (
     DEACTIVATE,
 )
 """Every URI this server emits (advertised in ServiceProviderConfig ``securityEvents``)."""
+FULL_URIS = frozenset({CREATE_FULL, PATCH_FULL, PUT_FULL})
 
 PATCH_OP_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SET_TYPE = "secevent+jwt"

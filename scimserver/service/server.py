@@ -98,4 +98,5 @@ class Server:
             (self.settings.default_page_size, self.settings.max_page_size),
             self.cursors.timeout,
             bulk=(self.settings.bulk_max_operations, self.settings.bulk_max_payload_bytes),
+            full_events=self.settings.poll_full_events,
         )

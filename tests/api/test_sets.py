@@ -253,3 +253,33 @@ def test_receivers_are_per_token_and_per_tenant(app: Flask) -> None:
         verify(second_a, t)["sub_id"] for t in theirs.values()
     ]
     assert len(poll(tenant_b, {"returnImmediately": True}).get_json()["sets"]) == 1
+
+
+def test_service_provider_config_advertises_the_events_sent(scim: ScimClient) -> None:
+    events = scim.get("/ServiceProviderConfig").get_json()["securityEvents"]
+    assert events["asyncRequest"] == "none"
+    assert events["eventUris"] == [
+        P + "prov:create:notice",
+        P + "prov:patch:notice",
+        P + "prov:put:notice",
+        P + "prov:delete",
+        P + "prov:activate",
+        P + "prov:deactivate",
+    ]
+
+
+def test_schemas_define_security_events(scim: ScimClient) -> None:
+    urn = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+    schema = scim.get(f"/Schemas/{urn}").get_json()
+    found = next(a for a in schema["attributes"] if a["name"] == "securityEvents")
+    assert (found["type"], found["multiValued"], found["mutability"]) == (
+        "complex",
+        False,
+        "readOnly",
+    )
+    subs = {s["name"]: s for s in found["subAttributes"]}
+    assert subs["asyncRequest"]["canonicalValues"] == ["none", "long", "request"]
+    assert (subs["eventUris"]["type"], subs["eventUris"]["multiValued"]) == ("string", True)
+    config = scim.get("/ServiceProviderConfig").get_json()
+    declared = {a["name"] for a in schema["attributes"]}
+    assert set(config) - {"schemas", "meta"} <= declared
