@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import jwt
@@ -11,6 +12,9 @@ import pytest
 from flask import Flask
 from werkzeug.test import TestResponse
 
+from scimserver.app import create_app
+from scimserver.config import Settings
+from scimserver.store.changes import ChangeRepository
 from tests.conftest import ScimClient, make_client
 
 POLL = "/api/v1/sets/poll"
@@ -283,3 +287,70 @@ def test_schemas_define_security_events(scim: ScimClient) -> None:
     config = scim.get("/ServiceProviderConfig").get_json()
     declared = {a["name"] for a in schema["attributes"]}
     assert set(config) - {"schemas", "meta"} <= declared
+
+
+@pytest.fixture(scope="module")
+def full_app(app: Flask) -> Iterator[Flask]:
+    """A second app on the same database, sending SETs in full mode."""
+    settings = app.extensions["scimserver"].settings
+    other = create_app(Settings(settings.database_url, base_url=ISS, poll_full_events=True))
+    yield other
+    other.extensions["scimserver"].db.dispose()
+
+
+def test_every_instance_signs_with_the_same_key(app: Flask, full_app: Flask) -> None:
+    ours = app.test_client().get("/api/v1/jwks.json").get_json()
+    theirs = full_app.test_client().get("/api/v1/jwks.json").get_json()
+    assert ours == theirs and len(ours["keys"]) == 1
+
+
+def test_full_mode_sends_the_resource_and_the_patch_op(full_app: Flask) -> None:
+    scim = make_client(full_app)
+    start(scim)
+    user = scim.create_user("bjensen", name={"givenName": "Barbara"}, title="Boss")
+    change = {
+        "schemas": [PATCH_OP],
+        "Operations": [
+            {"op": "replace", "path": "name.givenName", "value": "Babs"},
+            {"op": "remove", "path": "title"},
+        ],
+    }
+    assert scim.patch(f"/Users/{user['id']}", change).status_code == 200
+    created, patched = drain(scim)
+    data = created["events"][P + "prov:create:full"]["data"]
+    assert data["id"] == user["id"] and data["userName"] == "bjensen"
+    assert data["meta"]["location"] == user["meta"]["location"]
+    assert data["meta"]["version"] == user["meta"]["version"]
+    assert "password" not in data
+    assert patched["events"] == {
+        P + "prov:patch:full": {
+            "version": 'W/"2"',
+            "data": {
+                "schemas": [PATCH_OP],
+                "Operations": [
+                    {"op": "replace", "path": "name.givenName", "value": "Babs"},
+                    {"op": "remove", "path": "title"},
+                ],
+            },
+        }
+    }
+    uris = scim.get("/ServiceProviderConfig").get_json()["securityEvents"]["eventUris"]
+    assert P + "prov:put:full" in uris
+
+
+def test_set_issuer_keeps_the_jti_for_a_receiver(app: Flask, scim: ScimClient) -> None:
+    user = scim.create_user()
+    server = app.extensions["scimserver"]
+    tenant = server.tokens.authenticate(scim.token).tenant_id
+    with server.db.read() as session:
+        (change,) = ChangeRepository(session, tenant).after(0, 10)
+    issuer = server.set_issuer(ISS)
+    jti, token = issuer.encode(change, "https://app.example/r/1", False, "webhook:1")
+    again, _ = issuer.encode(change, "https://app.example/r/1", False, "webhook:1")
+    other, _ = issuer.encode(change, "https://app.example/r/2", False, "webhook:2")
+    assert jti == again != other
+    keys = jwt.PyJWKSet.from_dict(scim.client.get("/api/v1/jwks.json").get_json())
+    claims = jwt.decode(
+        token, keys.keys[0], algorithms=["ES256"], audience="https://app.example/r/1"
+    )
+    assert claims["jti"] == jti and claims["sub_id"]["id"] == user["id"]
