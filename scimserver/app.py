@@ -9,6 +9,7 @@ from flask import Flask, Response, request
 from scimserver.api.changes import build_changes_blueprint
 from scimserver.api.context import EXTENSION, request_id
 from scimserver.api.errors import register_error_handlers
+from scimserver.api.events import build_events_blueprint
 from scimserver.api.guards import Guards
 from scimserver.api.json import ScimJSONProvider, negotiate
 from scimserver.api.routes import build_blueprint
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
     app.register_blueprint(build_blueprint(server.registry), url_prefix="/scim/v2")
     app.register_blueprint(build_changes_blueprint(), url_prefix="/api/v1")
+    app.register_blueprint(build_events_blueprint(), url_prefix="/api/v1")
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -207,15 +207,20 @@ def _webhooks() -> tuple[Server, WebhookService]:
 )
 @click.option("--format", "fmt", type=click.Choice(["json", "set"]), default="json")
 @click.option("--events", help="Comma-separated change types, e.g. user.deactivated,user.deleted.")
-def webhook_add(url: str, tenant: str | None, fmt: str, events: str | None) -> None:
+@click.option("--full", is_flag=True, help="set format: full-mode SETs (data), not notices.")
+def webhook_add(url: str, tenant: str | None, fmt: str, events: str | None, full: bool) -> None:
     """Subscribe URL to changes committed from now on (no backfill); print its secret once."""
     server, service = _webhooks()
     try:
-        info, secret = service.add(url, _tenant_id(server, tenant), fmt, parse_events(events))
+        info, secret = service.add(url, _tenant_id(server, tenant), fmt, parse_events(events), full)
     except WebhookError as exc:
         raise click.UsageError(str(exc)) from exc
     kinds = ",".join(info.events) if info.events else "all events"
     click.echo(f"Webhook {info.id} for tenant {info.tenant!r}: {info.format}, {kinds}, to {url}")
+    if fmt == "set":
+        click.echo(f"It starts after change seq {info.cursor}. SETs are signed with the")
+        click.echo("server's ES256 key: receivers verify them against /api/v1/jwks.json.")
+        return
     click.echo(f"It starts after change seq {info.cursor}. Signing secret:")
     click.echo("")
     click.echo(f"    {secret}")

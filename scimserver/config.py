@@ -46,6 +46,8 @@ class Settings:
     """How long a worker owns a subscription without progress; must exceed the timeout."""
     worker_poll_ms: int = 1000
     """How long an idle worker sleeps before looking for due webhooks again."""
+    poll_full_events: bool = False
+    """RFC 8936 poll SETs carry ``data`` (full) instead of changed attribute names (notice)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -6,6 +6,7 @@ from typing import Any
 
 from scimserver.errors import NotFound
 from scimserver.schema import Registry, Schema
+from scimserver.scim.sets import EVENT_URIS, FULL_URIS
 
 SPC_URN = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 LIST_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
@@ -19,8 +20,11 @@ class DiscoveryService:
         page_size: tuple[int, int],
         cursor_timeout: int,
         bulk: tuple[int, int] = (0, 0),
+        full_events: bool = False,
     ) -> None:
-        """``bulk`` is (maxOperations, maxPayloadSize in bytes); (0, 0) advertises no bulk."""
+        """``bulk`` is (maxOperations, maxPayloadSize in bytes); (0, 0) advertises no bulk.
+        ``full_events``: SETs are sent in full mode too, not only as notices."""
+        self.full_events = full_events
         self.bulk_max_operations, self.bulk_max_payload = bulk
         self.registry = registry
         self.base_url = base_url.rstrip("/")
@@ -58,11 +62,16 @@ class DiscoveryService:
                     "primary": True,
                 }
             ],
+            "securityEvents": {"asyncRequest": "none", "eventUris": self._event_uris()},
             "meta": {
                 "resourceType": "ServiceProviderConfig",
                 "location": f"{self.base_url}/ServiceProviderConfig",
             },
         }
+
+    def _event_uris(self) -> list[str]:
+        """The SET event URIs actually emitted (RFC 9967 §4)."""
+        return [uri for uri in EVENT_URIS if self.full_events or uri not in FULL_URIS]
 
     def resource_types(self) -> list[dict[str, Any]]:
         return [
@@ -86,11 +95,15 @@ class DiscoveryService:
         return found.to_json(f"{self.base_url}/Schemas/{found.id}")
 
     def _served(self) -> list[Schema]:
-        """Schemas bound to some resource type (a loose file nobody uses is not served)."""
+        """Schemas bound to some resource type (a loose file nobody uses is not served),
+        and the ServiceProviderConfig's."""
         seen: dict[str, Schema] = {}
         for rt in self.registry.resource_types:
             for schema in rt.schemas:
                 seen.setdefault(schema.id, schema)
+        config = self.registry.schema(SPC_URN)
+        if config is not None:
+            seen.setdefault(config.id, config)
         return list(seen.values())
 
 

@@ -13,8 +13,11 @@ from scimserver.service.audit import AuditService
 from scimserver.service.changes import ChangeFeed
 from scimserver.service.delivery import Formatter, JsonFormatter, Sender
 from scimserver.service.discovery import DiscoveryService
+from scimserver.service.poll import SetPoller
 from scimserver.service.resources import ResourceService
-from scimserver.service.tokens import TenantService, TokenService
+from scimserver.service.set_push import SetFormatter
+from scimserver.service.sets import SetIssuer, SigningKeys
+from scimserver.service.tokens import Principal, TenantService, TokenService
 from scimserver.service.webhooks import WebhookService
 from scimserver.service.worker import Policy, Worker
 from scimserver.store import migrate
@@ -35,6 +38,7 @@ class Server:
     cursors: CursorCodec
     marshallers: dict[str, Marshaller] = field(default_factory=dict)
     watcher: HeadWatcher | None = None
+    signing_keys: SigningKeys | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Server:
@@ -85,6 +89,18 @@ class Server:
         self.watcher = watcher
         return ChangeFeed(self.db, watcher, tenant_id)
 
+    def set_issuer(self, issuer: str) -> SetIssuer:
+        """Signs change-log rows as SETs with ``iss`` = ``issuer`` (see service/sets.py)."""
+        keys = self.signing_keys or SigningKeys(self.db)
+        self.signing_keys = keys
+        return SetIssuer(keys, issuer)
+
+    def set_poller(self, receiver: Principal, issuer: str) -> SetPoller:
+        """The RFC 8936 poll stream of one bearer token."""
+        issuing = self.set_issuer(issuer)
+        watcher = self.feed(receiver.tenant_id).watcher
+        return SetPoller(self.db, watcher, issuing, receiver, self.settings.poll_full_events)
+
     def discovery(self, base_url: str) -> DiscoveryService:
         return DiscoveryService(
             self.registry,
@@ -92,11 +108,13 @@ class Server:
             (self.settings.default_page_size, self.settings.max_page_size),
             self.cursors.timeout,
             bulk=(self.settings.bulk_max_operations, self.settings.bulk_max_payload_bytes),
+            full_events=self.settings.poll_full_events,
         )
 
     def formatters(self) -> dict[str, Formatter]:
         """The webhook formats by name: what ``webhook add --format`` accepts."""
-        return {"json": JsonFormatter()}
+        issuer = self.settings.base_url or f"http://{self.settings.bind}/scim/v2"
+        return {"json": JsonFormatter(), "set": SetFormatter(self.set_issuer(issuer))}
 
     def webhooks(self) -> WebhookService:
         settings = self.settings

@@ -70,12 +70,22 @@ class WebhookService:
         self.timeout = timeout
 
     def add(
-        self, url: str, tenant_id: int, fmt: str, events: Sequence[str] | None
+        self,
+        url: str,
+        tenant_id: int,
+        fmt: str,
+        events: Sequence[str] | None,
+        full: bool = False,
     ) -> tuple[SubscriptionInfo, str]:
-        """Subscribe ``url`` from the tenant's current head; returns the secret, once."""
+        """Subscribe ``url`` from the tenant's current head; returns the secret, once.
+
+        ``full`` (``set`` format only) sends full-mode SETs: the resource or the PatchOp.
+        """
         _check_url(url)
         if fmt not in self.formatters:
             raise WebhookError(f"Format must be one of {', '.join(sorted(self.formatters))}.")
+        if full and fmt != "set":
+            raise WebhookError("--full is for the set format (RFC 9967 full-mode SETs).")
         created = now()
         secret = new_secret()
         with self.db.write() as session:
@@ -86,6 +96,7 @@ class WebhookService:
                 url=url,
                 format=fmt,
                 events=list(events) if events is not None else None,
+                full=full,
                 secret=secret,
                 state=ACTIVE,
                 max_attempts=self.max_attempts,

@@ -211,6 +211,8 @@ class Subscription(Base):
     format: Mapped[str] = mapped_column(String(16))
     events: Mapped[list[str] | None] = mapped_column(JSON)
     """The change types delivered; None delivers every type."""
+    full: Mapped[bool] = mapped_column(Boolean, default=False)
+    """``set`` format: full-mode SETs (``data``) instead of notices (changed attributes)."""
     secret: Mapped[str] = mapped_column(String(128))
     previous_secret: Mapped[str | None] = mapped_column(String(128))
     previous_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -262,3 +264,44 @@ class DeadLetter(Base):
     parked_at: Mapped[datetime] = mapped_column(DateTime)
     reason: Mapped[str] = mapped_column(Text)
     queued: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SigningKey(Base):
+    """A server-wide key that signs Security Event Tokens; retired keys leave the JWKS."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alg: Mapped[str] = mapped_column(String(16))
+    private_pem: Mapped[str] = mapped_column(Text)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class SetReceiver(Base):
+    """An RFC 8936 poll receiver (one per bearer token): the last change seq it was sent."""
+
+    __tablename__ = "set_receivers"
+
+    token_id: Mapped[int] = mapped_column(
+        ForeignKey("tokens.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    cursor: Mapped[int] = mapped_column(BigInteger)
+    created: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SetDelivery(Base):
+    """A SET sent to a poll receiver and not yet acknowledged: redelivered as stored."""
+
+    __tablename__ = "set_deliveries"
+    __table_args__ = (Index("ix_set_deliveries_order", "token_id", "seq"),)
+
+    token_id: Mapped[int] = mapped_column(
+        ForeignKey("set_receivers.token_id", ondelete="CASCADE"), primary_key=True
+    )
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    jwt: Mapped[str] = mapped_column(Text)
+    delivered_at: Mapped[datetime] = mapped_column(DateTime)

@@ -10,6 +10,7 @@ from tests.conftest import ScimClient, assert_scim_error
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+CONFIG = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 
 
 def test_service_provider_config_is_truthful(scim: ScimClient) -> None:
@@ -38,7 +39,7 @@ def test_resource_types(scim: ScimClient) -> None:
 
 def test_schemas_match_the_schema_files(scim: ScimClient) -> None:
     body = scim.get("/Schemas").get_json()
-    assert {s["id"] for s in body["Resources"]} == {USER, GROUP, ENTERPRISE}
+    assert {s["id"] for s in body["Resources"]} == {USER, GROUP, ENTERPRISE, CONFIG}
     served = scim.get(f"/Schemas/{USER}").get_json()
     source = json.loads((default_schema_dir() / "core" / "User.json").read_text())
     assert [a["name"] for a in served["attributes"]] == [a["name"] for a in source["attributes"]]

@@ -37,8 +37,10 @@ class Hooks:
     service: WebhookService
     added: list[str]
 
-    def add(self, url: str, events: list[str] | None = None) -> tuple[SubscriptionInfo, str]:
-        info, secret = self.service.add(url, self.tenant_id, "json", events)
+    def add(
+        self, url: str, events: list[str] | None = None, fmt: str = "json", full: bool = False
+    ) -> tuple[SubscriptionInfo, str]:
+        info, secret = self.service.add(url, self.tenant_id, fmt, events, full)
         self.added.append(info.id)
         return info, secret
 

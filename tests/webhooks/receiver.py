@@ -29,8 +29,8 @@ class Received:
         return self.headers["webhook-id"]
 
 
-Script = Callable[[Received, int], int]
-"""Given a request and how many requests came before it, the status to answer."""
+Script = Callable[[Received, int], "int | tuple[int, bytes]"]
+"""Given a request and how many requests came before it, the status (and body) to answer."""
 
 
 class Receiver:
@@ -49,10 +49,15 @@ class Receiver:
                 with receiver.lock:
                     count = len(receiver.requests)
                     receiver.requests.append(request)
-                status = receiver.script(request, count)
+                answer = receiver.script(request, count)
+                status, body = answer if isinstance(answer, tuple) else (answer, b"")
                 self.send_response(status)
-                self.send_header("content-length", "0")
+                if body:
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-language", "en")
+                self.send_header("content-length", str(len(body)))
                 self.end_headers()
+                self.wfile.write(body)
 
             def log_message(self, *_args: Any) -> None:
                 pass

@@ -115,10 +115,9 @@ def test_a_worker_killed_mid_delivery_loses_nothing(
 
 
 def test_two_workers_deliver_each_change_once_in_order(
-    live_app: tuple[Flask, str], tmp_path: Path, backend: str
+    live_app: tuple[Flask, str], tmp_path: Path
 ) -> None:
-    if backend != "postgresql":
-        pytest.skip("concurrent workers are exercised on PostgreSQL (SKIP LOCKED)")
+    """On PostgreSQL the claims use SKIP LOCKED; on SQLite they take the write lock."""
     app, url = live_app
     hooks = make_hooks(app)
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | Sequence[str] | None = "0004"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("url", sa.Text(), nullable=False),
         sa.Column("format", sa.String(length=16), nullable=False),
         sa.Column("events", sa.JSON(), nullable=True),
+        sa.Column("full", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("secret", sa.String(length=128), nullable=False),
         sa.Column("previous_secret", sa.String(length=128), nullable=True),
         sa.Column("previous_expires_at", sa.DateTime(), nullable=True),

@@ -1,0 +1,230 @@
+"""Security Event Token claims (RFC 8417) for SCIM events (RFC 9967), built from one change.
+
+One change becomes one SET. Several event URIs share a SET only when they are aspects
+of the same state change (RFC 9967 §2.1): a deactivation is ``prov:patch`` or
+``prov:put`` plus ``prov:deactivate``. Deletes are a bare ``prov:delete``. Membership
+changes are a ``prov:patch`` on the Group. ``sub_id`` names the subject; ``sub`` and
+``exp`` are never set.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from scimserver.scim.versions import etag, timestamp
+
+EVENT_PREFIX = "urn:ietf:params:scim:event:"
+CREATE_NOTICE = EVENT_PREFIX + "prov:create:notice"
+CREATE_FULL = EVENT_PREFIX + "prov:create:full"
+PATCH_NOTICE = EVENT_PREFIX + "prov:patch:notice"
+PATCH_FULL = EVENT_PREFIX + "prov:patch:full"
+PUT_NOTICE = EVENT_PREFIX + "prov:put:notice"
+PUT_FULL = EVENT_PREFIX + "prov:put:full"
+DELETE = EVENT_PREFIX + "prov:delete"
+ACTIVATE = EVENT_PREFIX + "prov:activate"
+DEACTIVATE = EVENT_PREFIX + "prov:deactivate"
+EVENT_URIS = (
+    CREATE_NOTICE,
+    CREATE_FULL,
+    PATCH_NOTICE,
+    PATCH_FULL,
+    PUT_NOTICE,
+    PUT_FULL,
+    DELETE,
+    ACTIVATE,
+    DEACTIVATE,
+)
+"""Every URI this server emits (advertised in ServiceProviderConfig ``securityEvents``)."""
+FULL_URIS = frozenset({CREATE_FULL, PATCH_FULL, PUT_FULL})
+
+PATCH_OP_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+SET_TYPE = "secevent+jwt"
+_JTI_NAMESPACE = uuid.UUID("6f1d2f5e-3b0c-4a5e-9a43-5c1e2f7d8b90")
+_NOT_IN_DATA = frozenset({"password"})
+"""Changed paths that a change's ``data`` never holds: named in notices, never in full."""
+
+
+@dataclass(frozen=True)
+class ChangeFacts:
+    """What a SET says about one change (the store's change row, as plain values)."""
+
+    id: str
+    type: str
+    operation: str
+    resource_type: str
+    resource_id: str
+    request_id: str
+    time: datetime
+    external_id: str | None = None
+    attributes: tuple[str, ...] = ()
+    member_id: str | None = None
+    member_type: str | None = None
+    version: int | None = None
+    data: Mapping[str, Any] | None = None
+
+
+def jti_for(receiver_id: str, change_id: str) -> str:
+    """The SET's ``jti``: unique per (receiver, change), the same on every redelivery."""
+    return uuid.uuid5(_JTI_NAMESPACE, f"{receiver_id}\x00{change_id}").hex
+
+
+def resource_uri(resource_type: str, resource_id: str) -> str:
+    """The relative resource path ``sub_id.uri`` carries: ``/Users/{id}``, ``/Groups/{id}``."""
+    return f"/{resource_type}s/{resource_id}"
+
+
+def subject(change: ChangeFacts) -> dict[str, str]:
+    """``sub_id`` in the ``scim`` format (RFC 9967 §2.1)."""
+    found = {
+        "format": "scim",
+        "uri": resource_uri(change.resource_type, change.resource_id),
+        "id": change.resource_id,
+    }
+    if change.external_id is not None:
+        found["externalId"] = change.external_id
+    return found
+
+
+def set_claims(
+    change: ChangeFacts, issuer: str, audience: str, jti: str, issued_at: datetime, full: bool
+) -> dict[str, Any]:
+    """The claims of the SET for ``change``; ``full`` puts ``data`` in place of ``attributes``."""
+    return {
+        "iss": issuer,
+        "iat": _seconds(issued_at),
+        "jti": jti,
+        "aud": audience,
+        "txn": change.request_id,
+        "toe": _seconds(change.time),
+        "sub_id": subject(change),
+        "events": events(change, full, issuer),
+    }
+
+
+VERIFICATION = "https://schemas.openid.net/secevent/ssf/event-type/verification"
+"""The OpenID Shared Signals verification event: a test SET that changes nothing."""
+
+
+def verification_claims(
+    issuer: str, audience: str, jti: str, issued_at: datetime
+) -> dict[str, Any]:
+    """A SET a receiver can accept to prove the stream works (``webhook test``)."""
+    return {
+        "iss": issuer,
+        "iat": _seconds(issued_at),
+        "jti": jti,
+        "aud": audience,
+        "events": {VERIFICATION: {"state": jti}},
+    }
+
+
+def events(change: ChangeFacts, full: bool, issuer: str) -> dict[str, Any]:
+    """The ``events`` claim: the event URIs of one change and their payloads."""
+    action = change.type.rsplit(".", 1)[-1]
+    if action == "deleted":
+        return {DELETE: {}}
+    if action == "created":
+        if full:
+            return {CREATE_FULL: {"data": final_resource(change, issuer)}}
+        return {CREATE_NOTICE: {"attributes": list(change.attributes)}}
+    found = _update(change, full, issuer)
+    if action == "deactivated":
+        found[DEACTIVATE] = {}
+    elif action == "reactivated":
+        found[ACTIVATE] = {}
+    return found
+
+
+def _update(change: ChangeFacts, full: bool, issuer: str) -> dict[str, Any]:
+    version = etag(change.version) if change.version is not None else None
+    member = change.member_id is not None
+    if member or change.operation == "PATCH":
+        uri = PATCH_FULL if full else PATCH_NOTICE
+        data = member_patch(change) if member else attribute_patch(change)
+    else:
+        uri = PUT_FULL if full else PUT_NOTICE
+        data = final_resource(change, issuer)
+    attributes = ["members"] if member else list(change.attributes)
+    payload: dict[str, Any] = {"data": data} if full else {"attributes": attributes}
+    if version is not None:
+        payload["version"] = version
+    return {uri: payload}
+
+
+def final_resource(change: ChangeFacts, issuer: str) -> dict[str, Any]:
+    """The resource as stored after the change: schemas, id, attributes and meta."""
+    stored = dict(change.data or {})
+    schemas = stored.pop("schemas", None)
+    resource: dict[str, Any] = {"schemas": schemas} if schemas is not None else {}
+    resource["id"] = change.resource_id
+    resource.update(stored)
+    meta: dict[str, Any] = {
+        "resourceType": change.resource_type,
+        "location": issuer.rstrip("/") + resource_uri(change.resource_type, change.resource_id),
+    }
+    if change.type.endswith(".created"):
+        meta["created"] = timestamp(change.time)
+    meta["lastModified"] = timestamp(change.time)
+    if change.version is not None:
+        meta["version"] = etag(change.version)
+    resource["meta"] = meta
+    return resource
+
+
+def attribute_patch(change: ChangeFacts) -> dict[str, Any]:
+    """A PatchOp equivalent to the change: replace each changed path present in the
+    stored document with its new value, remove each one that is gone."""
+    stored = change.data or {}
+    operations: list[dict[str, Any]] = []
+    for path in change.attributes:
+        if path in _NOT_IN_DATA:
+            continue
+        value = value_at(stored, path)
+        if value is None:
+            operations.append({"op": "remove", "path": path})
+        else:
+            operations.append({"op": "replace", "path": path, "value": value})
+    return {"schemas": [PATCH_OP_URN], "Operations": operations}
+
+
+def member_patch(change: ChangeFacts) -> dict[str, Any]:
+    """The PatchOp adding or removing one member (RFC 9967 Figure 6)."""
+    member_id = change.member_id or ""
+    if change.type.endswith("member_removed"):
+        operation: dict[str, Any] = {"op": "remove", "path": f'members[value eq "{member_id}"]'}
+    else:
+        member_type = change.member_type or "User"
+        ref = resource_uri(member_type, member_id)
+        value = [{"value": member_id, "$ref": ref}]
+        operation = {"op": "add", "path": "members", "value": value}
+    return {"schemas": [PATCH_OP_URN], "Operations": [operation]}
+
+
+def value_at(document: Mapping[str, Any], path: str) -> Any:
+    """The value at an attribute path (``name.givenName``, ``urn:…:User:department``)."""
+    container: Any = document
+    urn, _, name = path.rpartition(":")
+    if urn:
+        container = _get(document, urn)
+    for part in name.split("."):
+        container = _get(container, part)
+    return container
+
+
+def _get(container: Any, key: str) -> Any:
+    if not isinstance(container, Mapping):
+        return None
+    if key in container:
+        return container[key]
+    lowered = key.lower()
+    return next((v for k, v in container.items() if k.lower() == lowered), None)
+
+
+def _seconds(moment: datetime) -> int:
+    """Seconds since the epoch; naive datetimes are UTC, as the store keeps them."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return int(aware.timestamp())

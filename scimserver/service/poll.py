@@ -1,0 +1,111 @@
+"""RFC 8936 poll delivery: each bearer token is a receiver of its tenant's SETs.
+
+A receiver starts at the change log's head when it first polls (no backfill). Each
+poll first releases what it acknowledges (``ack``) or refuses (``setErrs``, logged),
+then answers the receiver's unacknowledged SETs again (same ``jti``, same bytes),
+oldest first, and fills up to ``maxEvents`` with SETs for the changes after its
+cursor. With nothing to send and ``returnImmediately`` false, the poll waits until
+the tenant's log grows or ``max_wait`` seconds pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from scimserver.scim.poll import PollRequest
+from scimserver.scim.versions import now
+from scimserver.service.sets import SetIssuer
+from scimserver.service.tokens import Principal
+from scimserver.store.changes import ChangeRepository
+from scimserver.store.db import Database
+from scimserver.store.set_streams import ReceiverStream
+from scimserver.store.watch import HeadWatcher
+
+log = logging.getLogger(__name__)
+
+MAX_WAIT = 25.0
+"""The longest a long poll is held (RFC 8936 §2.5 leaves it to agreement)."""
+
+
+@dataclass(frozen=True)
+class PollResult:
+    sets: dict[str, str]
+    more_available: bool
+
+
+class SetPoller:
+    """One receiver's poll: the token's tenant, its name as ``aud``, SETs in notice or full."""
+
+    def __init__(
+        self,
+        db: Database,
+        watcher: HeadWatcher,
+        issuer: SetIssuer,
+        receiver: Principal,
+        full: bool = False,
+        max_wait: float = MAX_WAIT,
+    ) -> None:
+        self.db = db
+        self.watcher = watcher
+        self.issuer = issuer
+        self.receiver = receiver
+        self.full = full
+        self.max_wait = max_wait
+
+    @property
+    def receiver_id(self) -> str:
+        """What the ``jti`` is derived from: unique to this token's poll stream."""
+        return f"poll:{self.receiver.token_id}"
+
+    def poll(self, request: PollRequest) -> PollResult:
+        cursor, available = self._settle(request)
+        if not available and not request.return_immediately:
+            self.watcher.wait(self.receiver.tenant_id, cursor, self.max_wait)
+        return self._collect(request.max_events)
+
+    def _stream(self, session: Session) -> ReceiverStream:
+        return ReceiverStream(session, self.receiver.token_id, self.receiver.tenant_id)
+
+    def _settle(self, request: PollRequest) -> tuple[int, bool]:
+        """Release acked and refused SETs; returns (cursor, whether anything is waiting)."""
+        with self.db.write() as session:
+            stream, head = self._open(session)
+            cursor = stream.open(head, now())
+            stream.release(request.ack)
+            for jti, error in request.errors.items():
+                log.warning(
+                    "SET receiver %r refused %s: %s %s",
+                    self.receiver.name,
+                    jti,
+                    error.err,
+                    error.description,
+                )
+            stream.release(request.errors)
+            return cursor, head > cursor or stream.outstanding_count() > 0
+
+    def _open(self, session: Session) -> tuple[ReceiverStream, int]:
+        head = ChangeRepository(session, self.receiver.tenant_id).position().head
+        return self._stream(session), head
+
+    def _collect(self, max_events: int) -> PollResult:
+        """Unacknowledged SETs again, then new ones, up to ``max_events`` in all."""
+        with self.db.write() as session:
+            stream, head = self._open(session)
+            moment = now()
+            cursor = stream.open(head, moment)
+            sets = {d.jti: d.jwt for d in stream.outstanding(max_events)}
+            room = max_events - len(sets)
+            changes = ChangeRepository(session, self.receiver.tenant_id)
+            for change in changes.after(cursor, room) if room > 0 else []:
+                jti, token = self.issuer.encode(
+                    change, self.receiver.name, self.full, self.receiver_id
+                )
+                stream.deliver(change.seq, jti, token, moment)
+                sets[jti] = token
+                cursor = change.seq
+            stream.advance(cursor)
+            waiting = stream.outstanding_count() - len(sets)
+            return PollResult(sets, waiting > 0 or head > cursor)

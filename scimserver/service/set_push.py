@@ -1,0 +1,56 @@
+"""The ``set`` webhook format: RFC 8935 push of signed Security Event Tokens.
+
+Each change is POSTed as one SET (``Content-Type: application/secevent+jwt``,
+``Accept: application/json``), signed with the server's ES256 key (see the JWKS at
+``/api/v1/jwks.json``), ``aud`` the subscription's URL, ``jti`` stable across retries
+of the same change to the same subscription. A 2xx (RFC 8935 says 202) is delivered;
+a 400 whose ``err`` says the SET itself is wrong (RFC 8935 §2.4: ``invalid_request``,
+``invalid_key``, ``invalid_issuer``, ``invalid_audience``) is parked at once, since
+sending it again cannot help; anything else, ``access_denied`` and
+``authentication_failed`` included (credentials may be fixed), is retried.
+"""
+
+from __future__ import annotations
+
+import json
+
+from scimserver.service.delivery import Message, Verdict
+from scimserver.service.sets import SetIssuer
+from scimserver.store.models import Change, Subscription
+
+SET_MEDIA_TYPE = "application/secevent+jwt"
+PERMANENT = frozenset({"invalid_request", "invalid_key", "invalid_issuer", "invalid_audience"})
+
+
+class SetFormatter:
+    def __init__(self, issuer: SetIssuer) -> None:
+        self.issuer = issuer
+
+    def render(self, subscription: Subscription, change: Change) -> Message:
+        receiver = f"webhook:{subscription.id}"
+        _, token = self.issuer.encode(change, subscription.url, subscription.full, receiver)
+        return Message(change.id, _headers(), token.encode("ascii"))
+
+    def test(self, subscription: Subscription) -> Message:
+        jti, token = self.issuer.verification(subscription.url)
+        return Message(jti, _headers(), token.encode("ascii"))
+
+    def verdict(self, status: int, body: bytes) -> Verdict:
+        if 200 <= status < 300:
+            return Verdict.DELIVERED
+        if status == 400 and _error_code(body) in PERMANENT:
+            return Verdict.REJECT
+        return Verdict.RETRY
+
+
+def _headers() -> dict[str, str]:
+    return {"content-type": SET_MEDIA_TYPE, "accept": "application/json"}
+
+
+def _error_code(body: bytes) -> str | None:
+    try:
+        found = json.loads(body)
+    except ValueError:
+        return None
+    code = found.get("err") if isinstance(found, dict) else None
+    return code if isinstance(code, str) else None

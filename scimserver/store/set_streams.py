@@ -1,0 +1,74 @@
+"""RFC 8936 poll receivers: each one's cursor in the change log and its unacknowledged SETs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from scimserver.store.models import SetDelivery, SetReceiver
+
+
+class ReceiverStream:
+    """One receiver's state; run inside a write transaction, opened first with ``open``."""
+
+    def __init__(self, session: Session, token_id: int, tenant_id: int) -> None:
+        self.session = session
+        self.token_id = token_id
+        self.tenant_id = tenant_id
+
+    def open(self, start: int, moment: datetime) -> int:
+        """The receiver's cursor, locked until commit; a new receiver starts at ``start``."""
+        module = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
+        values = {
+            "token_id": self.token_id,
+            "tenant_id": self.tenant_id,
+            "cursor": start,
+            "created": moment,
+        }
+        self.session.execute(module.insert(SetReceiver).values(**values).on_conflict_do_nothing())
+        query = (
+            select(SetReceiver.cursor)
+            .where(SetReceiver.token_id == self.token_id)
+            .with_for_update()
+        )
+        return int(self.session.execute(query).scalar_one())
+
+    def advance(self, cursor: int) -> None:
+        self.session.execute(
+            update(SetReceiver).where(SetReceiver.token_id == self.token_id).values(cursor=cursor)
+        )
+
+    def release(self, jtis: Iterable[str]) -> int:
+        """Forget acknowledged (or refused) SETs; returns how many were outstanding."""
+        wanted = list(jtis)
+        if not wanted:
+            return 0
+        result = self.session.execute(
+            delete(SetDelivery).where(
+                SetDelivery.token_id == self.token_id, SetDelivery.jti.in_(wanted)
+            )
+        )
+        return max(int(getattr(result, "rowcount", 0)), 0)
+
+    def outstanding(self, limit: int) -> list[SetDelivery]:
+        """Up to ``limit`` unacknowledged SETs, oldest change first."""
+        query = (
+            select(SetDelivery)
+            .where(SetDelivery.token_id == self.token_id)
+            .order_by(SetDelivery.seq)
+            .limit(limit)
+        )
+        return list(self.session.scalars(query))
+
+    def outstanding_count(self) -> int:
+        query = select(func.count()).where(SetDelivery.token_id == self.token_id)
+        return int(self.session.scalar(query) or 0)
+
+    def deliver(self, seq: int, jti: str, jwt: str, moment: datetime) -> None:
+        self.session.add(
+            SetDelivery(token_id=self.token_id, jti=jti, seq=seq, jwt=jwt, delivered_at=moment)
+        )
