@@ -68,8 +68,8 @@ class ChangeFeed:
 
     def head(self) -> str:
         """The cursor of the newest change: follow the feed from here after a snapshot."""
-        with self.db.connect() as connection:
-            return str(ChangeRepository(connection, self.tenant_id).position().head)
+        with self.db.read() as session:
+            return str(ChangeRepository(session, self.tenant_id).position().head)
 
     def read(self, after: int, limit: int, wait: float) -> FeedPage:
         """Up to ``limit`` changes after ``after``; with ``wait``, hold an empty answer
@@ -101,5 +101,5 @@ def prune(db: Database, tenant_ids: list[int], retention: timedelta) -> int:
     removed = 0
     for tenant_id in tenant_ids:
         with db.write() as session:
-            removed += ChangeRepository(session.connection(), tenant_id).prune(cutoff)
+            removed += ChangeRepository(session, tenant_id).prune(cutoff)
     return removed

@@ -60,8 +60,9 @@ class Origin:
 class _Pending:
     tenant_id: int
     record: ChangeRecord
-    version: Any
-    """The resource row, read for its version when the transaction ends; None if deleted."""
+    row: Any
+    """The resource row, read for its version when the transaction ends, or the version
+    itself (rows bumped by one statement); None once deleted."""
     time: datetime
 
 
@@ -80,7 +81,7 @@ def begin(session: Session, origin: Origin) -> None:
 
 
 def record(session: Session, tenant_id: int, change: ChangeRecord, row: Any = None) -> None:
-    """Buffer one change; ``row`` (the resource) gives the version it ends up with."""
+    """Buffer one change; ``row`` (the resource, or its new version) gives its version."""
     session.info.setdefault(_PENDING, []).append(_Pending(tenant_id, change, row, now()))
 
 
@@ -103,24 +104,30 @@ def append_pending(session: Session) -> int:
     return len(pending)
 
 
+def _advance_statement(dialect: Any) -> Any:
+    """``seq += :count`` on the tenant's head (created at 0 if missing), returning it."""
+    statement = dialect.insert(_HEADS).values(
+        tenant_id=bindparam("tenant"), seq=bindparam("count"), pruned_through=0
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[_HEADS.c.tenant_id],
+        set_={"seq": _HEADS.c.seq + statement.excluded.seq},
+    ).returning(_HEADS.c.seq)
+
+
+# Built once: building and caching an upsert per write cost more than running it.
+_ADVANCE = {"postgresql": _advance_statement(postgresql), "sqlite": _advance_statement(sqlite)}
+
+
 def _advance(session: Session, tenant_id: int, count: int) -> int:
     """Take ``count`` seq numbers for the tenant; the head row stays locked until commit."""
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    statement = (
-        module.insert(FeedHead)
-        .values(tenant_id=tenant_id, seq=count, pruned_through=0)
-        .on_conflict_do_update(
-            index_elements=[FeedHead.tenant_id], set_={"seq": FeedHead.seq + count}
-        )
-        .returning(FeedHead.seq)
-    )
-    return int(session.execute(statement).scalar_one())
+    statement = _ADVANCE[session.get_bind().dialect.name]
+    return int(session.execute(statement, {"tenant": tenant_id, "count": count}).scalar_one())
 
 
 def _row(item: _Pending, seq: int, origin: Origin) -> dict[str, Any]:
     change = item.record
-    version = getattr(item.version, "version", None) if item.version is not None else None
+    version = item.row if isinstance(item.row, int) else getattr(item.row, "version", None)
     return {
         "id": str(uuid.uuid4()),
         "tenant_id": item.tenant_id,
@@ -145,18 +152,17 @@ def _row(item: _Pending, seq: int, origin: Origin) -> dict[str, Any]:
 class ChangeRepository:
     """Reads of one tenant's change log."""
 
-    def __init__(self, connection: Connection | Session, tenant_id: int) -> None:
-        self.connection = connection
+    def __init__(self, session: Session, tenant_id: int) -> None:
+        self.session = session
         self.tenant_id = tenant_id
 
     def after(self, seq: int, limit: int) -> list[Change]:
         """Up to ``limit`` changes with a seq above ``seq``, oldest first."""
         params = {"tenant": self.tenant_id, "after": seq, "limit": limit}
-        session = self._session()
-        return list(session.scalars(_PAGE, params))
+        return list(self.session.scalars(_PAGE, params))
 
     def position(self) -> FeedPosition:
-        row = self.connection.execute(_HEAD, {"tenant": self.tenant_id}).first()
+        row = self.session.execute(_HEAD, {"tenant": self.tenant_id}).first()
         return FeedPosition(0, 0) if row is None else FeedPosition(int(row[0]), int(row[1]))
 
     def of_resource(self, resource_id: str, limit: int = 1000) -> list[Change]:
@@ -170,30 +176,25 @@ class ChangeRepository:
             .order_by(Change.seq)
             .limit(limit)
         )
-        return list(self._session().scalars(query))
+        return list(self.session.scalars(query))
 
     def prune(self, before: datetime) -> int:
         """Delete changes older than ``before``; the feed then answers 410 below them."""
         newest = select(func.max(Change.seq)).where(
             Change.tenant_id == self.tenant_id, Change.time < before
         )
-        through = self.connection.execute(newest).scalar()
+        through = self.session.execute(newest).scalar()
         if through is None:
             return 0
-        gone = self.connection.execute(
+        gone = self.session.execute(
             delete(Change).where(Change.tenant_id == self.tenant_id, Change.seq <= through)
         )
-        self.connection.execute(
+        self.session.execute(
             update(FeedHead)
             .where(FeedHead.tenant_id == self.tenant_id, FeedHead.pruned_through < through)
             .values(pruned_through=through)
         )
         return max(int(getattr(gone, "rowcount", 0)), 0)
-
-    def _session(self) -> Session:
-        if not isinstance(self.connection, Session):
-            return Session(self.connection)
-        return self.connection
 
 
 def heads(connection: Connection) -> dict[int, int]:

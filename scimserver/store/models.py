@@ -152,15 +152,14 @@ class Change(Base):
     """
 
     __tablename__ = "changes"
-    __table_args__ = (
-        UniqueConstraint("tenant_id", "seq", name="uq_changes_seq"),
-        Index("ix_changes_resource", "tenant_id", "resource_id", "seq"),
-        Index("ix_changes_time", "time"),
-    )
+    __table_args__ = (Index("ix_changes_resource", "tenant_id", "resource_id", "seq"),)
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
-    seq: Mapped[int] = mapped_column(BigInteger)
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[str] = mapped_column(String(36))
+    """A random UUID: unique by construction, so no index is kept for it."""
     type: Mapped[str] = mapped_column(String(32))
     operation: Mapped[str] = mapped_column(String(8))
     """The SCIM method that made it: POST, PUT, PATCH or DELETE."""

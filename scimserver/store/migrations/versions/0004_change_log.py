@@ -38,11 +38,9 @@ def upgrade() -> None:
         sa.Column("request_id", sa.String(length=64), nullable=False),
         sa.Column("time", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("tenant_id", "seq", name="uq_changes_seq"),
+        sa.PrimaryKeyConstraint("tenant_id", "seq"),
     )
     op.create_index("ix_changes_resource", "changes", ["tenant_id", "resource_id", "seq"])
-    op.create_index("ix_changes_time", "changes", ["time"])
     op.create_table(
         "feed_heads",
         sa.Column("tenant_id", sa.Integer(), nullable=False),
@@ -55,6 +53,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("feed_heads")
-    op.drop_index("ix_changes_time", table_name="changes")
     op.drop_index("ix_changes_resource", table_name="changes")
     op.drop_table("changes")
