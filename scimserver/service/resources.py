@@ -211,13 +211,16 @@ class ResourceService:
             created=moment,
             last_modified=moment,
         )
+        # Everything that needs no database happens before the write transaction: on
+        # SQLite that transaction holds the one write lock every writer waits for.
+        self._store_document(resource, document, _hashed(password))
+        values = self._values(document)
+        kind = event_type(self.type.id, "created")
+        paths = changed_paths(self.type, {}, document)
+        change = describe(resource, kind, attributes=paths, data=document)
         with self.db.write(self._origin("POST")) as session:
-            self._store_document(resource, document, password)
             self._check_unique(session, resource)
-            kind = event_type(self.type.id, "created")
-            paths = changed_paths(self.type, {}, document)
-            change = describe(resource, kind, attributes=paths, data=document)
-            self._repo(session).add(resource, self._values(document), change)
+            self._repo(session).add(resource, values, change)
             if members:
                 wanted = self._member_types(session, members)
                 self._memberships(session).add(resource, wanted, moment)
@@ -228,14 +231,16 @@ class ResourceService:
         self, resource_id: str, body: Any, if_match: str | None, projection: Projection
     ) -> Written:
         document = self.marshaller.load(self._normalised("PUT", body), Phase.REPLACE)
-        password = document.pop("password", None)
+        hashed = _hashed(document.pop("password", None))
         members = document.pop("members", None) if self.has_members else None
+        values: list[Any] | None = self._values(document)  # outside the write lock
         with self.db.write(self._origin("PUT")) as session:
             resource = self._locked(self._repo(session), resource_id, if_match)
             self._check_immutable(resource.data, document)
             if "active" in resource.data and "active" not in document:
                 document["active"] = resource.data["active"]  # a PUT omitting active keeps it
-            changed = self._update(session, resource, document, password)
+                values = None
+            changed = self._update(session, resource, document, hashed, values)
             if self.has_members:
                 moved = self._replace_members(session, resource, members or [])
                 if moved and not changed:
@@ -256,7 +261,8 @@ class ResourceService:
             if result.changed or result.password is not None:
                 document = self.marshaller.load(result.document, Phase.REPLACE)
                 document.pop("password", None)
-                changed = self._update(session, resource, document, result.password)
+                hashed = _hashed(result.password)
+                changed = self._update(session, resource, document, hashed)
             moved = self._apply_member_changes(session, resource, result.members)
             if moved and not changed:
                 self._repo(session).touch(resource, now())
@@ -275,22 +281,27 @@ class ResourceService:
         session: Session,
         resource: Resource,
         document: dict[str, Any],
-        password: str | None,
+        password_hash: str | None,
+        values: list[Any] | None = None,
     ) -> bool:
-        """Store ``document`` if it differs from the stored one; False for a no-op."""
+        """Store ``document`` if it differs from the stored one; False for a no-op.
+
+        ``values`` are the document's index values when the caller has them already.
+        """
         old = resource.data
         paths = changed_paths(self.type, old, document)
-        if password is not None:
+        if password_hash is not None:
             paths = (*paths, PASSWORD)
         if not paths:
             return False
         old_values = self._values(old)
-        self._store_document(resource, document, password)
+        self._store_document(resource, document, password_hash)
         self._check_unique(session, resource)
         self._bump(resource)
         kind = update_type(self.type.id, old, document)
         change = describe(resource, kind, attributes=paths, data=document)
-        self._repo(session).update(resource, old_values, self._values(document), change)
+        new_values = self._values(document) if values is None else values
+        self._repo(session).update(resource, old_values, new_values, change)
         return True
 
     def _origin(self, operation: str) -> Origin:
@@ -355,15 +366,15 @@ class ResourceService:
         resource.last_modified = now()
 
     def _store_document(
-        self, resource: Resource, document: dict[str, Any], password: str | None
+        self, resource: Resource, document: dict[str, Any], password_hash: str | None
     ) -> None:
         resource.data = document
         user_name = document.get("userName")
         resource.user_name_key = user_name.casefold() if isinstance(user_name, str) else None
         display = document.get("displayName") or user_name
         resource.display_name = display if isinstance(display, str) else None
-        if password is not None:
-            resource.password_hash = hash_password(password)
+        if password_hash is not None:
+            resource.password_hash = password_hash
 
     def _values(self, document: Mapping[str, Any]) -> list[Any]:
         return index_values(self.type, document)
@@ -498,6 +509,11 @@ class ResourceService:
         if row.display:
             group["display"] = row.display
         return group
+
+
+def _hashed(password: str | None) -> str | None:
+    """The slow salted hash of a password an IdP sent (scrypt: kept out of transactions)."""
+    return hash_password(password) if password is not None else None
 
 
 def _total_from_page(start: int, count: int, returned: int) -> int | None:
