@@ -304,3 +304,16 @@ class SetDelivery(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     jwt: Mapped[str] = mapped_column(Text)
     delivered_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class RateWindow(Base):
+    """Requests one token made in one fixed window, summed over every worker and instance."""
+
+    __tablename__ = "rate_windows"
+
+    token_id: Mapped[int] = mapped_column(
+        ForeignKey("tokens.id", ondelete="CASCADE"), primary_key=True
+    )
+    window: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    """The window's start, in seconds since the epoch."""
+    count: Mapped[int] = mapped_column(Integer)
