@@ -33,6 +33,9 @@ class Settings:
     """The body limit of ``POST /Bulk``, which replaces ``max_body_bytes`` for that route."""
     threads: int = 32
     """Threads per gunicorn worker (gthread): a long-polling feed reader holds one."""
+    rate_limit: int = 0
+    """Requests one token may make per window, over all workers and instances (0: none)."""
+    rate_limit_window_seconds: int = 60
     change_retention_days: int = 30
     """How long the change log keeps a change; an older feed cursor answers 410."""
     webhook_max_attempts: int = 8

@@ -10,6 +10,7 @@ ScimError
  │    └── Uniqueness (409)
  ├── Gone (410)
  ├── PreconditionFailed (412), PayloadTooLarge (413), UnsupportedMediaType (415)
+ ├── RateLimited (429)
  └── NotImplementedFeature (501)
 """
 
@@ -155,6 +156,17 @@ class PayloadTooLarge(ScimError):
     status = 413
     scim_type = "tooLarge"
     default_detail = "The request body is too large."
+
+
+class RateLimited(ScimError):
+    """Too many requests for this token in the current window; ``retry_after`` seconds."""
+
+    status = 429
+    default_detail = "Too many requests for this token; retry later."
+
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class UnsupportedMediaType(ScimError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g, request
 
 from scimserver.api.context import server
-from scimserver.errors import Forbidden, Unauthorized
+from scimserver.errors import Forbidden, RateLimited, Unauthorized
 from scimserver.service.tokens import Principal
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -29,6 +29,9 @@ def authenticate_any_scope() -> Principal:
     if found is None:
         raise Unauthorized("The bearer token is unknown, expired or revoked.")
     g.principal = found
+    wait = server().admit(found)
+    if wait is not None:
+        raise RateLimited(wait, f"Too many requests for this token; retry in {wait} s.")
     return found
 
 

@@ -14,6 +14,7 @@ from scimserver.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     ScimError,
     UnsupportedMediaType,
 )
@@ -33,6 +34,8 @@ def scim_error_response(error: ScimError) -> Response:
     response = json_response(error.to_json(), error.status)
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="scimserver"'
+    if isinstance(error, RateLimited):
+        response.headers["Retry-After"] = str(error.retry_after)
     return response
 
 

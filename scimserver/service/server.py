@@ -14,6 +14,7 @@ from scimserver.service.changes import ChangeFeed
 from scimserver.service.delivery import Formatter, JsonFormatter, Sender
 from scimserver.service.discovery import DiscoveryService
 from scimserver.service.poll import SetPoller
+from scimserver.service.ratelimit import RateLimiter
 from scimserver.service.resources import ResourceService
 from scimserver.service.set_push import SetFormatter
 from scimserver.service.sets import SetIssuer, SigningKeys
@@ -39,6 +40,7 @@ class Server:
     marshallers: dict[str, Marshaller] = field(default_factory=dict)
     watcher: HeadWatcher | None = None
     signing_keys: SigningKeys | None = None
+    limiter: RateLimiter | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Server:
@@ -57,7 +59,8 @@ class Server:
             tenant_id,
             cursors,
             marshallers,
-            HeadWatcher(db),
+            watcher=HeadWatcher(db),
+            limiter=RateLimiter(db, settings.rate_limit, settings.rate_limit_window_seconds),
         )
 
     def resources(
@@ -79,6 +82,10 @@ class Server:
             client,
             request_id,
         )
+
+    def admit(self, principal: Principal) -> int | None:
+        """Count a request of ``principal``: None to go ahead, else seconds to wait."""
+        return self.limiter.admit(principal.token_id) if self.limiter else None
 
     def ready(self) -> bool:
         """Whether requests can be served: the database answers, its schema is current."""
