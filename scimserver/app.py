@@ -12,6 +12,7 @@ from scimserver.api.errors import register_error_handlers
 from scimserver.api.events import build_events_blueprint
 from scimserver.api.guards import Guards
 from scimserver.api.json import ScimJSONProvider, negotiate
+from scimserver.api.proxies import TrustedProxies, parse_networks
 from scimserver.api.routes import build_blueprint
 from scimserver.config import Settings
 from scimserver.service.server import Server
@@ -48,7 +49,9 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     endpoints = [rt.endpoint for rt in server.registry.resource_types]
     endpoints += ["/Bulk", "/ServiceProviderConfig", "/ResourceTypes", "/Schemas", "/.search"]
-    app.wsgi_app = Guards(app.wsgi_app, endpoints)  # type: ignore[method-assign]
+    guarded = Guards(app.wsgi_app, endpoints)
+    proxies = parse_networks(settings.trusted_proxies)
+    app.wsgi_app = TrustedProxies(guarded, proxies)  # type: ignore[method-assign]
 
     @app.after_request
     def _negotiate(response: Response) -> Response:

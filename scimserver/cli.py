@@ -90,7 +90,7 @@ def serve(bind: str | None, workers: int | None, initial_token: bool) -> None:
         "--access-logfile",
         "-",
         "--forwarded-allow-ips",
-        os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        "",  # X-Forwarded-* are applied in the app, from SCIMSERVER_TRUSTED_PROXIES only
         # gunicorn's control socket sits at one path per user (~/.gunicorn/gunicorn.ctl):
         # two servers on a host would take it from each other, and nothing here uses it.
         "--no-control-socket",

@@ -20,6 +20,8 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     schema_dirs: tuple[Path, ...] = field(default_factory=lambda: (default_schema_dir(),))
     base_url: str = ""
+    trusted_proxies: str = ""
+    """Addresses or networks (comma-separated) whose X-Forwarded-* headers are believed."""
     default_page_size: int = 100
     max_page_size: int = 1000
     max_body_bytes: int = 1024 * 1024

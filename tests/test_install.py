@@ -3,6 +3,7 @@ virtualenv, and serve from an empty directory with nothing of the repository in 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import uuid
@@ -42,8 +43,21 @@ def run(args: list[str], cwd: Path) -> str:
     return result.stdout
 
 
+def docker_context(target: Path) -> Path:
+    """What the Dockerfile's build stage copies (and .dockerignore lets in), nothing more."""
+    target.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, target / name)
+    for name in ("schemas", "scimserver"):
+        shutil.copytree(REPO / name, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
 def build_wheel(outdir: Path) -> Path:
-    run([sys.executable, "-m", "build", "--wheel", "--outdir", str(outdir), str(REPO)], cwd=REPO)
+    source = docker_context(outdir.parent / "context")
+    run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(outdir), str(source)], cwd=source
+    )
     wheels = list(outdir.glob("scimserver-*.whl"))
     assert len(wheels) == 1, wheels
     return wheels[0]
