@@ -103,8 +103,9 @@ class _ScimSchema(ma.Schema):
         out: dict[str, Any] = {}
         for key, value in data.items():
             name = self.names.get(str(key).lower())
-            # RFC 7643 §2.5: null and [] both mean unassigned (Entra sends "roles": []).
-            if name is None or is_unassigned(value):
+            # RFC 7643 §2.5: null and [] both mean unassigned (Entra sends "roles": []); an
+            # empty string too, as PATCH treats it (IdPs send "" to clear an attribute).
+            if name is None or is_unassigned(value, blank_string=True):
                 continue
             if name in self.multi_valued and not isinstance(value, list):
                 value = [value]

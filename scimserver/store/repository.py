@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -112,6 +113,7 @@ _MEMBERS_OF_ONE = (
 DERIVED_GROUPS = "User"
 """The member type whose representation shows its groups (``User.groups``): adding or
 removing its membership changes it, so its version moves too."""
+_ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
 _INSERT_VALUES = insert(_VALUES)
 _DELETE_VALUE = delete(_VALUES).where(
     _VALUES.c.resource_id == bindparam("b_resource"),
@@ -296,7 +298,17 @@ class ResourceRepository:
             self.session.execute(_INSERT_VALUES, rows)  # Core executemany: no ORM bulk path
 
     def value_taken(self, path: str, value: str, exclude_id: str | None) -> bool:
-        """Whether another resource of this type already holds ``value`` at ``path``."""
+        """Whether another resource of this type already holds ``value`` at ``path``.
+
+        On PostgreSQL the value is first locked for the rest of the transaction (an
+        advisory lock on its hash), so two writers cannot both find it free and both
+        store it; SQLite's writers are serialised already.
+        """
+        if self.session.get_bind().dialect.name == "postgresql":
+            key = f"{self.tenant_id}\0{self.resource_type}\0{path}\0{value}".encode()
+            digest = hashlib.blake2b(key, digest_size=8).digest()
+            lock = int.from_bytes(digest, "big", signed=True)
+            self.session.execute(_ADVISORY_LOCK, {"key": lock})
         query = (
             select(AttributeValue.resource_id)
             .join(Resource, Resource.id == AttributeValue.resource_id)
