@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.live import LiveServer
@@ -76,3 +77,30 @@ def test_the_curl_walk_through_works_verbatim(tmp_path: Path) -> None:
     assert [m["value"] for m in group["members"]] == [created["id"]]
     assert patched["active"] is False
     assert deleted == "204"
+
+
+def section_command(heading: str) -> str:
+    """The first ```sh block under a README heading."""
+    section = (ROOT / "README.md").read_text().split(heading, 1)[1]
+    match = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert match is not None
+    return match.group(1)
+
+
+@pytest.mark.slow
+def test_the_sqlite_backup_command_copies_a_live_database(tmp_path: Path) -> None:
+    """Run verbatim in the server's directory while it serves; the copy serves the same data."""
+    env = {"SCIMSERVER_DATABASE_URL": "sqlite:///scimserver.db"}
+    with LiveServer(env, workers=1, cwd=tmp_path, log_dir=tmp_path / "logs") as server:
+        headers = {"Authorization": f"Bearer {server.token}"}
+        body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "kept"}
+        created = httpx.post(f"{server.scim_url}/Users", json=body, headers=headers)
+        assert created.status_code == 201
+        command = section_command("### Backup and restore (SQLite)")
+        subprocess.run(["bash", "-euc", command], cwd=tmp_path, check=True, timeout=60)
+    restored = tmp_path / "restored"
+    restored.mkdir()
+    (tmp_path / "backup.db").rename(restored / "scimserver.db")
+    with LiveServer(env, workers=1, cwd=restored, log_dir=tmp_path / "logs2") as server:
+        read = httpx.get(f"{server.scim_url}/Users/{created.json()['id']}", headers=headers)
+        assert read.status_code == 200 and read.json()["userName"] == "kept"
