@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+import orjson
 from flask import Request, Response, current_app
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -16,19 +17,33 @@ SCIM_MEDIA_TYPE = "application/scim+json"
 
 
 class ScimJSONProvider(DefaultJSONProvider):
-    """Flask's JSON provider, answering ``application/scim+json`` with UTF-8 as is."""
+    """Flask's JSON provider, answering ``application/scim+json`` with UTF-8 as is.
+
+    Encoding is orjson's: several times faster than the standard library's on a page of
+    resources, with the same output for the plain dicts, lists and strings we send.
+    """
 
     mimetype = SCIM_MEDIA_TYPE
     ensure_ascii = False
     sort_keys = False
     compact = True
 
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return encode(obj).decode()
+
+
+def encode(body: Any) -> bytes:
+    """JSON as UTF-8 bytes: orjson, or the json module for what orjson refuses (integers
+    beyond 64 bits), so no stored value can make a response fail."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """A SCIM JSON response (the app's JSON provider decides the encoding)."""
-    response = current_app.response_class(
-        current_app.json.dumps(body), status=status, mimetype=SCIM_MEDIA_TYPE
-    )
+    """A SCIM JSON response, encoded straight to UTF-8 bytes."""
+    response = current_app.response_class(encode(body), status=status, mimetype=SCIM_MEDIA_TYPE)
     response.headers.update(headers or {})
     return response
 

@@ -12,6 +12,7 @@ here is written per endpoint: it all follows the schema JSON.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -74,6 +75,8 @@ class ScimDecimal(ma.fields.Float):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.make_error("invalid")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.make_error("invalid")  # 1e400 parses as inf: no JSON number holds it
         return super()._deserialize(value, attr, data, **kwargs)
 
 

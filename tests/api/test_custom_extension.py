@@ -71,3 +71,17 @@ def test_datetimes_are_checked_by_the_same_parser_filters_use(custom_app: Flask)
     query = f'{ACME}:hireDate eq "2024-02-01T10:00:00+01:00"'
     found = scim.get("/Users", query_string={"filter": query}).get_json()
     assert [r["id"] for r in found["Resources"]] == [created.get_json()["id"]]
+
+
+def test_an_integer_beyond_64_bits_is_stored_and_read_back(custom_app: Flask) -> None:
+    scim = make_client(custom_app)
+    huge = 2**70
+    created = scim.post(
+        "/Users",
+        data=f'{{"userName": "huge@example.com", "{ACME}": {{"clearanceLevel": {huge}}}}}',
+        headers={"Content-Type": "application/scim+json"},
+    )
+    assert created.status_code == 201, created.get_data(as_text=True)
+    read = scim.get(f"/Users/{created.get_json()['id']}")
+    assert read.status_code == 200
+    assert read.get_json()[ACME]["clearanceLevel"] == huge
