@@ -11,7 +11,8 @@ ScimError
  ├── Gone (410)
  ├── PreconditionFailed (412), PayloadTooLarge (413), UnsupportedMediaType (415)
  ├── RateLimited (429)
- └── NotImplementedFeature (501)
+ ├── NotImplementedFeature (501)
+ └── Unavailable (503)
 """
 
 from __future__ import annotations
@@ -177,3 +178,10 @@ class UnsupportedMediaType(ScimError):
 class NotImplementedFeature(ScimError):
     status = 501
     default_detail = "The operation is not implemented."
+
+
+class Unavailable(ScimError):
+    """The database could not be reached (or dropped the connection); retry later."""
+
+    status = 503
+    default_detail = "The service is temporarily unavailable; retry."

@@ -27,7 +27,7 @@ from scimserver.scim.projection import Projection, project
 from scimserver.scim.values import index_values
 from scimserver.scim.versions import etag, matches_any, now, timestamp
 from scimserver.service.passwords import hash_password
-from scimserver.service.retry import retrying
+from scimserver.service.retry import reading, retrying
 from scimserver.store.changes import Origin
 from scimserver.store.db import Database
 from scimserver.store.models import Resource
@@ -112,6 +112,7 @@ class ResourceService:
 
     # -- reads ------------------------------------------------------------------------
 
+    @reading
     def get(self, resource_id: str, projection: Projection = EVERYTHING) -> dict[str, Any]:
         with self.db.read() as session:
             resource = self._repo(session).find(resource_id)
@@ -119,6 +120,7 @@ class ResourceService:
                 raise NotFound(f"{self.type.name} {resource_id} not found.")
             return self._render(session, [resource], projection)[0]
 
+    @reading
     def search(self, query: ListQuery) -> ListResult:
         chosen = self._selection(query)
         count = self.default_count if query.count is None else query.count

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from scimserver.scim.versions import now
+from scimserver.service.retry import reading
 from scimserver.store.db import Database
 from scimserver.store.models import Token
 from scimserver.store.tokens import TenantRepository, TokenRepository, credentials
@@ -119,6 +120,7 @@ class TokenService:
         with self.db.write() as session:
             return TokenRepository(session).revoke(name_or_prefix, now())
 
+    @reading
     def authenticate(self, secret: str) -> Principal | None:
         """The principal for a presented secret, or None (unknown, expired or revoked)."""
         prefix = _prefix_of(secret)

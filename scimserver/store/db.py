@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from scimserver.errors import Conflict
+from scimserver.errors import Conflict, Unavailable
 from scimserver.store import changes
 from scimserver.store.changes import Origin
 
@@ -30,7 +30,9 @@ def make_engine(url: str) -> Engine:
     """An engine; on SQLite: WAL, foreign keys, case-sensitive LIKE, immediate write locks."""
     url = normalise_url(url)
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # No pre-ping (a round trip per checkout): a connection found dead is invalidated
+        # with the rest of the pool and the error raised as Unavailable; reads run again.
+        return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600)
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
@@ -65,8 +67,17 @@ class Transient(Conflict):
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
 
 
-def _is_transient(exc: DBAPIError) -> bool:
-    return getattr(exc.orig, "sqlstate", None) in _TRANSIENT_SQLSTATES
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Database failures a caller can act on, as SCIM errors: retry, or try later."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) in _TRANSIENT_SQLSTATES:
+            raise Transient("The transaction collided with another; retry.") from exc
+        if exc.connection_invalidated:
+            raise Unavailable("The database connection was lost; retry.") from exc
+        raise
 
 
 class Database:
@@ -83,7 +94,7 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with self._reader.begin() as session:
+        with _translated(), self._reader.begin() as session:
             yield session
 
     @contextmanager
@@ -92,22 +103,18 @@ class Database:
 
         Its last step appends the change records the repositories buffered, tagged with
         ``origin``. A deadlock or serialisation failure (PostgreSQL) is raised as
-        :class:`Transient`, for the caller to run the whole transaction again.
+        :class:`Transient`, for the caller to run the whole transaction again; a lost
+        connection as :class:`Unavailable` (whether a commit landed is then unknown).
         """
-        try:
-            with self._writer.begin() as session:
-                changes.begin(session, origin or Origin())
-                yield session
-                changes.append_pending(session)
-        except DBAPIError as exc:
-            if _is_transient(exc):
-                raise Transient("The transaction collided with another; retry.") from exc
-            raise
+        with _translated(), self._writer.begin() as session:
+            changes.begin(session, origin or Origin())
+            yield session
+            changes.append_pending(session)
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         """A plain connection for a single Core read, lighter than an ORM session."""
-        with self.engine.connect() as connection:
+        with _translated(), self.engine.connect() as connection:
             yield connection
 
     def dispose(self) -> None:
