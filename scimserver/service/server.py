@@ -100,6 +100,9 @@ class Server:
         """Signs change-log rows as SETs with ``iss`` = ``issuer`` (see service/sets.py)."""
         keys = self.signing_keys or SigningKeys(self.db)
         self.signing_keys = keys
+        # Load (or create) the key now, outside any transaction that will sign: made
+        # inside one, its own write would wait on that transaction's lock (SQLite).
+        keys.current()
         return SetIssuer(keys, issuer)
 
     def set_poller(self, receiver: Principal, issuer: str) -> SetPoller:

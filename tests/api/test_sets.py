@@ -354,3 +354,31 @@ def test_set_issuer_keeps_the_jti_for_a_receiver(app: Flask, scim: ScimClient) -
         token, keys.keys[0], algorithms=["ES256"], audience="https://app.example/r/1"
     )
     assert claims["jti"] == jti and claims["sub_id"]["id"] == user["id"]
+
+
+def test_the_rfc_8936_figures_in_sequence(scim: ScimClient) -> None:
+    """RFC 8936 §2.4's exchange, with its bodies verbatim but for our jtis: poll (Fig. 3),
+    acknowledge and poll again (Fig. 5), acknowledge only (Fig. 6), report an error with
+    an acknowledgement (Fig. 7)."""
+    start(scim)
+    for _ in range(3):
+        scim.create_user()
+    first = poll(scim, {"maxEvents": 10, "returnImmediately": False}).get_json()
+    assert first["moreAvailable"] is False and len(first["sets"]) == 3
+    one, two, three = first["sets"]
+    again = poll(scim, {"ack": [one, two], "returnImmediately": False}).get_json()
+    assert list(again["sets"]) == [three]  # the un-acked one, nothing new
+    only_ack = poll(scim, {"ack": [], "maxEvents": 0, "returnImmediately": True})
+    assert only_ack.get_json() == {"sets": {}, "moreAvailable": True}  # `three` waits
+    errors = {
+        "ack": [],
+        "setErrs": {
+            three: {
+                "err": "authentication_failed",
+                "description": "The SET could not be authenticated",
+            }
+        },
+        "returnImmediately": True,
+    }
+    reported = poll(scim, errors, **{"Content-Language": "en-US"})
+    assert reported.get_json() == {"sets": {}, "moreAvailable": False}
