@@ -49,10 +49,11 @@ def change_json(change: Change) -> dict[str, Any]:
     return out
 
 
-def parse_cursor(cursor: str | None) -> int:
-    """A feed cursor is the decimal ``seq`` of the last change read ("" or None: the start)."""
+def parse_cursor(cursor: str | None) -> int | None:
+    """A feed cursor is the decimal ``seq`` of the last change read; "" or None is the
+    oldest change retention has kept."""
     if cursor is None or cursor == "":
-        return 0
+        return None
     if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18:
         raise InvalidValue(f"after must be a cursor from this feed's 'next', not {cursor!r}.")
     return int(cursor)
@@ -71,18 +72,21 @@ class ChangeFeed:
         with self.db.read() as session:
             return str(ChangeRepository(session, self.tenant_id).position().head)
 
-    def read(self, after: int, limit: int, wait: float) -> FeedPage:
-        """Up to ``limit`` changes after ``after``; with ``wait``, hold an empty answer
-        until a change commits or ``wait`` seconds pass."""
+    def read(self, after: int | None, limit: int, wait: float) -> FeedPage:
+        """Up to ``limit`` changes after ``after`` (None: from the oldest kept); with
+        ``wait``, hold an empty answer until a change commits or ``wait`` seconds pass."""
         page = self._page(after, limit)
-        if not page.changes and wait > 0 and self.watcher.wait(self.tenant_id, after, wait):
-            page = self._page(after, limit)
+        seen = int(page.next)
+        if not page.changes and wait > 0 and self.watcher.wait(self.tenant_id, seen, wait):
+            page = self._page(seen, limit)
         return page
 
-    def _page(self, after: int, limit: int) -> FeedPage:
+    def _page(self, after: int | None, limit: int) -> FeedPage:
         with self.db.read() as session:
             repo = ChangeRepository(session, self.tenant_id)
             position = repo.position()
+            if after is None:
+                after = position.pruned_through
             if after < position.pruned_through:
                 raise Gone(
                     f"Changes up to seq {position.pruned_through} are past retention; "

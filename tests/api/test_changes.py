@@ -332,3 +332,6 @@ def test_a_cursor_past_retention_is_410(scim: ScimClient, app: Flask) -> None:
     assert_scim_error(response, 410)
     assert "re-read" in response.get_json()["detail"]
     assert feed(scim, head(scim)) == {"changes": [], "next": head(scim)}
+    scim.create_user()
+    from_the_start = feed(scim)  # no cursor: the oldest change retention kept
+    assert kinds(from_the_start["changes"]) == ["user.created"]
