@@ -94,10 +94,7 @@ def set_claims(
 ) -> dict[str, Any]:
     """The claims of the SET for ``change``; ``full`` puts ``data`` in place of ``attributes``."""
     return {
-        "iss": issuer,
-        "iat": _seconds(issued_at),
-        "jti": jti,
-        "aud": audience,
+        **_envelope(issuer, audience, jti, issued_at),
         "txn": change.request_id,
         "toe": _seconds(change.time),
         "sub_id": subject(change),
@@ -114,12 +111,14 @@ def verification_claims(
 ) -> dict[str, Any]:
     """A SET a receiver can accept to prove the stream works (``webhook test``)."""
     return {
-        "iss": issuer,
-        "iat": _seconds(issued_at),
-        "jti": jti,
-        "aud": audience,
+        **_envelope(issuer, audience, jti, issued_at),
         "events": {VERIFICATION: {"state": jti}},
     }
+
+
+def _envelope(issuer: str, audience: str, jti: str, issued_at: datetime) -> dict[str, Any]:
+    """The claims every SET carries (RFC 8417 §2.2)."""
+    return {"iss": issuer, "iat": _seconds(issued_at), "jti": jti, "aud": audience}
 
 
 def events(change: ChangeFacts, full: bool, issuer: str) -> dict[str, Any]:
