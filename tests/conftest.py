@@ -162,8 +162,10 @@ class ScimClient:
 
 
 def make_client(app: Flask, scope: str = "write", tenant: str | None = None) -> ScimClient:
+    # Token names are unique per tenant: a second client in a tenant gets a name of its own.
+    name = "test" if tenant is None else f"test-{uuid.uuid4().hex[:8]}"
     tenant = tenant or f"tenant-{uuid.uuid4().hex[:10]}"
-    _, secret = app.extensions["scimserver"].tokens.create("test", tenant, scope)
+    _, secret = app.extensions["scimserver"].tokens.create(name, tenant, scope)
     return ScimClient(app.test_client(), secret, tenant)
 
 

@@ -40,6 +40,7 @@ def test_token_lifecycle(env: dict[str, str]) -> None:
         "30d",
         "--tenant",
         "acme",
+        "--create-tenant",
     )
     secret = secret_from(output)
     listing = run(env, "token", "list")
@@ -50,7 +51,7 @@ def test_token_lifecycle(env: dict[str, str]) -> None:
     headers = {"Authorization": f"Bearer {secret}"}
     assert client.get("/scim/v2/Users", headers=headers).status_code == 200
     assert client.post("/scim/v2/Users", json={"userName": "x"}, headers=headers).status_code == 403
-    assert "Revoked 1" in run(env, "token", "revoke", "onelogin")
+    assert "Revoked token 'onelogin'" in run(env, "token", "revoke", "onelogin", "--tenant", "acme")
     assert client.get("/scim/v2/Users", headers=headers).status_code == 401
     assert "-" not in run(env, "token", "list").splitlines()[1].split()[-1]
 

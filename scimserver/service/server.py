@@ -80,6 +80,9 @@ class Server:
             request_id,
         )
 
+    def tenants(self) -> TenantService:
+        return TenantService(self.db, self.settings.default_tenant)
+
     def ready(self) -> bool:
         """Whether requests can be served: the database answers, its schema is current."""
         return migrate.is_current(self.db)
@@ -139,3 +142,12 @@ class Server:
 
     def audit(self, tenant_id: int) -> AuditService:
         return AuditService(self.db, tenant_id)
+
+
+def upgrade_database(settings: Settings) -> None:
+    """Apply every pending migration, whatever ``auto_migrate`` says."""
+    db = Database(settings.database_url)
+    try:
+        migrate.upgrade(db)
+    finally:
+        db.dispose()
