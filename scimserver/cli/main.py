@@ -34,12 +34,15 @@ class Main(click.Group):
             raise click.ClickException(bad_url(settings().database_url)) from None
 
 
-@click.group(cls=Main)
+@click.group(cls=Main, invoke_without_command=True)
 @click.version_option(package_name="scimserver", prog_name="scimserver")
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens, migrations included.")
 @click.pass_context
 def main(ctx: click.Context, verbose: bool) -> None:
     """scimserver: a SCIM 2.0 provisioning server."""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())  # and exit 0: a bare `scimserver` is a question, not an error
+        return
     if verbose:
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     elif ctx.invoked_subcommand not in OWN_LOGGING:
