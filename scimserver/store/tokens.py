@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, case, delete, func, null, or_, select, update
+from sqlalchemy import (
+    DateTime,
+    bindparam,
+    delete,
+    func,
+    null,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import ScalarSelect
+from sqlalchemy.sql.selectable import CompoundSelect, ScalarSelect
 
 from scimserver.store.models import Resource, Tenant, Token
 
@@ -40,20 +51,28 @@ class TenantSummary(NamedTuple):
     groups: int
 
 
-_IS_PREVIOUS = Token.previous_prefix == bindparam("prefix")
-_BY_PREFIX = select(
-    Token.id,
-    Token.tenant_id,
-    Token.scope,
-    Token.name,
-    case((_IS_PREVIOUS, Token.previous_secret_hash), else_=Token.secret_hash),
+_WHO = (Token.id, Token.tenant_id, Token.scope, Token.name)
+_CURRENT = select(
+    *_WHO,
+    Token.secret_hash,
     Token.revoked_at,
     Token.expires_at,
-    case((_IS_PREVIOUS, Token.previous_expires_at), else_=null()),
+    type_coerce(null(), DateTime()),
     Token.last_used_at,
-).where(or_(Token.prefix == bindparam("prefix"), _IS_PREVIOUS))
+).where(Token.prefix == bindparam("prefix"))
+_PREVIOUS = select(
+    *_WHO,
+    Token.previous_secret_hash,
+    Token.revoked_at,
+    Token.expires_at,
+    Token.previous_expires_at,
+    Token.last_used_at,
+).where(Token.previous_prefix == bindparam("prefix"))
+_BY_PREFIX: CompoundSelect[Any] = union_all(_CURRENT, _PREVIOUS)
 """Built once, run on a plain connection: every request runs it, and an ORM session
-and entity cost three times the query. Both prefix columns have a unique index."""
+and entity cost three times the query. Two equality lookups on unique indexes (not an
+OR, which a planner may answer with a scan): the current secret's, then a rotated
+token's previous one."""
 _TENANT_ID = select(Tenant.id).where(Tenant.name == bindparam("name"))
 
 

@@ -142,7 +142,7 @@ def test_lookup_uses_an_index(app: Flask, seeded: tuple[int, str], expression: s
     assert not FULL_SCANS.search(plan), plan
 
 
-def test_token_lookup_can_use_both_prefix_indexes(app: Flask) -> None:
+def test_token_lookup_can_use_both_prefix_indexes(app: Flask, seeded: tuple[int, str]) -> None:
     """Every request looks its token up by current or previous (rotated) prefix.
 
     A server has few tokens, so PostgreSQL rightly scans them; with scans priced out,
@@ -158,3 +158,4 @@ def test_token_lookup_can_use_both_prefix_indexes(app: Flask) -> None:
         plan = "\n".join(str(r[-1]) for r in session.execute(text(f"{prefix} {compiled}")))
     assert re.search(r"sqlite_autoindex_tokens|tokens_prefix_key", plan), plan
     assert "ix_tokens_previous_prefix" in plan, plan
+    assert not re.search(r"SCAN tokens\b", plan), plan
