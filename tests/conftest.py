@@ -107,10 +107,12 @@ def custom_app(backend: str, database_url_factory: Any) -> Iterator[Flask]:
 class ScimClient:
     """A test client that speaks SCIM for one tenant: paths are relative to /scim/v2."""
 
-    def __init__(self, client: FlaskClient, token: str, tenant: str) -> None:
+    def __init__(self, client: FlaskClient, token: str, tenant: str, name: str = "test") -> None:
         self.client = client
         self.token = token
         self.tenant = tenant
+        self.name = name
+        """The token's name: the actor of its changes, the audience of its SETs."""
 
     def open(self, method: str, path: str, body: Any = None, **kwargs: Any) -> TestResponse:
         headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
@@ -162,9 +164,11 @@ class ScimClient:
 
 
 def make_client(app: Flask, scope: str = "write", tenant: str | None = None) -> ScimClient:
+    # Token names are unique per tenant: a second client in a tenant gets a name of its own.
+    name = "test" if tenant is None else f"test-{uuid.uuid4().hex[:8]}"
     tenant = tenant or f"tenant-{uuid.uuid4().hex[:10]}"
-    _, secret = app.extensions["scimserver"].tokens.create("test", tenant, scope)
-    return ScimClient(app.test_client(), secret, tenant)
+    _, secret = app.extensions["scimserver"].tokens.create(name, tenant, scope)
+    return ScimClient(app.test_client(), secret, tenant, name)
 
 
 @pytest.fixture

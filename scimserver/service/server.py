@@ -87,6 +87,9 @@ class Server:
         """Count a request of ``principal``: None to go ahead, else seconds to wait."""
         return self.limiter.admit(principal.token_id) if self.limiter else None
 
+    def tenants(self) -> TenantService:
+        return TenantService(self.db, self.settings.default_tenant)
+
     def ready(self) -> bool:
         """Whether requests can be served: the database answers, its schema is current."""
         return migrate.is_current(self.db)
@@ -149,3 +152,12 @@ class Server:
 
     def audit(self, tenant_id: int) -> AuditService:
         return AuditService(self.db, tenant_id)
+
+
+def upgrade_database(settings: Settings) -> None:
+    """Apply every pending migration, whatever ``auto_migrate`` says."""
+    db = Database(settings.database_url)
+    try:
+        migrate.upgrade(db)
+    finally:
+        db.dispose()

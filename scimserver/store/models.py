@@ -40,6 +40,7 @@ class Token(Base):
     """A bearer token: only its SHA-256 is stored; ``prefix`` finds it, never authenticates."""
 
     __tablename__ = "tokens"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_tokens_tenant_name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
@@ -51,6 +52,11 @@ class Token(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    previous_prefix: Mapped[str | None] = mapped_column(String(32), unique=True, index=True)
+    """After a rotation, the old secret's prefix: it still authenticates until
+    ``previous_expires_at``, so an IdP can be switched to the new secret without a gap."""
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    previous_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Resource(Base):

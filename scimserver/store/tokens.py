@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import (
+    DateTime,
+    bindparam,
+    delete,
+    func,
+    null,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import CompoundSelect, ScalarSelect
 
-from scimserver.store.models import Tenant, Token
+from scimserver.store.models import Resource, Tenant, Token
 
 
 class Credentials(NamedTuple):
-    """What checking a presented secret needs to know about the token it names."""
+    """What checking a presented secret needs to know about the token it names.
+
+    ``secret_hash`` is the hash of the secret the prefix belongs to: the current one or,
+    after a rotation, the previous one, which also ends at ``secret_expires_at``.
+    """
 
     id: int
     tenant_id: int
@@ -22,28 +39,51 @@ class Credentials(NamedTuple):
     secret_hash: str
     revoked_at: datetime | None
     expires_at: datetime | None
+    secret_expires_at: datetime | None
     last_used_at: datetime | None
 
 
-_BY_PREFIX = select(
-    Token.id,
-    Token.tenant_id,
-    Token.scope,
-    Token.name,
+class TenantSummary(NamedTuple):
+    name: str
+    created: datetime
+    tokens: int
+    users: int
+    groups: int
+
+
+_WHO = (Token.id, Token.tenant_id, Token.scope, Token.name)
+_CURRENT = select(
+    *_WHO,
     Token.secret_hash,
     Token.revoked_at,
     Token.expires_at,
+    type_coerce(null(), DateTime()),
     Token.last_used_at,
 ).where(Token.prefix == bindparam("prefix"))
+_PREVIOUS = select(
+    *_WHO,
+    Token.previous_secret_hash,
+    Token.revoked_at,
+    Token.expires_at,
+    Token.previous_expires_at,
+    Token.last_used_at,
+).where(Token.previous_prefix == bindparam("prefix"))
+_BY_PREFIX: CompoundSelect[Any] = union_all(_CURRENT, _PREVIOUS)
 """Built once, run on a plain connection: every request runs it, and an ORM session
-and entity cost three times the query."""
+and entity cost three times the query. Two equality lookups on unique indexes (not an
+OR, which a planner may answer with a scan): the current secret's, then a rotated
+token's previous one."""
 _TENANT_ID = select(Tenant.id).where(Tenant.name == bindparam("name"))
 
 
 def credentials(connection: Connection, prefix: str) -> Credentials | None:
-    """The token whose public prefix is ``prefix``, or None."""
+    """The token whose current or previous prefix is ``prefix``, or None."""
     row = connection.execute(_BY_PREFIX, {"prefix": prefix}).first()
     return None if row is None else Credentials(*row)
+
+
+def _count(*where: ColumnElement[bool]) -> ScalarSelect[int]:
+    return select(func.count()).where(*where).correlate(Tenant).scalar_subquery()
 
 
 class TenantRepository:
@@ -54,15 +94,40 @@ class TenantRepository:
         """The id of the tenant called ``name``, or None."""
         return self.session.scalar(_TENANT_ID, {"name": name})
 
+    def add(self, name: str, created: datetime) -> int:
+        """Insert a tenant; returns its id."""
+        tenant = Tenant(name=name, created=created)
+        self.session.add(tenant)
+        self.session.flush()
+        return tenant.id
+
     def ensure(self, name: str, created: datetime) -> int:
         """The id of the tenant called ``name``, created when missing."""
         tenant_id = self.find(name)
-        if tenant_id is None:
-            tenant = Tenant(name=name, created=created)
-            self.session.add(tenant)
-            self.session.flush()
-            tenant_id = tenant.id
-        return tenant_id
+        return self.add(name, created) if tenant_id is None else tenant_id
+
+    def listing(self) -> list[TenantSummary]:
+        """Every tenant with its live tokens, users and groups counted, by name."""
+        query = select(
+            Tenant.name,
+            Tenant.created,
+            _count(Token.tenant_id == Tenant.id, Token.revoked_at.is_(None)),
+            _count(Resource.tenant_id == Tenant.id, Resource.resource_type == "User"),
+            _count(Resource.tenant_id == Tenant.id, Resource.resource_type == "Group"),
+        ).order_by(Tenant.name)
+        return [TenantSummary(*row) for row in self.session.execute(query)]
+
+    def resource_count(self, tenant_id: int) -> int:
+        """How many resources (users, groups, any type) the tenant holds."""
+        query = select(func.count()).where(Resource.tenant_id == tenant_id)
+        return int(self.session.scalar(query) or 0)
+
+    def rename(self, tenant_id: int, name: str) -> None:
+        self.session.execute(update(Tenant).where(Tenant.id == tenant_id).values(name=name))
+
+    def delete(self, tenant_id: int) -> None:
+        """Delete the tenant; its tokens, resources and change log go by FK cascade."""
+        self.session.execute(delete(Tenant).where(Tenant.id == tenant_id))
 
 
 class TokenRepository:
@@ -74,22 +139,27 @@ class TokenRepository:
         self.session.add(token)
         self.session.flush()
 
-    def listing(self) -> list[tuple[Token, str]]:
-        """Every token with its tenant's name, oldest first."""
+    def listing(self, tenant_id: int | None = None) -> list[tuple[Token, str]]:
+        """Every token (of one tenant, if given) with its tenant's name, oldest first."""
         query = select(Token, Tenant.name).join(Tenant).order_by(Token.created, Token.id)
+        if tenant_id is not None:
+            query = query.where(Token.tenant_id == tenant_id)
         return [(token, tenant) for token, tenant in self.session.execute(query)]
 
-    def revoke(self, name_or_prefix: str, moment: datetime) -> int:
-        """Revoke every live token with this name or prefix; returns how many."""
-        result = self.session.execute(
-            update(Token)
-            .where(
-                (Token.name == name_or_prefix) | (Token.prefix == name_or_prefix),
-                Token.revoked_at.is_(None),
-            )
-            .values(revoked_at=moment)
+    def by_name(self, tenant_id: int, name: str) -> Token | None:
+        """The tenant's token called ``name`` (names are unique per tenant), or None."""
+        query = select(Token).where(Token.tenant_id == tenant_id, Token.name == name)
+        return self.session.scalar(query)
+
+    def by_prefix(self, prefix: str) -> tuple[Token, str] | None:
+        """The token with this current or previous prefix, with its tenant's name."""
+        query = (
+            select(Token, Tenant.name)
+            .join(Tenant)
+            .where(or_(Token.prefix == prefix, Token.previous_prefix == prefix))
         )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        row = self.session.execute(query).first()
+        return None if row is None else (row[0], row[1])
 
     def mark_used(self, token_id: int, moment: datetime) -> None:
         self.session.execute(update(Token).where(Token.id == token_id).values(last_used_at=moment))

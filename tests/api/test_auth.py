@@ -28,7 +28,7 @@ def test_revoked_token_is_401(app: Flask) -> None:
     assert client.get("/Users").status_code == 200
     tokens = app.extensions["scimserver"].tokens
     prefix = client.token.split("_")[1]
-    assert tokens.revoke(prefix) == 1
+    assert tokens.revoke(prefix, client.tenant).prefix == prefix
     assert_scim_error(client.get("/Users"), 401)
 
 

@@ -38,7 +38,7 @@ def verify(scim: ScimClient, token: str) -> dict[str, Any]:
     assert header["typ"] == "secevent+jwt"
     key = next(k for k in keys.keys if k.key_id == header["kid"])
     claims: dict[str, Any] = jwt.decode(
-        token, key, algorithms=["ES256"], audience="test", issuer=ISS
+        token, key, algorithms=["ES256"], audience=scim.name, issuer=ISS
     )
     return claims
 

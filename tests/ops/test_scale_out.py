@@ -70,7 +70,7 @@ def test_new_and_revoked_tokens_take_effect_on_both(
     for server in (first, second):
         with client(server, token) as http:
             assert http.get("/Users").status_code == 200
-    assert service.revoke("revoked-later") == 1
+    assert service.revoke("revoked-later", "scale-tokens").name == "revoked-later"
     for server in (first, second):
         with client(server, token) as http:
             assert http.get("/Users").status_code == 401

@@ -20,6 +20,7 @@ from scimserver.scim.values import index_values
 from scimserver.store.filter_sql import filter_clause
 from scimserver.store.models import AttributeValue, Membership, Resource
 from scimserver.store.repository import ResourceRepository
+from scimserver.store.tokens import _BY_PREFIX
 from tests.conftest import make_client
 
 SEED_USERS = 3000
@@ -139,3 +140,22 @@ def test_lookup_uses_an_index(app: Flask, seeded: tuple[int, str], expression: s
     print(f"\n{server.db.engine.dialect.name}: {expression}\n{plan}")
     assert re.search(index, plan), plan
     assert not FULL_SCANS.search(plan), plan
+
+
+def test_token_lookup_can_use_both_prefix_indexes(app: Flask, seeded: tuple[int, str]) -> None:
+    """Every request looks its token up by current or previous (rotated) prefix.
+
+    A server has few tokens, so PostgreSQL rightly scans them; with scans priced out,
+    the plan shows both unique indexes serve the OR.
+    """
+    db = app.extensions["scimserver"].db
+    query = _BY_PREFIX.params(prefix="0123456789ab")
+    with db.read() as session:
+        if not db.is_sqlite:
+            session.execute(text("SET LOCAL enable_seqscan = off"))
+        compiled = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+        prefix = "EXPLAIN QUERY PLAN" if db.is_sqlite else "EXPLAIN"
+        plan = "\n".join(str(r[-1]) for r in session.execute(text(f"{prefix} {compiled}")))
+    assert re.search(r"sqlite_autoindex_tokens|tokens_prefix_key", plan), plan
+    assert "ix_tokens_previous_prefix" in plan, plan
+    assert not re.search(r"SCAN tokens\b", plan), plan

@@ -1,0 +1,69 @@
+"""What the commands share: settings, the server, tables and the once-shown secret."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import click
+
+from scimserver.config import Settings
+from scimserver.service.server import Server
+from scimserver.service.tokens import TokenError, TokenInfo, UnknownTenant
+
+
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+def server() -> Server:
+    """The composition root, built (and the database migrated) only when a command runs."""
+    return Server.build(settings())
+
+
+def tenant_id(built: Server, name: str | None) -> int:
+    """The id of tenant ``name`` (default: the default tenant), or a one-line failure."""
+    tenant = name or built.settings.default_tenant
+    found = built.tenants().find(tenant)
+    if found is None:
+        raise click.ClickException(f"No tenant {tenant!r} — see `scimserver tenant list`.")
+    return found
+
+
+def failure(exc: TokenError) -> click.ClickException:
+    """A token or tenant command's refusal as one line."""
+    if isinstance(exc, UnknownTenant):
+        return click.ClickException(f"No tenant {exc.name!r} — see `scimserver tenant list`.")
+    return click.ClickException(str(exc))
+
+
+def when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def table(rows: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=_iso))
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def print_secret(info: TokenInfo, secret: str) -> None:
+    click.echo(
+        f"Token {info.name!r} ({info.scope}) for tenant {info.tenant!r}, prefix {info.prefix}:"
+    )
+    click.echo("")
+    click.echo(f"    {secret}")
+    click.echo("")
+    click.echo("It is shown once and cannot be recovered; store it in your IdP now.")

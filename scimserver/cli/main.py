@@ -1,0 +1,61 @@
+"""The command group: version, verbosity, and one place that turns database failures
+into a line of advice.
+
+Nothing runs at import or for ``--help``/``--version``: each command builds the server
+(and so connects and migrates) only when it runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import click
+from sqlalchemy.exc import ArgumentError, DBAPIError
+
+from scimserver.cli import audit, serving, tenants, tokens, webhooks
+from scimserver.cli.common import settings
+from scimserver.cli.failures import bad_url, explain
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+OWN_LOGGING = frozenset({"serve", "worker"})
+"""Commands that set up logging themselves (gunicorn's, the worker's log level)."""
+
+
+class Main(click.Group):
+    """Runs a command; a database failure ends it with one line and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as exc:
+            raise click.ClickException(explain(exc, settings().database_url)) from None
+        except ArgumentError:
+            raise click.ClickException(bad_url(settings().database_url)) from None
+
+
+@click.group(cls=Main, invoke_without_command=True)
+@click.version_option(package_name="scimserver", prog_name="scimserver")
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens, migrations included.")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
+    """scimserver: a SCIM 2.0 provisioning server."""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())  # and exit 0: a bare `scimserver` is a question, not an error
+        return
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    elif ctx.invoked_subcommand not in OWN_LOGGING:
+        logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
+
+
+for command in (
+    serving.serve,
+    serving.worker,
+    serving.db,
+    tenants.tenant,
+    tokens.token,
+    webhooks.webhook,
+    audit.audit,
+):
+    main.add_command(command)
