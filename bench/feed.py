@@ -61,22 +61,23 @@ class Server:
             "SCIMSERVER_LOG_LEVEL": "WARNING",
         }
         exe = Path(sys.executable).parent / "scimserver"
+        # Output goes to files: a pipe nobody reads fills up with the access log and
+        # blocks the server's workers.
+        out = workdir / "server.out"
         self.proc = subprocess.Popen(
             [exe, "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)],
             cwd=workdir,
             env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
+            stdout=out.open("w"),
+            stderr=(workdir / "server.log").open("w"),
             start_new_session=True,
         )
-        assert self.proc.stdout is not None
-        self.token = ""
-        for line in self.proc.stdout:
-            if line.strip().startswith("scim_"):
-                self.token = line.strip()
-                break
         self._wait_up()
+        self.token = next(
+            line.strip()
+            for line in out.read_text().splitlines()
+            if line.strip().startswith("scim_")
+        )
 
     def _wait_up(self) -> None:
         deadline = time.monotonic() + 30
@@ -202,6 +203,7 @@ def main() -> int:
     parser.add_argument("--readers", type=int, default=40)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--keep-log", action="store_true", help="print the server log tail")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="feedbench-"))
     name = f"feedbench_{uuid.uuid4().hex[:8]}"
@@ -230,6 +232,8 @@ def main() -> int:
         if args.db == "postgresql":
             with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if args.keep_log:
+            print((workdir / "server.log").read_text()[-3000:])
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
