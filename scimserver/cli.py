@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Sequence
 from datetime import datetime
@@ -73,6 +74,8 @@ def serve(bind: str | None, workers: int | None, initial_token: bool) -> None:
     workers = workers or settings.workers
     click.echo(f"Serving SCIM at http://{bind}/scim/v2 with {workers} workers.", err=True)
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
+    # prometheus-client's multiprocess mode: every worker's samples, fresh for this server.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="scimserver-metrics-")
     args = [
         gunicorn,
         "--bind",
@@ -87,8 +90,10 @@ def serve(bind: str | None, workers: int | None, initial_token: bool) -> None:
         "8190",  # gunicorn's largest: filters up to ~8 KB in a GET; beyond, a SCIM 414
         "--threads",
         str(settings.threads),
-        "--access-logfile",
-        "-",
+        # Hooks for the metrics directory. No --access-logfile: each request is already
+        # one line of the application's JSON log (api/observe.py).
+        "--config",
+        "python:scimserver.api.gunicorn_conf",
         "--forwarded-allow-ips",
         os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         # gunicorn's control socket sits at one path per user (~/.gunicorn/gunicorn.ctl):
