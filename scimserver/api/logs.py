@@ -30,9 +30,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if has_request_context():
+        fields = vars(record)
+        if "request_id" not in fields and has_request_context():
             entry["request_id"] = request_id()
-        entry.update((k, v) for k, v in vars(record).items() if k not in _STANDARD)
+        entry.update((k, v) for k, v in fields.items() if k not in _STANDARD)
         if record.exc_info:
             entry["traceback"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

@@ -79,13 +79,18 @@ class RequestMetrics:
             ["rule", "client"],
             registry=registry,
         )
+        # labels() validates and locks on every call; a request's series are found here.
+        self._children: dict[tuple[str, ...], tuple[Counter, Histogram]] = {}
 
     def observe(self, seen: Seen) -> None:
-        labels = [seen.route, seen.method, f"{seen.status // 100}xx", seen.client]
-        if self.tenant_labels:
-            labels.append("" if seen.tenant is None else str(seen.tenant))
-        self.requests.labels(*labels).inc()
-        self.latency.labels(seen.route, seen.method).observe(seen.seconds)
+        tenant = ("" if seen.tenant is None else str(seen.tenant),) if self.tenant_labels else ()
+        labels = (seen.route, seen.method, f"{seen.status // 100}xx", seen.client, *tenant)
+        found = self._children.get(labels)
+        if found is None:
+            found = (self.requests.labels(*labels), self.latency.labels(seen.route, seen.method))
+            self._children[labels] = found
+        found[0].inc()
+        found[1].observe(seen.seconds)
         for rule in seen.normalisations:
             self.normalisations.labels(rule, seen.client).inc()
         if seen.error is not None:

@@ -61,7 +61,7 @@ def _log(seen: Seen) -> None:
         "request_id": request_id(),
         "tenant": seen.tenant,
         "client": seen.client,
-        "user_agent": request.user_agent.string.split("/", 1)[0].strip()[:64] or None,
+        "user_agent": request.headers.get("User-Agent", "").split("/", 1)[0].strip()[:64] or None,
         "method": seen.method,
         "route": seen.route,
         "path": seen.path,
