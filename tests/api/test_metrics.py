@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,9 @@ from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.exc import OperationalError
 
+from scimserver.api.metrics import StoreCollector
+from scimserver.service.stats import StatsService
+from scimserver.store.db import Database
 from tests.api.observing import LEGACY_ENTERPRISE, app_with, client_named, samples, value
 from tests.conftest import assert_scim_error
 
@@ -155,3 +159,11 @@ def test_tenant_labels_only_when_asked(backend: str, database_url_factory: Any) 
 def test_the_exposition_parses(observed: Flask) -> None:
     names = {f.name for f in text_string_to_metric_families(scrape(observed))}
     assert {"scimserver_requests", "scimserver_request_duration_seconds"} <= names
+
+
+def test_a_database_that_does_not_answer_is_database_up_0(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
+    families = list(StoreCollector(StatsService(database), tenant_labels=False).collect())
+    assert [(f.name, [s.value for s in f.samples]) for f in families] == [
+        ("scimserver_database_up", [0])
+    ]
