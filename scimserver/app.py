@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask, Response, request
+from prometheus_client import CollectorRegistry
 
 from scimserver.api.changes import build_changes_blueprint
 from scimserver.api.context import EXTENSION, request_id
@@ -12,18 +11,25 @@ from scimserver.api.errors import register_error_handlers
 from scimserver.api.events import build_events_blueprint
 from scimserver.api.guards import Guards
 from scimserver.api.json import ScimJSONProvider, negotiate
+from scimserver.api.logs import configure_logging
+from scimserver.api.metrics import (
+    RequestMetrics,
+    StoreCollector,
+    build_metrics_blueprint,
+    scrape_registry,
+)
+from scimserver.api.observe import observe_requests
 from scimserver.api.proxies import TrustedProxies, parse_networks
 from scimserver.api.routes import build_blueprint
 from scimserver.config import Settings
 from scimserver.service.server import Server
+from scimserver.service.stats import StatsService
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the WSGI app from ``settings`` (default: the ``SCIMSERVER_*`` environment)."""
     settings = settings or Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     app = Flask(__name__)
     app.json_provider_class = ScimJSONProvider
     app.json = ScimJSONProvider(app)
@@ -31,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     server = Server.build(settings)
     app.extensions[EXTENSION] = server
     register_error_handlers(app)
+    _observe(app, server)
     app.register_blueprint(build_blueprint(server.registry), url_prefix="/scim/v2")
     app.register_blueprint(build_changes_blueprint(), url_prefix="/api/v1")
     app.register_blueprint(build_events_blueprint(), url_prefix="/api/v1")
@@ -59,3 +66,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         return negotiate(request, response)
 
     return app
+
+
+def _observe(app: Flask, server: Server) -> None:
+    """Request metrics and log lines, and ``GET /metrics`` (outside /scim/v2, no SCIM token)."""
+    settings = server.settings
+    own = CollectorRegistry()
+    observe_requests(app, RequestMetrics(own, settings.metrics_tenant_labels))
+    store = StoreCollector(StatsService(server.db), settings.metrics_tenant_labels)
+    registry = scrape_registry(own, store)
+    app.register_blueprint(build_metrics_blueprint(registry, settings.metrics_token))

@@ -53,6 +53,12 @@ class Settings:
     """How long an idle worker sleeps before looking for due webhooks again."""
     poll_full_events: bool = False
     """RFC 8936 poll SETs carry ``data`` (full) instead of changed attribute names (notice)."""
+    log_format: str = "json"
+    """``json``: one JSON object per log line; ``text``: human-readable, for development."""
+    metrics_token: str = ""
+    """When set, ``GET /metrics`` requires ``Authorization: Bearer <this value>``."""
+    metrics_tenant_labels: bool = False
+    """Label request counts and change-feed heads by tenant id (one series per tenant)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-
-from flask import Flask, Response, request
+from flask import Flask, Response, g
 from werkzeug.exceptions import HTTPException
 
 from scimserver.api.context import request_id as current_request_id
@@ -18,8 +16,6 @@ from scimserver.errors import (
     ScimError,
     UnsupportedMediaType,
 )
-
-log = logging.getLogger("scimserver.errors")
 
 _HTTP_ERRORS: dict[int, type[ScimError]] = {
     400: BadRequest,
@@ -51,10 +47,9 @@ def _http_error(error: HTTPException) -> Response:
 
 
 def _unexpected(error: Exception) -> Response:
+    # The request's log line (api/observe.py) carries the traceback: one record, not two.
+    g.unexpected_error = error
     request_id = current_request_id()
-    log.error(
-        "unhandled error %s on %s %s", request_id, request.method, request.path, exc_info=error
-    )
     body = ScimError(f"Internal server error (request id {request_id}).")
     response = scim_error_response(body)
     response.headers["X-Request-Id"] = request_id

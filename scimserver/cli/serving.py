@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 
 import click
@@ -56,6 +57,8 @@ def serve(bind: str | None, workers: int | None, initial_token: bool) -> None:
     built.db.dispose()
     click.echo(f"Serving SCIM at http://{bind}/scim/v2 with {workers} workers.", err=True)
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
+    # prometheus-client's multiprocess mode: every worker's samples, fresh for this server.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="scimserver-metrics-")
     args = [
         gunicorn,
         "--bind",
@@ -70,8 +73,10 @@ def serve(bind: str | None, workers: int | None, initial_token: bool) -> None:
         "8190",  # gunicorn's largest: filters up to ~8 KB in a GET; beyond, a SCIM 414
         "--threads",
         str(config.threads),
-        "--access-logfile",
-        "-",
+        # Hooks for the metrics directory. No --access-logfile: each request is already
+        # one line of the application's JSON log (api/observe.py).
+        "--config",
+        "python:scimserver.api.gunicorn_conf",
         "--forwarded-allow-ips",
         "",  # X-Forwarded-* are applied in the app, from SCIMSERVER_TRUSTED_PROXIES only
         # gunicorn's control socket sits at one path per user (~/.gunicorn/gunicorn.ctl):

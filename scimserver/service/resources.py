@@ -26,6 +26,7 @@ from scimserver.scim.filter import parse_filter
 from scimserver.scim.projection import Projection, project
 from scimserver.scim.values import index_values
 from scimserver.scim.versions import etag, matches_any, now, timestamp
+from scimserver.service.observed import note_normalisations
 from scimserver.service.passwords import hash_password
 from scimserver.service.retry import reading, retrying
 from scimserver.store.changes import Origin
@@ -331,6 +332,7 @@ class ResourceService:
     def _log_normalisations(self, action: str, names: Sequence[str]) -> None:
         """One INFO line per request that needed dialect rules; ``extra`` lets logs count them."""
         if names:
+            note_normalisations(names)
             log.info(
                 "%s %s from client %r normalised: %s",
                 action,

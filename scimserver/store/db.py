@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from scimserver.errors import Conflict, Unavailable
@@ -17,6 +17,8 @@ from scimserver.store import changes
 from scimserver.store.changes import Origin
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+DATABASE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError,)
+"""What the database or its driver raises (connection lost, locked, ...), for ``except``."""
 
 
 def normalise_url(url: str) -> str:
