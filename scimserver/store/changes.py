@@ -9,7 +9,7 @@ upsert that is the transaction's last statement but the inserts. On PostgreSQL t
 row stays locked until commit, so the tenant's writers commit in ``seq`` order and a
 reader that has seen ``seq`` N never later finds a new change below N: no visibility
 horizon or hold-back window is needed. The cost is that writes of one tenant
-serialise for the last few statements and the commit (measured in bench/README.md);
+serialise for the last few statements and the commit (its cost: bench/README.md);
 writes of different tenants do not wait for each other. On SQLite every writer holds
 the database lock anyway.
 """
