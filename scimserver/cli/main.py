@@ -1,5 +1,5 @@
-"""The command group: version, verbosity, and one place that turns database failures
-into a line of advice.
+"""The command group: version, verbosity, and one place that turns refusals and database
+failures into a line of advice.
 
 Nothing runs at import or for ``--help``/``--version``: each command builds the server
 (and so connects and migrates) only when it runs.
@@ -14,8 +14,10 @@ import click
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from scimserver.cli import audit, serving, tenants, tokens, webhooks
-from scimserver.cli.common import settings
+from scimserver.cli.common import failure, settings
 from scimserver.cli.failures import bad_url, explain
+from scimserver.service.tokens import TokenError
+from scimserver.service.webhooks import WebhookError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 OWN_LOGGING = frozenset({"serve", "worker"})
@@ -23,11 +25,15 @@ OWN_LOGGING = frozenset({"serve", "worker"})
 
 
 class Main(click.Group):
-    """Runs a command; a database failure ends it with one line and exit code 1."""
+    """Runs a command; a refusal or a database failure ends it with one line, exit code 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except TokenError as exc:
+            raise failure(exc) from None
+        except WebhookError as exc:
+            raise click.ClickException(str(exc)) from None
         except DBAPIError as exc:
             raise click.ClickException(explain(exc, settings().database_url)) from None
         except ArgumentError:

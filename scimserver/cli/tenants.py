@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from scimserver.cli.common import echo_json, failure, server, table, when
-from scimserver.service.tokens import TokenError
+from scimserver.cli.common import echo_json, server, table, when
 
 
 @click.group()
@@ -17,10 +16,7 @@ def tenant() -> None:
 @click.argument("name")
 def tenant_create(name: str) -> None:
     """Create an empty tenant."""
-    try:
-        server().tenants().create(name)
-    except TokenError as exc:
-        raise failure(exc) from None
+    server().tenants().create(name)
     click.echo(f"Created tenant {name!r}.")
 
 
@@ -43,10 +39,7 @@ def tenant_list(as_json: bool) -> None:
 @click.argument("new")
 def tenant_rename(old: str, new: str) -> None:
     """Rename a tenant; its tokens, users and groups stay with it."""
-    try:
-        server().tenants().rename(old, new)
-    except TokenError as exc:
-        raise failure(exc) from None
+    server().tenants().rename(old, new)
     click.echo(f"Renamed tenant {old!r} to {new!r}.")
 
 
@@ -55,8 +48,5 @@ def tenant_rename(old: str, new: str) -> None:
 @click.option("--force", is_flag=True, help="Also delete its users and groups (or the default).")
 def tenant_delete(name: str, force: bool) -> None:
     """Delete a tenant and its tokens; one holding users or groups needs --force."""
-    try:
-        resources = server().tenants().delete(name, force)
-    except TokenError as exc:
-        raise failure(exc) from None
+    resources = server().tenants().delete(name, force)
     click.echo(f"Deleted tenant {name!r}, its tokens and {resources} user(s)/group(s).")

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import click
 
-from scimserver.cli.common import echo_json, failure, print_secret, server, table, when
+from scimserver.cli.common import echo_json, print_secret, server, table, when
 from scimserver.service.tokens import TokenError, TokenInfo, UnknownTenant, parse_duration
 
 TENANT_HELP = "Tenant the token acts in (default: SCIMSERVER_DEFAULT_TENANT)."
@@ -58,10 +58,7 @@ def _row(t: TokenInfo) -> tuple[str, ...]:
 @click.option("--json", "as_json", is_flag=True, help="Print the tokens as JSON.")
 def token_list(tenant: str | None, as_json: bool) -> None:
     """List tokens (never their secrets)."""
-    try:
-        tokens = server().tokens.listing(tenant)
-    except TokenError as exc:
-        raise failure(exc) from None
+    tokens = server().tokens.listing(tenant)
     if as_json:
         echo_json([dataclasses.asdict(t) for t in tokens])
         return
@@ -75,10 +72,7 @@ def token_list(tenant: str | None, as_json: bool) -> None:
 def token_revoke(name_or_prefix: str, tenant: str | None) -> None:
     """Revoke one token (both secrets while it rotates); it stops working at once."""
     built = server()
-    try:
-        info = built.tokens.revoke(name_or_prefix, tenant or built.settings.default_tenant)
-    except TokenError as exc:
-        raise failure(exc) from None
+    info = built.tokens.revoke(name_or_prefix, tenant or built.settings.default_tenant)
     click.echo(f"Revoked token {info.name!r} of tenant {info.tenant!r} (prefix {info.prefix}).")
 
 
@@ -98,12 +92,9 @@ def _overlap(text: str) -> timedelta:
 def token_rotate(name: str, tenant: str | None, overlap: str) -> None:
     """Issue a new secret for a token; the old one keeps working for the overlap."""
     built = server()
-    try:
-        info, secret = built.tokens.rotate(
-            name, tenant or built.settings.default_tenant, _overlap(overlap)
-        )
-    except TokenError as exc:
-        raise failure(exc) from None
+    info, secret = built.tokens.rotate(
+        name, tenant or built.settings.default_tenant, _overlap(overlap)
+    )
     print_secret(info, secret)
     if info.previous_expires_at:
         click.echo(f"The previous secret keeps working until {when(info.previous_expires_at)}.")
