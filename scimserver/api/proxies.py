@@ -33,7 +33,7 @@ class TrustedProxies:
         self.forwarded = ProxyFix(app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Any:
-        if self._trusted(environ.get("REMOTE_ADDR", "")):
+        if self.networks and self._trusted(environ.get("REMOTE_ADDR", "")):
             return self.forwarded(environ, start_response)
         return self.app(environ, start_response)
 
