@@ -22,12 +22,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from scimserver.scim.changes import ChangeRecord
 from scimserver.scim.versions import now
+from scimserver.store.counters import Increment
 from scimserver.store.models import Change, FeedHead
 
 _PENDING = "scim_changes"
@@ -104,25 +104,14 @@ def append_pending(session: Session) -> int:
     return len(pending)
 
 
-def _advance_statement(dialect: Any) -> Any:
-    """``seq += :count`` on the tenant's head (created at 0 if missing), returning it."""
-    statement = dialect.insert(_HEADS).values(
-        tenant_id=bindparam("tenant"), seq=bindparam("count"), pruned_through=0
-    )
-    return statement.on_conflict_do_update(
-        index_elements=[_HEADS.c.tenant_id],
-        set_={"seq": _HEADS.c.seq + statement.excluded.seq},
-    ).returning(_HEADS.c.seq)
-
-
-# Built once: building and caching an upsert per write cost more than running it.
-_ADVANCE = {"postgresql": _advance_statement(postgresql), "sqlite": _advance_statement(sqlite)}
+_ADVANCE = Increment(
+    _HEADS, ("tenant_id",), "seq", {"tenant_id": "tenant", "seq": "count", "pruned_through": 0}
+)
 
 
 def _advance(session: Session, tenant_id: int, count: int) -> int:
     """Take ``count`` seq numbers for the tenant; the head row stays locked until commit."""
-    statement = _ADVANCE[session.get_bind().dialect.name]
-    return int(session.execute(statement, {"tenant": tenant_id, "count": count}).scalar_one())
+    return _ADVANCE(session, {"tenant": tenant_id, "count": count})
 
 
 def _row(item: _Pending, seq: int, origin: Origin) -> dict[str, Any]:
