@@ -323,3 +323,52 @@ class RateWindow(Base):
     window: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     """The window's start, in seconds since the epoch."""
     count: Mapped[int] = mapped_column(Integer)
+
+
+class RequestRecord(Base):
+    """One SCIM request a tenant's IdP made and what it got back, for the admin console.
+
+    Never a header value, a query string or a body: ``subject`` is the userName or
+    displayName the request named, ``detail`` the SCIM error's detail.
+    """
+
+    __tablename__ = "request_log"
+    __table_args__ = (
+        Index("ix_request_log_tenant", "tenant_id", "id"),
+        Index("ix_request_log_resource", "tenant_id", "resource_id"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    request_id: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(100))
+    """The token's name: the IdP connection that asked."""
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(512))
+    status: Mapped[int] = mapped_column(Integer)
+    duration_ms: Mapped[float] = mapped_column(Float)
+    resource_type: Mapped[str | None] = mapped_column(String(64))
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(String(256))
+    user_agent: Mapped[str | None] = mapped_column(String(64))
+    normalisations: Mapped[list[str] | None] = mapped_column(JSON)
+    scim_type: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class RequestHour(Base):
+    """A tenant's SCIM requests and errors (4xx/5xx) in one clock hour."""
+
+    __tablename__ = "request_hours"
+
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    """The hour's start, in seconds since the epoch."""
+    requests: Mapped[int] = mapped_column(Integer)
+    errors: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[datetime] = mapped_column(DateTime)
