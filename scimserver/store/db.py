@@ -89,7 +89,15 @@ class Database:
         self.url = normalise_url(url)
         self.engine = make_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
-        self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        # PostgreSQL reads run in autocommit: at READ COMMITTED each statement sees its own
+        # snapshot inside a transaction too, so BEGIN and COMMIT were two round trips bought
+        # nothing. SQLite keeps its (local, cheap) read transaction: one snapshot per read.
+        self._reading = (
+            self.engine
+            if self.is_sqlite
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
+        self._reader = sessionmaker(self._reading, expire_on_commit=False)
         self._writer = sessionmaker(
             self.engine.execution_options(scim_write=True), expire_on_commit=False
         )
@@ -116,7 +124,7 @@ class Database:
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         """A plain connection for a single Core read, lighter than an ORM session."""
-        with _translated(), self.engine.connect() as connection:
+        with _translated(), self._reading.connect() as connection:
             yield connection
 
     def dispose(self) -> None:
