@@ -42,6 +42,7 @@ Choices where the RFC is silent or identity providers read it differently:
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -109,6 +110,12 @@ class PatchResult:
     password: str | None = None
     changed: bool = False
     normalisations: tuple[str, ...] = ()
+
+
+def only_members(operations: Sequence[PatchOperation]) -> bool:
+    """Whether every operation targets ``members`` by path: the stored document stays as is."""
+    heads = (re.split(r"[.\[]", o.path or "", maxsplit=1)[0] for o in operations)
+    return all(head.strip().lower() == "members" for head in heads)
 
 
 def parse_operations(body: Any) -> list[PatchOperation]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -14,6 +14,7 @@ from scimserver.errors import (
     Mutability,
     NotFound,
     PreconditionFailed,
+    ScimError,
     Uniqueness,
 )
 from scimserver.schema.marshal import Marshaller, Phase
@@ -81,6 +82,32 @@ class Written:
     resource: dict[str, Any] | None
     version: int
     location: str
+
+
+@dataclass(frozen=True)
+class _Diff:
+    """A changed document and what changed: its paths, event type and index values."""
+
+    document: dict[str, Any]
+    password_hash: str | None
+    paths: tuple[str, ...]
+    kind: str
+    old_values: list[Any]
+    new_values: list[Any]
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """An update worked out against ``version`` of a resource."""
+
+    version: int
+    diff: _Diff | None
+    patch: scim_patch.PatchResult | None = None
+
+
+def _current(planned: _Planned | None, resource: Resource) -> _Planned | None:
+    """``planned`` if it was made against the version now locked, else None."""
+    return planned if planned is not None and planned.version == resource.version else None
 
 
 class ResourceService:
@@ -236,14 +263,11 @@ class ResourceService:
         document = self.marshaller.load(self._normalised("PUT", body), Phase.REPLACE)
         hashed = _hashed(document.pop("password", None))
         members = document.pop("members", None) if self.has_members else None
-        values: list[Any] | None = self._values(document)  # outside the write lock
+        early = self._early(resource_id, lambda seen: self._replaced(seen, document, hashed))
         with self.db.write(self._origin("PUT")) as session:
             resource = self._locked(self._repo(session), resource_id, if_match)
-            self._check_immutable(resource.data, document)
-            if "active" in resource.data and "active" not in document:
-                document["active"] = resource.data["active"]  # a PUT omitting active keeps it
-                values = None
-            changed = self._update(session, resource, document, hashed, values)
+            planned = _current(early, resource) or self._replaced(resource, document, hashed)
+            changed = self._update(session, resource, planned.diff)
             if self.has_members:
                 moved = self._replace_members(session, resource, members or [])
                 if moved and not changed:
@@ -256,17 +280,16 @@ class ResourceService:
     ) -> Written:
         """Apply a PatchOp; ``projection`` None means the caller wants no body back."""
         operations = scim_patch.parse_operations(body)
+        early = None
+        if not scim_patch.only_members(operations):  # a membership change has nothing to plan
+            early = self._early(resource_id, lambda seen: self._patched(seen, operations))
         with self.db.write(self._origin("PATCH")) as session:
             resource = self._locked(self._repo(session), resource_id, if_match)
-            result = scim_patch.apply_patch(self.type, resource.data, operations)
-            self._log_normalisations("PATCH", result.normalisations)
-            changed = False
-            if result.changed or result.password is not None:
-                document = self.marshaller.load(result.document, Phase.REPLACE)
-                document.pop("password", None)
-                hashed = _hashed(result.password)
-                changed = self._update(session, resource, document, hashed)
-            moved = self._apply_member_changes(session, resource, result.members)
+            planned = _current(early, resource) or self._patched(resource, operations)
+            assert planned.patch is not None
+            self._log_normalisations("PATCH", planned.patch.normalisations)
+            changed = self._update(session, resource, planned.diff)
+            moved = self._apply_member_changes(session, resource, planned.patch.members)
             if moved and not changed:
                 self._repo(session).touch(resource, now())
             if projection is None:
@@ -279,32 +302,69 @@ class ResourceService:
             repo = self._repo(session)
             repo.remove(self._locked(repo, resource_id, if_match, "delete"), now())
 
-    def _update(
-        self,
-        session: Session,
-        resource: Resource,
-        document: dict[str, Any],
-        password_hash: str | None,
-        values: list[Any] | None = None,
-    ) -> bool:
-        """Store ``document`` if it differs from the stored one; False for a no-op.
+    def _early(self, resource_id: str, plan: Callable[[Resource], _Planned]) -> _Planned | None:
+        """``plan`` worked out before the write transaction, or None.
 
-        ``values`` are the document's index values when the caller has them already.
+        On SQLite every writer waits for the one write lock, so the CPU work of an update
+        (applying the PATCH, validating, diffing, indexing, hashing) is done against the
+        version read here; the transaction uses it only if that version is still the one
+        it locks (:func:`_current`), else it plans again. A refusal is decided inside the
+        transaction, on the locked row. PostgreSQL locks rows, not the database: there
+        the plan is made in the transaction, without this extra read.
         """
-        old = resource.data
+        if not self.db.is_sqlite:
+            return None
+        with self.db.read() as session:
+            seen = self._repo(session).find(resource_id)
+        if seen is None:
+            return None
+        try:
+            return plan(seen)
+        except ScimError:
+            return None
+
+    def _replaced(
+        self, resource: Resource, document: dict[str, Any], password_hash: str | None
+    ) -> _Planned:
+        """A PUT of ``document`` over ``resource``: immutables kept, ``active`` kept if omitted."""
+        self._check_immutable(resource.data, document)
+        if "active" in resource.data and "active" not in document:
+            document = {**document, "active": resource.data["active"]}
+        return _Planned(resource.version, self._diff(resource.data, document, password_hash))
+
+    def _patched(
+        self, resource: Resource, operations: Sequence[scim_patch.PatchOperation]
+    ) -> _Planned:
+        result = scim_patch.apply_patch(self.type, resource.data, operations)
+        diff = None
+        if result.changed or result.password is not None:
+            document = self.marshaller.load(result.document, Phase.REPLACE)
+            document.pop("password", None)
+            diff = self._diff(resource.data, document, _hashed(result.password))
+        return _Planned(resource.version, diff, result)
+
+    def _diff(
+        self, old: dict[str, Any], document: dict[str, Any], password_hash: str | None
+    ) -> _Diff | None:
+        """What storing ``document`` over ``old`` changes; None for a no-op."""
         paths = changed_paths(self.type, old, document)
         if password_hash is not None:
             paths = (*paths, PASSWORD)
         if not paths:
+            return None
+        kind = update_type(self.type.id, old, document)
+        values = (self._values(old), self._values(document))
+        return _Diff(document, password_hash, paths, kind, *values)
+
+    def _update(self, session: Session, resource: Resource, diff: _Diff | None) -> bool:
+        """Store the diff's document (False for no diff: a no-op writes nothing)."""
+        if diff is None:
             return False
-        old_values = self._values(old)
-        self._store_document(resource, document, password_hash)
+        self._store_document(resource, diff.document, diff.password_hash)
         self._check_unique(session, resource)
         self._bump(resource)
-        kind = update_type(self.type.id, old, document)
-        change = describe(resource, kind, attributes=paths, data=document)
-        new_values = self._values(document) if values is None else values
-        self._repo(session).update(resource, old_values, new_values, change)
+        change = describe(resource, diff.kind, attributes=diff.paths, data=diff.document)
+        self._repo(session).update(resource, diff.old_values, diff.new_values, change)
         return True
 
     def _origin(self, operation: str) -> Origin:

@@ -17,6 +17,7 @@ from scimserver.scim.patch import (
     PatchOperation,
     PatchResult,
     apply_patch,
+    only_members,
     parse_operations,
 )
 from scimserver.scim.paths import Equalities, equalities
@@ -1285,3 +1286,20 @@ EMAILS = _emails()
 )
 def test_equalities(text: str, expected: Equalities | None) -> None:
     assert equalities(text, EMAILS) == expected
+
+
+@pytest.mark.parametrize(
+    ("paths", "expected"),
+    [
+        (["members"], True),
+        (['members[value eq "a"]', "Members"], True),
+        ([" members.value"], True),
+        (["members", "displayName"], False),
+        ([None], False),  # a path-less value may carry any attribute
+        (["membersCount"], False),
+        (["urn:ietf:params:scim:schemas:core:2.0:Group:members"], False),
+    ],
+)
+def test_only_members_tells_a_membership_change(paths: list[str | None], expected: bool) -> None:
+    operations = [PatchOperation("remove" if p else "add", p, None if p else {}) for p in paths]
+    assert only_members(operations) is expected
