@@ -30,8 +30,10 @@ Choices where the RFC is silent or loose:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import operator
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -73,6 +75,12 @@ ALLOWED_OPERATORS: Mapping[str, frozenset[str]] = {
 }
 UNFILTERABLE = frozenset({"meta.location", "meta.version", "members.$ref", "groups.$ref"})
 _WORD_END = r"(?![A-Za-z0-9_$-])"
+_SIMPLE = re.compile(
+    r'\s*([A-Za-z][\w$-]*(?:\.[A-Za-z][\w$-]*)?)\s+(eq|ne|co|sw|ew|gt|ge|lt|le)\s+("(?:[^"\\]|\\.)*")\s*',
+    re.IGNORECASE,
+)
+"""``attr op "string"``: the filter IdPs send on nearly every lookup (``userName eq "x"``)."""
+_KEYWORDS = frozenset({"and", "or", "not", "pr", "true", "false", "null"} | SUBSTRING | ORDERING)
 
 
 # --- The AST -------------------------------------------------------------------------
@@ -208,6 +216,17 @@ def parse_filter(
         raise InvalidFilter("The filter is empty.")
     if parent is not None and (parent.sub is not None or not parent.attribute.is_complex):
         raise InvalidFilter(f"'{parent.dotted}' is not a complex attribute.")
+    simple = _SIMPLE.fullmatch(text) if parent is None else None
+    if simple is not None and not _KEYWORDS & set(simple[1].lower().split(".")):
+        with contextlib.suppress(ValueError):  # a bad escape: the full parser says where
+            value = json.loads(simple[3])
+            converter = _Converter(resource_type, None)
+            return converter.compare_text(simple[1], simple[2].lower(), value)
+    return parse_tokens(text, resource_type, parent)
+
+
+def parse_tokens(text: str, resource_type: ResourceType, parent: AttrRef | None) -> FilterNode:
+    """The full parser, which ``parse_filter`` skips for a single ``attr op "string"``."""
     try:
         feed = _Feed(text)
     except ValueError as exc:
@@ -314,9 +333,16 @@ class _Converter:
             raise InvalidFilter(f"'{ref.dotted}' is not a complex attribute; [...] needs one.")
         return ref
 
+    def compare_text(self, path: str, op: str, value: Any) -> FilterNode:
+        """``path op value`` for a top-level attribute path given as text (the fast path)."""
+        return self._compare(self._checked(self._top(path)), op, value)
+
     def _resolve(self, path: ast.AttrPath) -> AttrRef:
         text = _path_text(path)
         ref = self._scoped(path, text) if self.scope is not None else self._top(text)
+        return self._checked(ref)
+
+    def _checked(self, ref: AttrRef) -> AttrRef:
         if ref.leaf.returned == "never" or ref.key in UNFILTERABLE:
             raise InvalidFilter(f"Filtering on '{ref.dotted}' is not supported.")
         if ref.attribute.name == "meta" and ref.sub is None and ref.schema is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from scimserver.scim.filter import (
     Present,
     ValuePath,
     parse_filter,
+    parse_tokens,
     unparse,
 )
 
@@ -393,3 +395,51 @@ def test_token_soup_parses_or_raises_invalid_filter(words: list[str]) -> None:
     except InvalidFilter:
         return
     assert isinstance(node, And | Or | Not | Compare | Present | ValuePath)
+
+
+_NAMES = st.sampled_from(
+    [
+        "userName",
+        "USERNAME",
+        "name.givenName",
+        "emails.value",
+        "emails",
+        "title",
+        "active",
+        "meta.created",
+        "meta.lastModified",
+        "password",
+        "meta.location",
+        "externalId",
+        "nope",
+        "name.nope",
+        "and",
+        "pr",
+        "or.value",
+        "schemas",
+        "employeeNumber",
+        "members.value",
+        "x-y",
+    ]
+)
+_OPS = st.sampled_from(["eq", "EQ", "ne", "co", "Sw", "ew", "gt", "ge", "lt", "le", "pr", "xx"])
+_STRINGS = st.text(max_size=12).map(json.dumps) | st.sampled_from(
+    ['"a\\qb"', '"\\u00e9"', '"2026-01-01T00:00:00Z"', '"true"', '"x\\"', '"unterminated']
+)
+_SPACES = st.sampled_from([" ", "  ", "\t", ""])
+
+
+@given(_SPACES, _NAMES, _SPACES, _OPS, _SPACES, _STRINGS, _SPACES, st.sampled_from([USER, GROUP]))
+@settings(max_examples=400, deadline=None)
+def test_the_fast_path_agrees_with_the_full_parser(
+    lead: str, name: str, gap: str, op: str, gap2: str, value: str, tail: str, rt: ResourceType
+) -> None:
+    """``attr op "string"`` skips the tokenizer: same tree, or the same refusal."""
+    text = f"{lead}{name}{gap or ' '}{op}{gap2 or ' '}{value}{tail}"
+    outcomes = []
+    for parse in (lambda: parse_filter(text, rt), lambda: parse_tokens(text, rt, None)):
+        try:
+            outcomes.append(unparse(parse()))
+        except InvalidFilter as exc:
+            outcomes.append(str(exc))
+    assert outcomes[0] == outcomes[1], text
