@@ -25,9 +25,10 @@ def unique(prefix: str) -> str:
 
 
 def csrf_of(response: TestResponse) -> str:
-    found = _CSRF.search(response.get_data(as_text=True))
+    """The CSRF token of the page's last form (the header's sign-out form comes first)."""
+    found = _CSRF.findall(response.get_data(as_text=True))
     assert found, response.get_data(as_text=True)
-    return found.group(1)
+    return str(found[-1])
 
 
 def h1(response: TestResponse) -> list[str]:

@@ -53,7 +53,7 @@ def test_connections_list_shows_each_scim_base_url_with_a_copy_button(console: C
     assert f"<code data-scim-url>{SCIM_URL}</code>" in html
     assert f'<button type="button" class="copy" data-copy="{SCIM_URL}">Copy</button>' in html
     assert 'action="/admin/connections"' in html and ">Connection name</label>" in html
-    assert "<button type=\"submit\">Create connection</button>" in html
+    assert '<button type="submit">Create connection</button>' in html
     duplicate = console.post("/admin/connections", {"name": name})
     assert duplicate.status_code == 400 and "already exists" in duplicate.get_data(as_text=True)
     empty = console.post("/admin/connections", {"name": "  "})
@@ -80,7 +80,7 @@ def test_token_secret_is_shown_once_and_works(console: Console, app: Flask) -> N
     assert h1(listing) == ["Tokens"]
     assert secret not in html and WARNING not in html
     assert secret.split("_")[1] in html  # the prefix
-    assert 'data-status>active<' in html
+    assert "data-status>active<" in html
     clash = console.post(f"/admin/connections/{name}/tokens", {"name": "okta", "scope": "write"})
     assert clash.status_code == 400 and "already has a token" in clash.get_data(as_text=True)
     bad = console.post(
@@ -160,9 +160,7 @@ def test_users_search_filter_and_paging(console: Console, scim: ScimClient) -> N
     assert console.get(f"{base}/users?page=x").status_code == 200
 
 
-def test_user_page_shows_attributes_groups_and_history(
-    console: Console, scim: ScimClient
-) -> None:
+def test_user_page_shows_attributes_groups_and_history(console: Console, scim: ScimClient) -> None:
     user = scim.create_user("dana", displayName="Dana Scully")
     group = scim.create_group("agents", members=[user["id"]])
     patch = {
@@ -174,7 +172,7 @@ def test_user_page_shows_attributes_groups_and_history(
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and h1(page) == ["dana"]
     assert "Dana Scully" in html and "Deactivated" in html
-    assert f"/groups/{group['id']}\">agents</a>" in html
+    assert f'/groups/{group["id"]}">agents</a>' in html
     assert "<h2>History</h2>" in html
     history = html.split("<h2>History</h2>")[1]
     assert history.index("deactivated (active → false)") < history.index("created")
@@ -226,7 +224,7 @@ def test_webhooks_page_and_redelivery(console: Console, scim: ScimClient, app: F
         assert h1(page) == ["Webhooks"]
         assert "http://127.0.0.1:9/hook" in html and "HTTP 500 eight times" in html
         action = f'action="{base}/webhooks/{info.id}/redeliver"'
-        assert action in html and "<button type=\"submit\">Redeliver</button>" in html
+        assert action in html and '<button type="submit">Redeliver</button>' in html
         response = console.post(f"{base}/webhooks/{info.id}/redeliver")
         assert response.status_code == 303
         with server.db.read() as session:

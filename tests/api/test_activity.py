@@ -274,9 +274,7 @@ def test_activity_log_off_records_nothing(database_url: str) -> None:
         assert activity(quiet).summary(tenant_of(quiet, scim)).requests_24h == 0
 
 
-def test_a_full_buffer_drops_the_oldest_and_counts_them(
-    observed: Flask, database_url: str
-) -> None:
+def test_a_full_buffer_drops_the_oldest_and_counts_them(observed: Flask, database_url: str) -> None:
     tenant = tenant_of(observed, make_client(observed))
     small = ActivityRecorder(
         database_url, Retention(timedelta(days=7), 1000), interval=3600, capacity=3
