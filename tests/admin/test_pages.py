@@ -8,6 +8,7 @@ import uuid
 from flask import Flask
 from sqlalchemy import select
 
+from scimserver.api.context import ACTIVITY
 from scimserver.scim.versions import now
 from scimserver.store.models import DeadLetter
 from tests.admin.conftest import Console, h1, title, unique
@@ -128,12 +129,13 @@ def test_a_token_prefix_never_reaches_another_connections_token(
     assert scim_status(app, other.token) == 200
 
 
-def console_for(console: Console, scim: ScimClient) -> str:
+def at(scim: ScimClient) -> str:
+    """The console URL of the ``scim`` client's connection."""
     return f"/admin/connections/{scim.tenant}"
 
 
 def test_users_search_filter_and_paging(console: Console, scim: ScimClient) -> None:
-    base = console_for(console, scim)
+    base = at(scim)
     scim.create_user("bjensen", emails=[{"value": "barbara@example.com"}])
     scim.create_user('o"brien', displayName="Quote Person")
     for n in range(26):
@@ -168,7 +170,7 @@ def test_user_page_shows_attributes_groups_and_history(console: Console, scim: S
         "Operations": [{"op": "replace", "path": "active", "value": False}],
     }
     assert scim.patch(f"/Users/{user['id']}", patch).status_code == 200
-    page = console.get(f"{console_for(console, scim)}/users/{user['id']}")
+    page = console.get(f"{at(scim)}/users/{user['id']}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and h1(page) == ["dana"]
     assert "Dana Scully" in html and "Deactivated" in html
@@ -178,7 +180,7 @@ def test_user_page_shows_attributes_groups_and_history(console: Console, scim: S
     assert history.index("deactivated (active → false)") < history.index("created")
     assert "membership: added to group agents" in history
     assert f"<td>{scim.name}</td>" in history
-    missing = console.get(f"{console_for(console, scim)}/users/{uuid.uuid4()}")
+    missing = console.get(f"{at(scim)}/users/{uuid.uuid4()}")
     assert missing.status_code == 404 and missing.mimetype == "text/html"
 
 
@@ -187,18 +189,18 @@ def test_group_members_are_paged_without_reading_the_whole_group(
 ) -> None:
     users = [scim.create_user(f"member{n:02d}")["id"] for n in range(55)]
     group = scim.create_group("big", members=users)
-    path = f"{console_for(console, scim)}/groups/{group['id']}"
+    path = f"{at(scim)}/groups/{group['id']}"
     responses = []
     statements = statements_run(app, lambda: responses.append(console.get(path)))
     html = responses[0].get_data(as_text=True)
     assert h1(responses[0]) == ["big"]
-    assert html.count(f"{console_for(console, scim)}/users/") == 50
+    assert html.count(f"{at(scim)}/users/") == 50
     assert 'rel="next"' in html
     assert any("LIMIT" in s.upper() and "memberships" in s for s in statements)
     assert not any("memberships" in s and "LIMIT" not in s.upper() for s in statements)
     last = console.get(f"{path}?page=2").get_data(as_text=True)
-    assert last.count(f"{console_for(console, scim)}/users/") == 5 and 'rel="prev"' in last
-    groups = console.get(f"{console_for(console, scim)}/groups?q=bi")
+    assert last.count(f"{at(scim)}/users/") == 5 and 'rel="prev"' in last
+    groups = console.get(f"{at(scim)}/groups?q=bi")
     assert h1(groups) == ["Groups"] and ">big</a>" in groups.get_data(as_text=True)
 
 
@@ -218,7 +220,7 @@ def test_webhooks_page_and_redelivery(console: Console, scim: ScimClient, app: F
                     reason="HTTP 500 eight times",
                 )
             )
-        base = console_for(console, scim)
+        base = at(scim)
         page = console.get(f"{base}/webhooks")
         html = page.get_data(as_text=True)
         assert h1(page) == ["Webhooks"]
@@ -235,3 +237,70 @@ def test_webhooks_page_and_redelivery(console: Console, scim: ScimClient, app: F
         assert console.post(f"{base}/webhooks/{uuid.uuid4()}/redeliver").status_code == 404
     finally:
         hooks.remove(info.id)
+
+
+def flushed(app: Flask) -> None:
+    """Write the recorded requests now (the recorder batches them off the request path)."""
+    app.extensions[ACTIVITY].flush()
+
+
+def test_activity_page_lists_requests_with_errors_and_filters(
+    console: Console, scim: ScimClient, app: Flask
+) -> None:
+    okta = {"User-Agent": "Okta SCIM Client 1.0.0"}
+    user = scim.create_user("mulder", headers=okta)
+    assert scim.post("/Users", {"userName": "mulder"}, headers=okta).status_code == 409
+    flushed(app)
+    base = f"/admin/connections/{scim.tenant}"
+    page = console.get(f"{base}/activity")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and h1(page) == ["Activity"]
+    assert f'href="{base}/users/{user["id"]}"' in html
+    assert "<code>uniqueness</code>" in html and 'data-status="409"' in html
+    assert f"<td>{scim.name}</td>" in html
+    errors = console.get(f"{base}/activity?status=errors").get_data(as_text=True)
+    assert 'data-status="409"' in errors and 'data-status="201"' not in errors
+    by_user = console.get(f"{base}/activity?user=MULDER").get_data(as_text=True)
+    assert 'data-status="201"' in by_user
+    bad = console.get(f"{base}/activity?status=teapot")
+    assert bad.status_code == 400 and 'role="alert"' in bad.get_data(as_text=True)
+    home = console.get("/admin/").get_data(as_text=True)
+    row = home.split(f'data-connection="{scim.tenant}"')[1].split("</tr>")[0]
+    assert "<td>2</td>" in row and "50.0 %" in row and "Okta" in row
+
+
+def test_activity_pages_older_requests_by_id(
+    console: Console, scim: ScimClient, app: Flask
+) -> None:
+    for _ in range(51):
+        scim.get("/Users")
+    flushed(app)
+    base = f"/admin/connections/{scim.tenant}/activity"
+    html = console.get(base).get_data(as_text=True)
+    assert html.count("data-status=") == 50
+    older = re.search(r'<a rel="next" href="\?([^"]+)">Older</a>', html)
+    assert older
+    rest = console.get(f"{base}?{older.group(1).replace('&amp;', '&')}").get_data(as_text=True)
+    assert rest.count("data-status=") == 1
+
+
+def test_every_page_has_a_title_one_h1_a_skip_link_and_labelled_inputs(
+    console: Console, scim: ScimClient
+) -> None:
+    user = scim.create_user("labels")
+    group = scim.create_group("labelled", members=[user["id"]])
+    base = f"/admin/connections/{scim.tenant}"
+    pages = ["/admin/", "/admin/login", base]
+    pages += [f"{base}/{section}" for section in ("tokens", "users", "groups", "activity")]
+    pages += [f"{base}/webhooks", f"{base}/users/{user['id']}", f"{base}/groups/{group['id']}"]
+    for path in pages:
+        response = console.get(path)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200, path
+        assert title(response).endswith("scimserver console"), path
+        assert len(h1(response)) == 1, path
+        assert '<a class="skip-link" href="#main">' in html and 'id="main"' in html
+        assert "<script>" not in html and "style=" not in html  # the CSP allows neither
+        for field in re.findall(r'<(?:input|select)[^>]*\bid="([^"]+)"', html):
+            assert f'<label for="{field}"' in html, (path, field)
+        assert "<th>" not in html, path  # every header cell says its scope
