@@ -43,6 +43,7 @@ MESSAGES = {
     413: "What was sent is too large.",
     429: "Too many requests; wait a little and try again.",
 }
+_UNAVAILABLE: tuple[type[Exception], ...] = (*DATABASE_ERRORS, ScimError)
 _OWN_WORDS = frozenset({404, 405, 500})
 """Statuses shown in our words, whatever the error says (it may name internals)."""
 
@@ -100,7 +101,7 @@ def _load_quietly() -> None:
     """Find the admin for the page's header, unless the database is what failed."""
     try:
         load()
-    except (*DATABASE_ERRORS, ScimError):
+    except _UNAVAILABLE:
         g.admin, g.session_id = None, ""
 
 
