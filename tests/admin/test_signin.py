@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,16 @@ def test_an_unexpected_failure_is_a_page_with_the_request_id(
     assert response.status_code == 500 and response.mimetype == "text/html"
     assert "console-500" in html and h1(response) == ["Something went wrong"]
     assert "secret internals" not in html and "Traceback" not in html
+
+
+def test_sign_ins_and_failures_are_logged_without_the_password(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    name = make_admin(app).name
+    caplog.set_level(logging.INFO, logger="scimserver.service.admins")
+    Console(app, name).sign_in("a wrong password 123")
+    Console(app, name).sign_in()
+    logged = [r.getMessage() for r in caplog.records if r.name == "scimserver.service.admins"]
+    assert any("failed" in m and name in m for m in logged), logged
+    assert any("sign-in of" in m and name in m for m in logged), logged
+    assert not any(PASSWORD in m or "a wrong password 123" in m for m in caplog.text.splitlines())
