@@ -31,6 +31,7 @@ Choices where the RFC is silent or loose:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import operator
 import re
@@ -201,6 +202,25 @@ def _tokens(text: str) -> list[Any]:
     if comparisons > MAX_COMPARISONS:
         raise InvalidFilter(f"The filter has more than {MAX_COMPARISONS} comparisons.")
     return tokens
+
+
+# --- Plain text search ---------------------------------------------------------------
+
+TEXT_SEARCH_PATHS = ("userName", "displayName", "emails.value")
+
+
+def text_search(text: str, resource_type: ResourceType) -> FilterNode:
+    """A search box's words as a filter: contained in userName, displayName or an email.
+
+    Built as the AST, not as filter text, so quotes or keywords in ``text`` are data.
+    """
+    if len(text) > MAX_LENGTH:
+        raise InvalidFilter(f"The search is longer than {MAX_LENGTH} characters.")
+    refs = [ref for path in TEXT_SEARCH_PATHS if (ref := resource_type.resolve(path))]
+    if not refs:
+        raise InvalidFilter(f"{resource_type.name} has no attribute to search in.")
+    nodes: list[FilterNode] = [Compare(ref, "co", text) for ref in refs]
+    return functools.reduce(Or, nodes)
 
 
 # --- Parsing -------------------------------------------------------------------------
@@ -458,6 +478,13 @@ _ORDER: Mapping[str, Callable[[Any, Any], bool]] = {
     "lt": operator.lt,
     "le": operator.le,
 }
+
+
+def named_by(node: FilterNode, names: frozenset[str]) -> Any:
+    """The value of a top-level ``name eq value`` filter on one of ``names``, else None."""
+    if isinstance(node, Compare) and node.op == "eq" and node.ref.sub is None:
+        return node.value if node.ref.attribute.name in names else None
+    return None
 
 
 def matches(node: FilterNode, document: Mapping[str, Any]) -> bool:

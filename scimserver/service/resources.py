@@ -23,11 +23,11 @@ from scimserver.scim import patch as scim_patch
 from scimserver.scim.changes import PASSWORD, changed_paths, event_type, update_type
 from scimserver.scim.cursors import Cursor, CursorCodec, fingerprint
 from scimserver.scim.dialects import normalise_resource
-from scimserver.scim.filter import parse_filter
+from scimserver.scim.filter import And, named_by, parse_filter, text_search
 from scimserver.scim.projection import Projection, project
 from scimserver.scim.values import index_values
 from scimserver.scim.versions import etag, matches_any, now, timestamp
-from scimserver.service.observed import note_normalisations
+from scimserver.service.observed import note_normalisations, note_subject
 from scimserver.service.passwords import hash_password
 from scimserver.service.retry import reading, retrying
 from scimserver.store.changes import Origin
@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 EVERYTHING = Projection()
 """No attributes or excludedAttributes given: return the default set."""
+_NAMES = frozenset({"userName", "displayName"})
+"""The attributes that name a resource to a person (noted for the activity log)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class ListQuery:
     projection: Projection = field(default_factory=Projection)
     cursor: str | None = None
     """None: index paging; "" asks for the first cursor page (RFC 9865)."""
+    text: str | None = None
+    """Plain words to find in userName, displayName or emails (the console's search box)."""
 
     @property
     def descending(self) -> bool:
@@ -146,7 +150,14 @@ class ResourceService:
             resource = self._repo(session).find(resource_id)
             if resource is None:
                 raise NotFound(f"{self.type.name} {resource_id} not found.")
+            note_subject(_named(resource.data))
             return self._render(session, [resource], projection)[0]
+
+    @reading
+    def members(self, group_id: str, offset: int, limit: int) -> list[MemberRow]:
+        """A page of a group's members from the memberships table (never the whole list)."""
+        with self.db.read() as session:
+            return self._memberships(session).page(group_id, offset, limit)
 
     @reading
     def search(self, query: ListQuery) -> ListResult:
@@ -171,6 +182,10 @@ class ResourceService:
         node = None
         if query.filter is not None and query.filter.strip():
             node = parse_filter(query.filter, self.type)
+            note_subject(named_by(node, _NAMES))
+        if query.text:
+            words = text_search(query.text, self.type)
+            node = words if node is None else And(node, words)
         sort_by = None
         if query.sort_by:
             sort_by = self.type.resolve(query.sort_by)
@@ -419,6 +434,7 @@ class ResourceService:
         resource = repo.find(resource_id, lock=lock)
         if resource is None:
             raise NotFound(f"{self.type.name} {resource_id} not found.")
+        note_subject(_named(resource.data))
         if if_match is not None and not matches_any(if_match, resource.version):
             raise PreconditionFailed(
                 f"If-Match {if_match} does not match the current version {etag(resource.version)}."
@@ -433,6 +449,7 @@ class ResourceService:
         self, resource: Resource, document: dict[str, Any], password_hash: str | None
     ) -> None:
         resource.data = document
+        note_subject(_named(document))
         user_name = document.get("userName")
         resource.user_name_key = user_name.casefold() if isinstance(user_name, str) else None
         display = document.get("displayName") or user_name
@@ -591,6 +608,11 @@ def _total_from_page(start: int, count: int, returned: int) -> int | None:
     if returned >= count or (returned == 0 and start > 1):
         return None
     return start - 1 + returned
+
+
+def _named(document: Mapping[str, Any]) -> Any:
+    """The userName (Users) or displayName (Groups) that names the resource to a person."""
+    return document.get("userName") or document.get("displayName")
 
 
 def _is_group(resource_type: ResourceType) -> bool:

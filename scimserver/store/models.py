@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -158,7 +159,19 @@ class Change(Base):
     """
 
     __tablename__ = "changes"
-    __table_args__ = (Index("ix_changes_resource", "tenant_id", "resource_id", "seq"),)
+    __table_args__ = (
+        Index("ix_changes_resource", "tenant_id", "resource_id", "seq"),
+        # A user's history includes the membership events naming it as the member; only
+        # those rows carry member_id, so the index skips every other change.
+        Index(
+            "ix_changes_member",
+            "tenant_id",
+            "member_id",
+            "seq",
+            postgresql_where=text("member_id IS NOT NULL"),
+            sqlite_where=text("member_id IS NOT NULL"),
+        ),
+    )
 
     tenant_id: Mapped[int] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
@@ -336,6 +349,7 @@ class RequestRecord(Base):
     __table_args__ = (
         Index("ix_request_log_tenant", "tenant_id", "id"),
         Index("ix_request_log_resource", "tenant_id", "resource_id"),
+        Index("ix_request_log_subject", "tenant_id", "subject_key"),
     )
 
     id: Mapped[int] = mapped_column(
@@ -353,6 +367,8 @@ class RequestRecord(Base):
     resource_type: Mapped[str | None] = mapped_column(String(64))
     resource_id: Mapped[str | None] = mapped_column(String(64))
     subject: Mapped[str | None] = mapped_column(String(256))
+    subject_key: Mapped[str | None] = mapped_column(String(256))
+    """``subject`` casefolded: the console finds a user's requests whatever the case."""
     user_agent: Mapped[str | None] = mapped_column(String(64))
     normalisations: Mapped[list[str] | None] = mapped_column(JSON)
     scim_type: Mapped[str | None] = mapped_column(String(32))
@@ -372,3 +388,61 @@ class RequestHour(Base):
     requests: Mapped[int] = mapped_column(Integer)
     errors: Mapped[int] = mapped_column(Integer)
     last_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Admin(Base):
+    """A console user: a name, a slow password hash, and whether it is held to some tenants.
+
+    ``restricted`` admins see only the tenants in ``admin_tenants`` (possibly none, once
+    those are deleted); unrestricted ones see every tenant and may create connections.
+    """
+
+    __tablename__ = "admins"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AdminTenant(Base):
+    """A tenant a restricted admin may see and manage."""
+
+    __tablename__ = "admin_tenants"
+
+    admin_id: Mapped[int] = mapped_column(
+        ForeignKey("admins.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class AdminSession(Base):
+    """A signed-in console session; only the SHA-256 of the cookie's id is stored."""
+
+    __tablename__ = "admin_sessions"
+    __table_args__ = (Index("ix_admin_sessions_admin", "admin_id"),)
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("admins.id", ondelete="CASCADE"))
+    created: Mapped[datetime] = mapped_column(DateTime)
+    last_seen: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    """The absolute end: the session ends then even if in use (the idle end is last_seen's)."""
+
+
+class SignInFailure(Base):
+    """One failed console sign-in, under a hashed key (a username's or a client address's).
+
+    Shared through the database, so every worker and instance counts the same failures.
+    """
+
+    __tablename__ = "admin_sign_in_failures"
+    __table_args__ = (Index("ix_admin_sign_in_failures_key", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime)
