@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, insert, select, update
+from sqlalchemy import Select, bindparam, delete, func, insert, select, union, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -139,13 +139,19 @@ def _row(item: _Pending, seq: int, origin: Origin) -> dict[str, Any]:
 
 
 def history_query(tenant_id: int, resource_id: str, limit: int) -> Select[Change]:
-    """A resource's changes and the member events naming it: two indexes, OR-ed."""
+    """A resource's changes and the member events naming it.
+
+    Two index searches whose seqs are united, rather than one OR: given an OR, a
+    planner may walk the whole tenant's log by seq to save a sort (SQLite did, with
+    some statistics), which costs the size of the log instead of the resource's history.
+    """
+    own = select(Change.seq).where(Change.tenant_id == tenant_id, Change.resource_id == resource_id)
+    named = select(Change.seq).where(Change.tenant_id == tenant_id, Change.member_id == resource_id)
+    seqs = union(own, named).subquery()
     return (
         select(Change)
-        .where(
-            Change.tenant_id == tenant_id,
-            (Change.resource_id == resource_id) | (Change.member_id == resource_id),
-        )
+        .join(seqs, Change.seq == seqs.c.seq)
+        .where(Change.tenant_id == tenant_id)
         .order_by(Change.seq)
         .limit(limit)
     )

@@ -151,12 +151,12 @@ def test_token_lookup_can_use_both_prefix_indexes(app: Flask, seeded: tuple[int,
     """
     db = app.extensions["scimserver"].db
     query = _BY_PREFIX.params(prefix="0123456789ab")
-    with db.read() as session:
+    with db.engine.begin() as connection:  # a transaction: SET LOCAL lasts until its end
         if not db.is_sqlite:
-            session.execute(text("SET LOCAL enable_seqscan = off"))
-        compiled = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+            connection.execute(text("SET LOCAL enable_seqscan = off"))
+        compiled = query.compile(connection, compile_kwargs={"literal_binds": True})
         prefix = "EXPLAIN QUERY PLAN" if db.is_sqlite else "EXPLAIN"
-        plan = "\n".join(str(r[-1]) for r in session.execute(text(f"{prefix} {compiled}")))
+        plan = "\n".join(str(r[-1]) for r in connection.execute(text(f"{prefix} {compiled}")))
     assert re.search(r"sqlite_autoindex_tokens|tokens_prefix_key", plan), plan
     assert "ix_tokens_previous_prefix" in plan, plan
     assert not re.search(r"SCAN tokens\b", plan), plan
