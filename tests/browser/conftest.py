@@ -1,0 +1,128 @@
+"""Headless Chromium against a real ``scimserver serve``: one browser per session, one
+server per module, one fresh browser context and tab per test.
+
+Chromium is Debian's (``/usr/bin/chromium``, installed by ``chromium.find()`` where missing).
+If it cannot be had, the browser tests fail when ``CI`` is set (CI must run them) and are
+otherwise skipped with a banner in the terminal summary, not just an ``s``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
+
+from tests.browser import chromium
+from tests.browser.tab import Tab
+from tests.live import LiveServer, default_executable
+
+SKIPPED = pytest.StashKey[str]()
+ADMIN = "alice"
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def chromium_executable(pytestconfig: pytest.Config) -> Path:
+    """Debian's Chromium; fails under CI and skips (loudly) elsewhere when it cannot be had."""
+    found = chromium.find()
+    if found.executable is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the browser tests: {found.reason}", pytrace=False)
+        pytestconfig.stash[SKIPPED] = found.reason
+        pytest.skip(f"BROWSER TESTS SKIPPED: {found.reason}")
+    return found.executable
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    reason = config.stash.get(SKIPPED, None)
+    if reason is not None:
+        terminalreporter.write_sep("!", "BROWSER TESTS SKIPPED", red=True, bold=True)
+        terminalreporter.write_line(f"BROWSER TESTS SKIPPED: {reason}", red=True, bold=True)
+        terminalreporter.write_line(
+            "The admin console was not tested in a browser; CI (CI=true) fails instead.",
+            red=True,
+        )
+
+
+@pytest.fixture(scope="session")
+def playwright_driver(chromium_executable: Path) -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver: Playwright, chromium_executable: Path) -> Iterator[Browser]:
+    """One headless Chromium for the session; Playwright gives it a fresh temporary profile."""
+    launched = playwright_driver.chromium.launch(
+        executable_path=str(chromium_executable), headless=True, args=list(chromium.ARGS)
+    )
+    yield launched
+    launched.close()
+
+
+@dataclass
+class Console:
+    """A live server with an admin account, and the CLI pointed at its database."""
+
+    server: LiveServer
+    env: dict[str, str]
+    admin: str = ADMIN
+    password: str = PASSWORD
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        """Run ``scimserver ARGS`` against the server's database; fail with its output."""
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("SCIMSERVER_")}
+        result = subprocess.run(
+            [str(default_executable()), *args],
+            input=stdin,
+            env={**environment, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, f"scimserver {' '.join(args)}: {result.stderr}"
+        return result
+
+
+@pytest.fixture(scope="module")
+def live_server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """``scimserver serve`` (2 workers) on a fresh SQLite file, for one test module."""
+    directory = tmp_path_factory.mktemp("console")
+    env = {"SCIMSERVER_DATABASE_URL": f"sqlite:///{directory / 'scim.db'}"}
+    with LiveServer(env, workers=2, cwd=directory, log_dir=directory) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def console(live_server: LiveServer) -> Console:
+    """The module's server with admin alice, created by ``scimserver admin create``."""
+    made = Console(live_server, live_server.env)
+    made.cli("admin", "create", ADMIN, "--password-stdin", stdin=PASSWORD + "\n")
+    return made
+
+
+@pytest.fixture
+def context(browser: Browser, live_server: LiveServer) -> Iterator[BrowserContext]:
+    opened = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def tab(context: BrowserContext, request: pytest.FixtureRequest) -> Iterator[Tab]:
+    """A tab whose pages must log no console error and throw nothing, checked at teardown."""
+    opened = Tab(context.new_page(), request.node.name)
+    yield opened
+    assert opened.errors == [], "\n".join(opened.errors)
