@@ -13,9 +13,10 @@ from typing import Any
 import click
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from scimserver.cli import audit, serving, tenants, tokens, webhooks
+from scimserver.cli import admins, audit, serving, tenants, tokens, webhooks
 from scimserver.cli.common import failure, settings
 from scimserver.cli.failures import bad_url, explain
+from scimserver.service.admins import AdminError
 from scimserver.service.tokens import TokenError
 from scimserver.service.webhooks import WebhookError
 
@@ -32,7 +33,7 @@ class Main(click.Group):
             return super().invoke(ctx)
         except TokenError as exc:
             raise failure(exc) from None
-        except WebhookError as exc:
+        except (WebhookError, AdminError) as exc:
             raise click.ClickException(str(exc)) from None
         except DBAPIError as exc:
             raise click.ClickException(explain(exc, settings().database_url)) from None
@@ -63,5 +64,6 @@ for command in (
     tokens.token,
     webhooks.webhook,
     audit.audit,
+    admins.admin,
 ):
     main.add_command(command)

@@ -9,6 +9,7 @@ from scimserver.config import Settings
 from scimserver.schema import Registry, ResourceType, load_registry
 from scimserver.schema.marshal import Marshaller
 from scimserver.scim.cursors import CursorCodec
+from scimserver.service.admins import AdminService
 from scimserver.service.audit import AuditService
 from scimserver.service.changes import ChangeFeed
 from scimserver.service.delivery import Formatter, JsonFormatter, Sender
@@ -41,6 +42,7 @@ class Server:
     watcher: HeadWatcher | None = None
     signing_keys: SigningKeys | None = None
     limiter: RateLimiter | None = None
+    admin_service: AdminService | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Server:
@@ -149,6 +151,12 @@ class Server:
         )
         sender = Sender(settings.webhook_timeout_ms / 1000)
         return Worker(self.db, self.formatters(), sender, policy)
+
+    def admins(self) -> AdminService:
+        """Console admins and their sessions (built once: it hashes a dummy password)."""
+        service = self.admin_service or AdminService(self.db)
+        self.admin_service = service
+        return service
 
     def audit(self, tenant_id: int) -> AuditService:
         return AuditService(self.db, tenant_id)

@@ -372,3 +372,61 @@ class RequestHour(Base):
     requests: Mapped[int] = mapped_column(Integer)
     errors: Mapped[int] = mapped_column(Integer)
     last_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Admin(Base):
+    """A console user: a name, a slow password hash, and whether it is held to some tenants.
+
+    ``restricted`` admins see only the tenants in ``admin_tenants`` (possibly none, once
+    those are deleted); unrestricted ones see every tenant and may create connections.
+    """
+
+    __tablename__ = "admins"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AdminTenant(Base):
+    """A tenant a restricted admin may see and manage."""
+
+    __tablename__ = "admin_tenants"
+
+    admin_id: Mapped[int] = mapped_column(
+        ForeignKey("admins.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class AdminSession(Base):
+    """A signed-in console session; only the SHA-256 of the cookie's id is stored."""
+
+    __tablename__ = "admin_sessions"
+    __table_args__ = (Index("ix_admin_sessions_admin", "admin_id"),)
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("admins.id", ondelete="CASCADE"))
+    created: Mapped[datetime] = mapped_column(DateTime)
+    last_seen: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    """The absolute end: the session ends then even if in use (the idle end is last_seen's)."""
+
+
+class SignInFailure(Base):
+    """One failed console sign-in, under a hashed key (a username's or a client address's).
+
+    Shared through the database, so every worker and instance counts the same failures.
+    """
+
+    __tablename__ = "admin_sign_in_failures"
+    __table_args__ = (Index("ix_admin_sign_in_failures_key", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime)
