@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask, Response, request
 from prometheus_client import CollectorRegistry
 
 from scimserver.api.changes import build_changes_blueprint
-from scimserver.api.context import EXTENSION, request_id
+from scimserver.api.context import ACTIVITY, EXTENSION, request_id
 from scimserver.api.errors import register_error_handlers
 from scimserver.api.events import build_events_blueprint
 from scimserver.api.guards import Guards
@@ -22,6 +24,7 @@ from scimserver.api.observe import observe_requests
 from scimserver.api.proxies import TrustedProxies, parse_networks
 from scimserver.api.routes import build_blueprint
 from scimserver.config import Settings
+from scimserver.service.recorder import ActivityRecorder, Retention
 from scimserver.service.server import Server
 from scimserver.service.stats import StatsService
 
@@ -69,10 +72,23 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _observe(app: Flask, server: Server) -> None:
-    """Request metrics and log lines, and ``GET /metrics`` (outside /scim/v2, no SCIM token)."""
+    """Request metrics, log lines and activity records, and ``GET /metrics`` (outside
+    /scim/v2, no SCIM token)."""
     settings = server.settings
     own = CollectorRegistry()
-    observe_requests(app, RequestMetrics(own, settings.metrics_tenant_labels))
+    recorder = _recorder(settings)
+    app.extensions[ACTIVITY] = recorder
+    observe_requests(app, RequestMetrics(own, settings.metrics_tenant_labels), recorder)
     store = StoreCollector(StatsService(server.db), settings.metrics_tenant_labels)
     registry = scrape_registry(own, store)
     app.register_blueprint(build_metrics_blueprint(registry, settings.metrics_token))
+
+
+def _recorder(settings: Settings) -> ActivityRecorder | None:
+    """The activity recorder (its thread starts with the first request a process serves)."""
+    if not settings.activity_log:
+        return None
+    retention = Retention(
+        timedelta(days=settings.activity_retention_days), settings.activity_max_rows
+    )
+    return ActivityRecorder(settings.database_url, retention)

@@ -59,6 +59,12 @@ class Settings:
     """When set, ``GET /metrics`` requires ``Authorization: Bearer <this value>``."""
     metrics_tenant_labels: bool = False
     """Label request counts and change-feed heads by tenant id (one series per tenant)."""
+    activity_log: bool = True
+    """Keep each tenant's recent SCIM requests (request_log) for the admin console."""
+    activity_retention_days: int = 7
+    """How long a recorded request and its hourly counts are kept."""
+    activity_max_rows: int = 100_000
+    """Recorded requests kept per tenant at most; the oldest go first."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

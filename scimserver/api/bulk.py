@@ -7,7 +7,9 @@ limit for this one route, so the advertised figure is the one enforced.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from typing import Any
+
+from flask import Blueprint, Response, g, request
 
 from scimserver.api.context import base_url, principal, request_id, server
 from scimserver.api.json import json_response, read_json
@@ -41,4 +43,12 @@ def bulk() -> Response:
         return server().resources(resource_type, who.tenant_id, base, who.name, txn)
 
     service = BulkService(server().registry, service_for, limits)
-    return json_response(service.run(body))
+    result = service.run(body)
+    g.activity_detail = _failures(result["Operations"])
+    return json_response(result)
+
+
+def _failures(operations: list[dict[str, Any]]) -> str | None:
+    """How many operations failed, for the request's activity record."""
+    failed = sum(1 for op in operations if int(op["status"]) >= 400)
+    return f"{failed} of {len(operations)} operations failed." if failed else None

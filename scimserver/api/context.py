@@ -11,6 +11,8 @@ from scimserver.service.server import Server
 from scimserver.service.tokens import Principal
 
 EXTENSION = "scimserver"
+ACTIVITY = "scimserver.activity"
+"""``app.extensions`` key of the ActivityRecorder (None when SCIMSERVER_ACTIVITY_LOG is off)."""
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 

@@ -27,6 +27,7 @@ _HTTP_ERRORS: dict[int, type[ScimError]] = {
 
 
 def scim_error_response(error: ScimError) -> Response:
+    g.scim_error = error  # for the request's activity record (api/observe.py)
     response = json_response(error.to_json(), error.status)
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="scimserver"'

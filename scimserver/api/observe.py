@@ -1,10 +1,16 @@
-"""One place sees every answered request: it counts it and writes its log line.
+"""One place sees every answered request: it counts it, logs it and records its activity.
 
 The line carries who asked (tenant id and token name: the token is the IdP connection),
 what (method, route template, path without the query), the outcome and the time taken,
 and the IdP-dialect rewrites applied. Never a header value, a body or a query string,
 so no secret, password or filter value reaches the log. 5xx lines are ERROR with the
 unexpected error's traceback; everything else is INFO.
+
+The activity record (for the admin console) adds what the request was about: the
+resource type and id (from the route, or the Location of a created resource), the
+userName or displayName the service noted, and the SCIM error's scimType and detail.
+It is kept for authenticated SCIM requests only, and only queued here: a thread writes
+it (service/recorder.py).
 """
 
 from __future__ import annotations
@@ -16,26 +22,39 @@ from flask import Flask, Response, g, request
 
 from scimserver.api.context import request_id
 from scimserver.api.metrics import RequestMetrics, Seen
-from scimserver.service.observed import collect_normalisations
+from scimserver.errors import ScimError
+from scimserver.scim.versions import now
+from scimserver.service.observed import collect_normalisations, collect_subjects
+from scimserver.service.recorder import Activity, ActivityRecorder
 
 log = logging.getLogger("scimserver.request")
 ANONYMOUS = "anonymous"
 UNMATCHED = "unmatched"
+SCIM_PREFIX = "/scim/v2/"
+BULK_ENDPOINT = "scim.bulk"
 
 
-def observe_requests(app: Flask, metrics: RequestMetrics) -> None:
-    """Time, count and log every request ``app`` answers."""
+def observe_requests(
+    app: Flask, metrics: RequestMetrics, recorder: ActivityRecorder | None = None
+) -> None:
+    """Time, count and log every request ``app`` answers; record SCIM ones in ``recorder``."""
 
     @app.before_request
     def _start() -> None:
         g.started = time.perf_counter()
         g.normalisations = collect_normalisations()
+        if recorder is not None:
+            g.subjects = collect_subjects()
 
     @app.after_request
     def _finish(response: Response) -> Response:
         seen = _seen(response.status_code)
         metrics.observe(seen)
-        _log(seen)
+        agent = _user_agent()
+        _log(seen, agent)
+        tenant = seen.tenant
+        if recorder is not None and tenant is not None and request.path.startswith(SCIM_PREFIX):
+            recorder.record(_activity(seen, tenant, agent, response))
         return response
 
 
@@ -55,13 +74,18 @@ def _seen(status: int) -> Seen:
     )
 
 
-def _log(seen: Seen) -> None:
+def _user_agent() -> str | None:
+    """The User-Agent's product token (before the first "/"): never the whole header."""
+    return request.headers.get("User-Agent", "").split("/", 1)[0].strip()[:64] or None
+
+
+def _log(seen: Seen, user_agent: str | None) -> None:
     duration_ms = round(seen.seconds * 1000, 2)
     fields = {
         "request_id": request_id(),
         "tenant": seen.tenant,
         "client": seen.client,
-        "user_agent": request.headers.get("User-Agent", "").split("/", 1)[0].strip()[:64] or None,
+        "user_agent": user_agent,
         "method": seen.method,
         "route": seen.route,
         "path": seen.path,
@@ -73,3 +97,32 @@ def _log(seen: Seen) -> None:
     message = "%s %s %s %.1f ms [%s]"
     args = (seen.method, seen.path, seen.status, duration_ms, fields["request_id"])
     log.log(level, message, *args, exc_info=seen.error, extra=fields)
+
+
+def _activity(seen: Seen, tenant_id: int, user_agent: str | None, response: Response) -> Activity:
+    route = request.view_args or {}
+    resource_type = route.get("type_id")
+    resource_id = route.get("resource_id")
+    if resource_type is not None and resource_id is None and seen.status == 201:
+        resource_id = (response.headers.get("Location") or "").rsplit("/", 1)[-1] or None
+    subjects = g.get("subjects")
+    # A Bulk request names many resources: its record names none of them.
+    subject = subjects[-1] if subjects and request.endpoint != BULK_ENDPOINT else None
+    error: ScimError | None = g.get("scim_error")
+    return Activity(
+        tenant_id=tenant_id,
+        at=now(),
+        request_id=request_id(),
+        client=seen.client,
+        method=seen.method,
+        path=seen.path,
+        status=seen.status,
+        duration_ms=round(seen.seconds * 1000, 2),
+        resource_type=resource_type,
+        resource_id=resource_id,
+        subject=subject,
+        user_agent=user_agent,
+        normalisations=tuple(seen.normalisations),
+        scim_type=error.scim_type if error is not None else None,
+        detail=error.detail if error is not None else g.get("activity_detail"),
+    )

@@ -434,6 +434,13 @@ _ORDER: Mapping[str, Callable[[Any, Any], bool]] = {
 }
 
 
+def named_by(node: FilterNode, names: frozenset[str]) -> Any:
+    """The value of a top-level ``name eq value`` filter on one of ``names``, else None."""
+    if isinstance(node, Compare) and node.op == "eq" and node.ref.sub is None:
+        return node.value if node.ref.attribute.name in names else None
+    return None
+
+
 def matches(node: FilterNode, document: Mapping[str, Any]) -> bool:
     """Whether a canonical document (or, for ElementRefs, one element) satisfies ``node``."""
     match node:

@@ -1,8 +1,9 @@
-"""What a request's use cases noticed, for the web layer to log and count.
+"""What a request's use cases noticed, for the web layer to log, count and record.
 
-The web layer calls :func:`collect_normalisations` when a request starts; the service
-notes each IdP-dialect rule it applied; the web layer reads the list when the request
-ends. A context variable, so the service needs no Flask and each thread has its own.
+The web layer calls :func:`collect_normalisations` and :func:`collect_subjects` when a
+request starts; the service notes each IdP-dialect rule it applied and the userName or
+displayName of the resource it worked on; the web layer reads the lists when the request
+ends. Context variables, so the service needs no Flask and each thread has its own.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 
 _NORMALISATIONS: ContextVar[list[str] | None] = ContextVar("normalisations", default=None)
+_SUBJECTS: ContextVar[list[str] | None] = ContextVar("subjects", default=None)
 
 
 def collect_normalisations() -> list[str]:
@@ -25,3 +27,17 @@ def note_normalisations(names: Sequence[str]) -> None:
     found = _NORMALISATIONS.get()
     if found is not None:
         found.extend(names)
+
+
+def collect_subjects() -> list[str]:
+    """Start a fresh list of the resources this context named, and return it."""
+    found: list[str] = []
+    _SUBJECTS.set(found)
+    return found
+
+
+def note_subject(name: object) -> None:
+    """Note the userName or displayName a request named (ignored unless a string)."""
+    found = _SUBJECTS.get()
+    if found is not None and isinstance(name, str) and name:
+        found.append(name)

@@ -22,11 +22,11 @@ from scimserver.scim import patch as scim_patch
 from scimserver.scim.changes import PASSWORD, changed_paths, event_type, update_type
 from scimserver.scim.cursors import Cursor, CursorCodec, fingerprint
 from scimserver.scim.dialects import normalise_resource
-from scimserver.scim.filter import parse_filter
+from scimserver.scim.filter import named_by, parse_filter
 from scimserver.scim.projection import Projection, project
 from scimserver.scim.values import index_values
 from scimserver.scim.versions import etag, matches_any, now, timestamp
-from scimserver.service.observed import note_normalisations
+from scimserver.service.observed import note_normalisations, note_subject
 from scimserver.service.passwords import hash_password
 from scimserver.service.retry import reading, retrying
 from scimserver.store.changes import Origin
@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 EVERYTHING = Projection()
 """No attributes or excludedAttributes given: return the default set."""
+_NAMES = frozenset({"userName", "displayName"})
+"""The attributes that name a resource to a person (noted for the activity log)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class ResourceService:
             resource = self._repo(session).find(resource_id)
             if resource is None:
                 raise NotFound(f"{self.type.name} {resource_id} not found.")
+            note_subject(_named(resource.data))
             return self._render(session, [resource], projection)[0]
 
     @reading
@@ -144,6 +147,7 @@ class ResourceService:
         node = None
         if query.filter is not None and query.filter.strip():
             node = parse_filter(query.filter, self.type)
+            note_subject(named_by(node, _NAMES))
         sort_by = None
         if query.sort_by:
             sort_by = self.type.resolve(query.sort_by)
@@ -359,6 +363,7 @@ class ResourceService:
         resource = repo.find(resource_id, lock=lock)
         if resource is None:
             raise NotFound(f"{self.type.name} {resource_id} not found.")
+        note_subject(_named(resource.data))
         if if_match is not None and not matches_any(if_match, resource.version):
             raise PreconditionFailed(
                 f"If-Match {if_match} does not match the current version {etag(resource.version)}."
@@ -373,6 +378,7 @@ class ResourceService:
         self, resource: Resource, document: dict[str, Any], password_hash: str | None
     ) -> None:
         resource.data = document
+        note_subject(_named(document))
         user_name = document.get("userName")
         resource.user_name_key = user_name.casefold() if isinstance(user_name, str) else None
         display = document.get("displayName") or user_name
@@ -531,6 +537,11 @@ def _total_from_page(start: int, count: int, returned: int) -> int | None:
     if returned >= count or (returned == 0 and start > 1):
         return None
     return start - 1 + returned
+
+
+def _named(document: Mapping[str, Any]) -> Any:
+    """The userName (Users) or displayName (Groups) that names the resource to a person."""
+    return document.get("userName") or document.get("displayName")
 
 
 def _is_group(resource_type: ResourceType) -> bool:

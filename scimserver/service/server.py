@@ -9,6 +9,7 @@ from scimserver.config import Settings
 from scimserver.schema import Registry, ResourceType, load_registry
 from scimserver.schema.marshal import Marshaller
 from scimserver.scim.cursors import CursorCodec
+from scimserver.service.activity import ActivityService
 from scimserver.service.admins import AdminService
 from scimserver.service.audit import AuditService
 from scimserver.service.changes import ChangeFeed
@@ -160,6 +161,10 @@ class Server:
 
     def audit(self, tenant_id: int) -> AuditService:
         return AuditService(self.db, tenant_id)
+
+    def activity(self) -> ActivityService:
+        """The recorded SCIM requests of every tenant (see service/recorder.py)."""
+        return ActivityService(self.db)
 
 
 def upgrade_database(settings: Settings) -> None:

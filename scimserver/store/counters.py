@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam
+from sqlalchemy import Table, bindparam, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,24 +21,57 @@ class Increment:
     def __init__(
         self, table: Table, keys: Sequence[str], counter: str, values: Mapping[str, Any]
     ) -> None:
-        self.statements = {
-            dialect.dialect.name: self._build(dialect, table, keys, counter, values)
-            for dialect in (postgresql, sqlite)
-        }
-
-    @staticmethod
-    def _build(
-        dialect: Any, table: Table, keys: Sequence[str], counter: str, values: Mapping[str, Any]
-    ) -> Any:
-        bound = {c: bindparam(v) if isinstance(v, str) else v for c, v in values.items()}
-        statement = dialect.insert(table).values(**bound)
-        column = table.c[counter]
-        return statement.on_conflict_do_update(
-            index_elements=[table.c[k] for k in keys],
-            set_={counter: column + statement.excluded[counter]},
-        ).returning(column)
+        self.statements = _prebuilt(table, keys, values, (counter,), (), table.c[counter])
 
     def __call__(self, session: Session, params: Mapping[str, Any]) -> int:
         """Add; the row's new total."""
         statement = self.statements[session.get_bind().dialect.name]
         return int(session.execute(statement, dict(params)).scalar_one())
+
+
+class Accumulate:
+    """Like :class:`Increment` for several rows at once (one executemany), returning nothing.
+
+    Each of ``counters`` is added to; each of ``latest`` keeps the greater of the stored
+    and the new value, so rows sent out of order never move it back.
+    """
+
+    def __init__(
+        self,
+        table: Table,
+        keys: Sequence[str],
+        values: Mapping[str, Any],
+        counters: Sequence[str],
+        latest: Sequence[str] = (),
+    ) -> None:
+        self.statements = _prebuilt(table, keys, values, counters, latest, None)
+
+    def __call__(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            statement = self.statements[session.get_bind().dialect.name]
+            session.execute(statement, [dict(r) for r in rows])
+
+
+def _prebuilt(
+    table: Table,
+    keys: Sequence[str],
+    values: Mapping[str, Any],
+    counters: Sequence[str],
+    latest: Sequence[str],
+    returning: Any,
+) -> dict[str, Any]:
+    """The upsert for each dialect, by dialect name."""
+    built = {}
+    for dialect, greatest in ((postgresql, func.greatest), (sqlite, func.max)):
+        bound = {c: bindparam(v) if isinstance(v, str) else v for c, v in values.items()}
+        statement = dialect.insert(table).values(**bound)
+        excluded = statement.excluded
+        assignments = {c: table.c[c] + excluded[c] for c in counters}
+        assignments |= {c: greatest(table.c[c], excluded[c]) for c in latest}
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c[k] for k in keys], set_=assignments
+        )
+        built[dialect.dialect.name] = (
+            statement.returning(returning) if returning is not None else statement
+        )
+    return built

@@ -336,6 +336,7 @@ class RequestRecord(Base):
     __table_args__ = (
         Index("ix_request_log_tenant", "tenant_id", "id"),
         Index("ix_request_log_resource", "tenant_id", "resource_id"),
+        Index("ix_request_log_subject", "tenant_id", "subject_key"),
     )
 
     id: Mapped[int] = mapped_column(
@@ -353,6 +354,8 @@ class RequestRecord(Base):
     resource_type: Mapped[str | None] = mapped_column(String(64))
     resource_id: Mapped[str | None] = mapped_column(String(64))
     subject: Mapped[str | None] = mapped_column(String(256))
+    subject_key: Mapped[str | None] = mapped_column(String(256))
+    """``subject`` casefolded: the console finds a user's requests whatever the case."""
     user_agent: Mapped[str | None] = mapped_column(String(64))
     normalisations: Mapped[list[str] | None] = mapped_column(JSON)
     scim_type: Mapped[str | None] = mapped_column(String(32))

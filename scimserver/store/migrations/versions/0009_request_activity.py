@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("resource_type", sa.String(64), nullable=True),
         sa.Column("resource_id", sa.String(64), nullable=True),
         sa.Column("subject", sa.String(256), nullable=True),
+        sa.Column("subject_key", sa.String(256), nullable=True),
         sa.Column("user_agent", sa.String(64), nullable=True),
         sa.Column("normalisations", sa.JSON(), nullable=True),
         sa.Column("scim_type", sa.String(32), nullable=True),
@@ -43,6 +44,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_request_log_tenant", "request_log", ["tenant_id", "id"])
     op.create_index("ix_request_log_resource", "request_log", ["tenant_id", "resource_id"])
+    op.create_index("ix_request_log_subject", "request_log", ["tenant_id", "subject_key"])
     op.create_table(
         "request_hours",
         sa.Column("tenant_id", sa.Integer(), nullable=False),
@@ -57,6 +59,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("request_hours")
+    op.drop_index("ix_request_log_subject", table_name="request_log")
     op.drop_index("ix_request_log_resource", table_name="request_log")
     op.drop_index("ix_request_log_tenant", table_name="request_log")
     op.drop_table("request_log")

@@ -1,0 +1,152 @@
+"""The request activity tables: recent requests per tenant and their hourly counts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, case, delete, func, insert, or_, select
+from sqlalchemy.orm import Session
+
+from scimserver.store.counters import Accumulate
+from scimserver.store.models import RequestHour, RequestRecord
+
+_LOG = RequestRecord.metadata.tables[RequestRecord.__tablename__]
+_HOURS = RequestHour.metadata.tables[RequestHour.__tablename__]
+_APPEND = insert(_LOG)
+_ADD_HOURS = Accumulate(
+    _HOURS,
+    ("tenant_id", "hour"),
+    {
+        "tenant_id": "tenant_id",
+        "hour": "hour",
+        "requests": "requests",
+        "errors": "errors",
+        "last_at": "last_at",
+    },
+    counters=("requests", "errors"),
+    latest=("last_at",),
+)
+_OLDEST_BEFORE = (
+    select(_LOG.c.id)
+    .where(_LOG.c.at < bindparam("cutoff"))
+    .order_by(_LOG.c.id)
+    .limit(bindparam("chunk"))
+)
+_PRUNE_OLD = delete(_LOG).where(_LOG.c.id.in_(_OLDEST_BEFORE.scalar_subquery()))
+_NEWEST_KEPT = (
+    select(_LOG.c.id)
+    .where(_LOG.c.tenant_id == bindparam("tenant"))
+    .order_by(_LOG.c.id.desc())
+    .offset(bindparam("keep"))
+    .limit(1)
+)
+_OLDEST_EXCESS = (
+    select(_LOG.c.id)
+    .where(_LOG.c.tenant_id == bindparam("tenant"), _LOG.c.id <= bindparam("through"))
+    .order_by(_LOG.c.id)
+    .limit(bindparam("chunk"))
+)
+_PRUNE_EXCESS = delete(_LOG).where(_LOG.c.id.in_(_OLDEST_EXCESS.scalar_subquery()))
+_FORGET_HOURS = delete(_HOURS).where(_HOURS.c.hour < bindparam("hour"))
+_AGENTS = (
+    select(_LOG.c.user_agent, _LOG.c.normalisations)
+    .where(_LOG.c.tenant_id == bindparam("tenant"))
+    .order_by(_LOG.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """A tenant's newest request time, and its requests and errors since an hour."""
+
+    last_at: datetime | None
+    requests: int
+    errors: int
+
+
+def append(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert request records (one executemany); each maps request_log's columns."""
+    if rows:
+        session.execute(_APPEND, [dict(r) for r in rows])
+
+
+def add_hours(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Add to the hourly counts: rows of tenant_id, hour, requests, errors and last_at."""
+    _ADD_HOURS(session, rows)
+
+
+def prune_before(session: Session, cutoff: datetime, chunk: int) -> int:
+    """Delete up to ``chunk`` of the oldest records made before ``cutoff``; how many went."""
+    return _deleted(session.execute(_PRUNE_OLD, {"cutoff": cutoff, "chunk": chunk}))
+
+
+def prune_beyond(session: Session, tenant_id: int, keep: int, chunk: int) -> int:
+    """Delete up to ``chunk`` of the tenant's oldest records beyond its newest ``keep``."""
+    params = {"tenant": tenant_id, "keep": keep}
+    through = session.execute(_NEWEST_KEPT, params).scalar()
+    if through is None:
+        return 0
+    params = {"tenant": tenant_id, "through": through, "chunk": chunk}
+    return _deleted(session.execute(_PRUNE_EXCESS, params))
+
+
+def forget_hours_before(session: Session, hour: int) -> None:
+    """Drop the hourly counts of hours that started before ``hour`` (epoch seconds)."""
+    session.execute(_FORGET_HOURS, {"hour": hour})
+
+
+def recent(
+    session: Session,
+    tenant_id: int,
+    *,
+    statuses: tuple[int, int] | None,
+    user: tuple[str, str] | None,
+    before: int | None,
+    limit: int,
+) -> list[RequestRecord]:
+    """The tenant's records newest first: ``statuses`` an inclusive range, ``user`` a
+    (resource id, casefolded subject) pair either of which matches, ``before`` an id."""
+    query = select(RequestRecord).where(RequestRecord.tenant_id == tenant_id)
+    if statuses is not None:
+        query = query.where(RequestRecord.status.between(*statuses))
+    if user is not None:
+        resource_id, subject_key = user
+        query = query.where(
+            or_(RequestRecord.resource_id == resource_id, RequestRecord.subject_key == subject_key)
+        )
+    if before is not None:
+        query = query.where(RequestRecord.id < before)
+    return list(session.scalars(query.order_by(RequestRecord.id.desc()).limit(limit)))
+
+
+def totals(session: Session, tenant_ids: Sequence[int], since_hour: int) -> dict[int, Totals]:
+    """Per tenant: newest request time, and requests and errors in hours from ``since_hour``."""
+    recent_hour = _HOURS.c.hour >= since_hour
+    query = (
+        select(
+            _HOURS.c.tenant_id,
+            func.max(_HOURS.c.last_at),
+            func.sum(case((recent_hour, _HOURS.c.requests), else_=0)),
+            func.sum(case((recent_hour, _HOURS.c.errors), else_=0)),
+        )
+        .where(_HOURS.c.tenant_id.in_(list(tenant_ids)))
+        .group_by(_HOURS.c.tenant_id)
+    )
+    return {
+        int(tenant): Totals(last_at, int(requests or 0), int(errors or 0))
+        for tenant, last_at, requests, errors in session.execute(query)
+    }
+
+
+def agents(session: Session, tenant_id: int, limit: int) -> list[tuple[str | None, list[str]]]:
+    """User-Agent product token and dialect rules of the tenant's newest ``limit`` records."""
+    rows = session.execute(_AGENTS, {"tenant": tenant_id, "limit": limit})
+    return [(agent, list(rules or ())) for agent, rules in rows]
+
+
+def _deleted(result: Any) -> int:
+    return max(int(getattr(result, "rowcount", 0)), 0)
