@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
@@ -72,7 +74,7 @@ class Console:
     """A live server with an admin account, and the CLI pointed at its database."""
 
     server: LiveServer
-    env: dict[str, str]
+    database: Path
     admin: str = ADMIN
     password: str = PASSWORD
 
@@ -80,13 +82,19 @@ class Console:
     def url(self) -> str:
         return self.server.url
 
-    def cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    def environment(self, extra: Mapping[str, str]) -> dict[str, str]:
+        """This environment without ``SCIMSERVER_*``, then the server's settings and ``extra``."""
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("SCIMSERVER_")}
+        return {**inherited, **self.server.env, **extra}
+
+    def cli(
+        self, *args: str, stdin: str = "", env: Mapping[str, str] = MappingProxyType({})
+    ) -> subprocess.CompletedProcess[str]:
         """Run ``scimserver ARGS`` against the server's database; fail with its output."""
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("SCIMSERVER_")}
         result = subprocess.run(
             [str(default_executable()), *args],
             input=stdin,
-            env={**environment, **self.env},
+            env=self.environment(env),
             capture_output=True,
             text=True,
             timeout=60,
@@ -94,6 +102,28 @@ class Console:
         )
         assert result.returncode == 0, f"scimserver {' '.join(args)}: {result.stderr}"
         return result
+
+    @contextmanager
+    def worker(self, env: Mapping[str, str]) -> Iterator[None]:
+        """``scimserver worker`` running for the ``with`` block, then stopped with SIGTERM."""
+        log = self.database.parent / "worker.log"
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [str(default_executable()), "worker"],
+                env=self.environment(env),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+            )
+        try:
+            yield
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +138,8 @@ def live_server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> I
 @pytest.fixture(scope="module")
 def console(live_server: LiveServer) -> Console:
     """The module's server with admin alice, created by ``scimserver admin create``."""
-    made = Console(live_server, live_server.env)
+    database = Path(live_server.env["SCIMSERVER_DATABASE_URL"].removeprefix("sqlite:///"))
+    made = Console(live_server, database)
     made.cli("admin", "create", ADMIN, "--password-stdin", stdin=PASSWORD + "\n")
     return made
 

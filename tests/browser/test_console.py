@@ -1,0 +1,289 @@
+"""Issue #14's acceptance, in headless Chromium against ``scimserver serve``: an admin
+signs in, creates a connection and a token, copies it, and follows what the IdP does with
+it through the Users, Activity and history pages until the token is revoked.
+
+Every page visited is checked (title, one h1, labelled inputs), screenshotted into
+``test-artifacts/screenshots/``, and must log no console error (see ``tab.py``).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from playwright.sync_api import BrowserContext, Page
+
+from tests.browser.conftest import Console
+from tests.browser.scim import Idp
+from tests.browser.tab import Tab
+from tests.live import free_port
+
+pytestmark = pytest.mark.slow
+
+CONNECTION = "acme"
+USER_NAME = "bjensen@example.com"
+
+
+def sign_in(tab: Tab, console: Console) -> None:
+    tab.visit("/admin/login", "login")
+    tab.page.fill("#username", console.admin)
+    tab.page.fill("#password", console.password)
+    with tab.page.expect_navigation():
+        tab.page.get_by_role("button", name="Sign in").click()
+    assert path_of(tab.page) == "/admin/"
+    tab.landed("home")
+
+
+def path_of(page: Page) -> str:
+    return "/" + page.url.split("/", 3)[3].split("?", 1)[0]
+
+
+def submit(tab: Tab, click: Callable[[], None], step: str) -> None:
+    """Click something that submits a form, wait for the next page, land there."""
+    with tab.page.expect_navigation():
+        click()
+    tab.landed(step)
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+@pytest.fixture
+def idp_clients(console: Console) -> Iterator[Callable[[str], Idp]]:
+    made: list[Idp] = []
+
+    def make(token: str) -> Idp:
+        made.append(Idp(console.server.scim_url, token))
+        return made[-1]
+
+    yield make
+    for idp in made:
+        idp.close()
+
+
+def test_acceptance_flow(
+    tab: Tab, context: BrowserContext, console: Console, idp_clients: Callable[[str], Idp]
+) -> None:
+    page = tab.page
+    # Signed out, the console sends us to the sign-in page.
+    tab.visit("/admin/", "signed-out")
+    assert path_of(page) == "/admin/login"
+    sign_in(tab, console)
+    assert tab.h1() == "Connections"
+
+    # A new connection, from the home page's form.
+    page.get_by_label("Connection name").fill(CONNECTION)
+    submit(tab, page.get_by_role("button", name="Create connection").click, "connection")
+    assert path_of(page) == f"/admin/connections/{CONNECTION}"
+    assert tab.h1() == CONNECTION
+    assert page.locator("code[data-scim-url]").first.inner_text().strip() == (
+        console.server.scim_url
+    )
+
+    # A token, from the connection's Tokens page: shown once, copied with its button.
+    submit(tab, page.get_by_role("link", name="Tokens").first.click, "tokens")
+    assert path_of(page) == f"/admin/connections/{CONNECTION}/tokens"
+    page.get_by_label("Token name").fill("okta")
+    submit(tab, page.get_by_role("button", name="Create token").click, "token-created")
+    secret = page.locator("#token-secret").inner_text().strip()
+    assert secret.startswith("scim_")
+    assert "Copy this token now: it will not be shown again." in page.inner_text("body")
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=console.url)
+    page.locator(f'button[data-copy="{secret}"]').click()
+    assert eventually(lambda: page.evaluate("navigator.clipboard.readText()") == secret, 5.0), (
+        "the Copy button did not put the secret on the clipboard"
+    )
+    tab.shot("token-copied")
+
+    # The IdP uses the copied token.
+    idp = idp_clients(page.evaluate("navigator.clipboard.readText()"))
+    created = idp.create_user(USER_NAME, name={"givenName": "Barbara", "familyName": "Jensen"})
+    assert created.status_code == 201, created.text
+    user_id = created.json()["id"]
+    user_path = f"/admin/connections/{CONNECTION}/users/{user_id}"
+
+    # The user shows up in a search, and has a page of its own.
+    tab.visit(f"/admin/connections/{CONNECTION}/users", "users")
+    assert tab.h1() == "Users"
+    page.get_by_label("Search", exact=True).fill("bjensen")
+    submit(tab, lambda: page.get_by_label("Search", exact=True).press("Enter"), "users-search")
+    submit(tab, page.locator(f'a[href$="{user_path}"]').first.click, "user")
+    assert path_of(page) == user_path
+    assert tab.h1() == USER_NAME
+
+    # The POST is on the Activity page: 201, by the token, linking the user.
+    activity = f"/admin/connections/{CONNECTION}/activity"
+
+    def post_listed() -> bool:
+        tab.visit(activity, "activity")
+        row = page.locator("tr", has=page.locator(f'a[href$="{user_path}"]')).filter(
+            has_text="POST"
+        )
+        return row.count() > 0 and "201" in row.first.inner_text()
+
+    assert eventually(post_listed), "the SCIM POST is not on the Activity page"
+    assert tab.h1() == "Activity"
+    assert "okta" in page.locator("table").first.inner_text()
+
+    # A deactivation over SCIM is in the user's history.
+    patched = idp.deactivate(user_id)
+    assert patched.status_code in {200, 204}, patched.text
+    tab.visit(user_path, "user-deactivated")
+    history = history_text(page)
+    assert re.search(r"deactivat", history, re.IGNORECASE), history
+
+    # Revoking the token in the browser locks the IdP out.
+    tab.visit(f"/admin/connections/{CONNECTION}/tokens", "tokens-before-revoke")
+    revoke = page.locator(f'form[action="/admin/connections/{CONNECTION}/tokens/okta/revoke"]')
+    submit(tab, revoke.get_by_role("button", name="Revoke").click, "token-revoked")
+    assert idp.list_users().status_code == 401
+
+    # Sign out, and the console is closed again.
+    submit(tab, page.get_by_role("button", name="Sign out").click, "signed-out-again")
+    assert path_of(page) == "/admin/login"
+    tab.visit("/admin/", "after-sign-out")
+    assert path_of(page) == "/admin/login"
+
+
+def history_text(page: Page) -> str:
+    """The text of the user page from its History heading on."""
+    text: str = page.evaluate(
+        """() => {
+          const heading = [...document.querySelectorAll("h2")]
+            .find((h) => h.textContent.trim() === "History");
+          if (!heading) return "";
+          const range = document.createRange();
+          range.setStartBefore(heading);
+          range.setEndAfter(document.body.lastChild);
+          return range.toString();
+        }"""
+    )
+    assert text, "the user page has no <h2>History</h2>"
+    return text
+
+
+def test_home_shows_each_connection_scim_base_url(tab: Tab, console: Console) -> None:
+    sign_in(tab, console)
+    urls = tab.page.locator("code[data-scim-url]")
+    assert urls.count() >= 1
+    assert {urls.nth(n).inner_text().strip() for n in range(urls.count())} == {
+        console.server.scim_url
+    }
+    copy = tab.page.locator(f'button[data-copy="{console.server.scim_url}"]')
+    assert copy.count() == urls.count()
+    assert copy.first.inner_text().strip() == "Copy"
+
+
+def test_a_wrong_password_shows_the_alert(tab: Tab, console: Console) -> None:
+    tab.visit("/admin/login", "login")
+    tab.page.fill("#username", console.admin)
+    tab.page.fill("#password", "not the password at all")
+    with tab.page.expect_response(lambda r: r.request.method == "POST") as answered:
+        tab.page.get_by_role("button", name="Sign in").click()
+    assert answered.value.status == 401
+    tab.landed("wrong-password")
+    assert path_of(tab.page) == "/admin/login"
+    alert = tab.page.get_by_role("alert")
+    assert alert.inner_text().strip() == "Wrong username or password."
+
+
+def test_keyboard_only_sign_in(tab: Tab, console: Console) -> None:
+    tab.visit("/admin/login", "login")
+    page = tab.page
+    for _ in range(10):  # past the skip link and whatever precedes the form
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "username":
+            break
+    else:
+        pytest.fail("Tab never reached the username field")
+    page.keyboard.type(console.admin)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "password"
+    page.keyboard.type(console.password)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert path_of(page) == "/admin/"
+    tab.landed("home")
+
+
+def test_a_big_group_renders_its_first_page_of_members(
+    tab: Tab, console: Console, idp_clients: Callable[[str], Idp]
+) -> None:
+    assert console.server.token is not None
+    idp = idp_clients(console.server.token)  # the token the server printed: tenant "default"
+    started = time.monotonic()
+    members = [
+        user_id
+        for batch in range(2)
+        for user_id in idp.bulk_users([f"member-{batch}-{n}@example.com" for n in range(1000)])
+    ]
+    group = idp.create_group("Everyone", members)
+    assert group.status_code == 201, group.text[:300]
+    seeded = time.monotonic() - started
+    sign_in(tab, console)
+    started = time.monotonic()
+    tab.visit(f"/admin/connections/default/groups/{group.json()['id']}", "big-group")
+    rendered = time.monotonic() - started
+    assert tab.h1() == "Everyone"
+    shown = tab.page.locator('a[href*="/admin/connections/default/users/"]').count()
+    assert 1 <= shown <= 200, f"{shown} member links on the first page of 2,000"
+    assert tab.page.locator('a[rel~="next"]').count() >= 1, "no link to the next page"
+    print(f"seeded 2,000 members in {seeded:.1f} s; first page rendered in {rendered:.2f} s")
+
+
+def test_a_failing_webhook_parks_a_dead_letter_that_redeliver_queues(
+    tab: Tab, console: Console, idp_clients: Callable[[str], Idp]
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/hook"
+    added = console.cli(
+        "webhook",
+        "add",
+        closed,
+        "--tenant",
+        "default",
+        env={"SCIMSERVER_WEBHOOK_MAX_ATTEMPTS": "1"},
+    )
+    match = re.search(r"Webhook (\S+) for tenant", added.stdout)
+    assert match, added.stdout
+    subscription = match.group(1)
+    assert console.server.token is not None
+    created = idp_clients(console.server.token).create_user("parked@example.com")
+    assert created.status_code == 201
+    with console.worker(WORKER_ENV):
+        assert eventually(lambda: dead_letters(console, subscription) != [], 20.0), (
+            "the worker parked nothing"
+        )
+    assert dead_letters(console, subscription) == [False]  # parked, not yet queued again
+    sign_in(tab, console)
+    hooks = "/admin/connections/default/webhooks"
+    tab.visit(hooks, "webhooks-dead-letter")
+    assert closed in tab.page.inner_text("main")
+    redeliver = tab.page.locator(f'form[action="{hooks}/{subscription}/redeliver"]')
+    submit(tab, redeliver.get_by_role("button", name="Redeliver").click, "webhooks-redelivered")
+    assert dead_letters(console, subscription) == [True]
+
+
+WORKER_ENV = {
+    "SCIMSERVER_WORKER_POLL_MS": "50",
+    "SCIMSERVER_WEBHOOK_TIMEOUT_MS": "1000",
+    "SCIMSERVER_WEBHOOK_LEASE_SECONDS": "2",
+}
+
+
+def dead_letters(console: Console, subscription: str) -> list[bool]:
+    """The ``queued`` flag of each of the subscription's dead letters, read from the database."""
+    with sqlite3.connect(console.database) as db:
+        rows = db.execute(
+            "SELECT queued FROM webhook_dead_letters WHERE subscription_id = ? ORDER BY id",
+            (subscription,),
+        ).fetchall()
+    return [bool(queued) for (queued,) in rows]
