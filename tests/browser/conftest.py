@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +20,9 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
 
 from tests.browser import chromium
+from tests.browser.scim import Idp
 from tests.browser.tab import Tab
-from tests.live import LiveServer, default_executable
+from tests.live import LiveServer, default_executable, fresh_database
 
 SKIPPED = pytest.StashKey[str]()
 ADMIN = "alice"
@@ -74,13 +75,23 @@ class Console:
     """A live server with an admin account, and the CLI pointed at its database."""
 
     server: LiveServer
-    database: Path
     admin: str = ADMIN
     password: str = PASSWORD
 
     @property
     def url(self) -> str:
         return self.server.url
+
+    @property
+    def log_dir(self) -> Path:
+        return self.server.log_dir
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The server's SQLite file (for tests that read stored state directly)."""
+        url = self.server.env["SCIMSERVER_DATABASE_URL"]
+        assert url.startswith("sqlite:///"), url
+        return Path(url.removeprefix("sqlite:///"))
 
     def environment(self, extra: Mapping[str, str]) -> dict[str, str]:
         """This environment without ``SCIMSERVER_*``, then the server's settings and ``extra``."""
@@ -106,7 +117,7 @@ class Console:
     @contextmanager
     def worker(self, env: Mapping[str, str]) -> Iterator[None]:
         """``scimserver worker`` running for the ``with`` block, then stopped with SIGTERM."""
-        log = self.database.parent / "worker.log"
+        log = self.log_dir / "worker.log"
         with log.open("ab") as out:
             process = subprocess.Popen(
                 [str(default_executable()), "worker"],
@@ -127,19 +138,23 @@ class Console:
 
 
 @pytest.fixture(scope="module")
-def live_server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """``scimserver serve`` (2 workers) on a fresh SQLite file, for one test module."""
+def live_server(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
+    """``scimserver serve`` (2 workers) on a fresh database for one test module: SQLite,
+    or PostgreSQL where the module sets ``BACKEND = "postgresql"``."""
     directory = tmp_path_factory.mktemp("console")
-    env = {"SCIMSERVER_DATABASE_URL": f"sqlite:///{directory / 'scim.db'}"}
-    with LiveServer(env, workers=2, cwd=directory, log_dir=directory) as server:
-        yield server
+    backend = getattr(request.module, "BACKEND", "sqlite")
+    with fresh_database(backend, directory) as url:
+        env = {"SCIMSERVER_DATABASE_URL": url}
+        with LiveServer(env, workers=2, cwd=directory, log_dir=directory) as server:
+            yield server
 
 
 @pytest.fixture(scope="module")
 def console(live_server: LiveServer) -> Console:
     """The module's server with admin alice, created by ``scimserver admin create``."""
-    database = Path(live_server.env["SCIMSERVER_DATABASE_URL"].removeprefix("sqlite:///"))
-    made = Console(live_server, database)
+    made = Console(live_server)
     made.cli("admin", "create", ADMIN, "--password-stdin", stdin=PASSWORD + "\n")
     return made
 
@@ -157,3 +172,17 @@ def tab(context: BrowserContext, request: pytest.FixtureRequest) -> Iterator[Tab
     opened = Tab(context.new_page(), request.node.name)
     yield opened
     assert opened.errors == [], "\n".join(opened.errors)
+
+
+@pytest.fixture
+def idp_clients(console: Console) -> Iterator[Callable[[str], Idp]]:
+    """Makes SCIM clients of the module's server (one per token); closed after the test."""
+    made: list[Idp] = []
+
+    def make(token: str) -> Idp:
+        made.append(Idp(console.server.scim_url, token))
+        return made[-1]
+
+    yield make
+    for idp in made:
+        idp.close()

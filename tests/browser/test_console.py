@@ -11,13 +11,24 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
 from tests.browser.conftest import Console
 from tests.browser.scim import Idp
+from tests.browser.steps import (
+    copy_token,
+    create_connection,
+    create_token,
+    eventually,
+    find_user,
+    path_of,
+    revoke_token,
+    sign_in,
+    submit,
+)
 from tests.browser.tab import Tab
 from tests.live import free_port
 
@@ -25,49 +36,6 @@ pytestmark = pytest.mark.slow
 
 CONNECTION = "acme"
 USER_NAME = "bjensen@example.com"
-
-
-def sign_in(tab: Tab, console: Console) -> None:
-    tab.visit("/admin/login", "login")
-    tab.page.fill("#username", console.admin)
-    tab.page.fill("#password", console.password)
-    with tab.page.expect_navigation():
-        tab.page.get_by_role("button", name="Sign in").click()
-    assert path_of(tab.page) == "/admin/"
-    tab.landed("home")
-
-
-def path_of(page: Page) -> str:
-    return "/" + page.url.split("/", 3)[3].split("?", 1)[0]
-
-
-def submit(tab: Tab, click: Callable[[], None], step: str) -> None:
-    """Click something that submits a form, wait for the next page, land there."""
-    with tab.page.expect_navigation():
-        click()
-    tab.landed(step)
-
-
-def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
-
-
-@pytest.fixture
-def idp_clients(console: Console) -> Iterator[Callable[[str], Idp]]:
-    made: list[Idp] = []
-
-    def make(token: str) -> Idp:
-        made.append(Idp(console.server.scim_url, token))
-        return made[-1]
-
-    yield make
-    for idp in made:
-        idp.close()
 
 
 def test_acceptance_flow(
@@ -80,44 +48,23 @@ def test_acceptance_flow(
     sign_in(tab, console)
     assert tab.h1() == "Connections"
 
-    # A new connection, from the home page's form.
-    page.get_by_label("Connection name").fill(CONNECTION)
-    submit(tab, page.get_by_role("button", name="Create connection").click, "connection")
-    assert path_of(page) == f"/admin/connections/{CONNECTION}"
-    assert tab.h1() == CONNECTION
+    # A new connection, from the home page's form, shows the SCIM base URL.
+    create_connection(tab, CONNECTION)
     assert page.locator("code[data-scim-url]").first.inner_text().strip() == (
         console.server.scim_url
     )
 
-    # A token, from the connection's Tokens page: shown once, copied with its button.
-    submit(tab, page.get_by_role("link", name="Tokens").first.click, "tokens")
-    assert path_of(page) == f"/admin/connections/{CONNECTION}/tokens"
-    page.get_by_label("Token name").fill("okta")
-    submit(tab, page.get_by_role("button", name="Create token").click, "token-created")
-    secret = page.locator("#token-secret").inner_text().strip()
-    assert secret.startswith("scim_")
-    assert "Copy this token now: it will not be shown again." in page.inner_text("body")
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=console.url)
-    page.locator(f'button[data-copy="{secret}"]').click()
-    assert eventually(lambda: page.evaluate("navigator.clipboard.readText()") == secret, 5.0), (
-        "the Copy button did not put the secret on the clipboard"
-    )
-    tab.shot("token-copied")
-
-    # The IdP uses the copied token.
-    idp = idp_clients(page.evaluate("navigator.clipboard.readText()"))
+    # A token from its Tokens page, copied with its button, is what the IdP uses.
+    secret = create_token(tab, CONNECTION, "okta")
+    assert copy_token(tab, context, console.url, secret) == secret
+    idp = idp_clients(secret)
     created = idp.create_user(USER_NAME, name={"givenName": "Barbara", "familyName": "Jensen"})
     assert created.status_code == 201, created.text
     user_id = created.json()["id"]
     user_path = f"/admin/connections/{CONNECTION}/users/{user_id}"
 
     # The user shows up in a search, and has a page of its own.
-    tab.visit(f"/admin/connections/{CONNECTION}/users", "users")
-    assert tab.h1() == "Users"
-    page.get_by_label("Search", exact=True).fill("bjensen")
-    submit(tab, lambda: page.get_by_label("Search", exact=True).press("Enter"), "users-search")
-    submit(tab, page.locator(f'a[href$="{user_path}"]').first.click, "user")
-    assert path_of(page) == user_path
+    find_user(tab, CONNECTION, "bjensen", user_id)
     assert tab.h1() == USER_NAME
 
     # The POST is on the Activity page: 201, by the token, linking the user.
@@ -142,9 +89,7 @@ def test_acceptance_flow(
     assert re.search(r"deactivat", history, re.IGNORECASE), history
 
     # Revoking the token in the browser locks the IdP out.
-    tab.visit(f"/admin/connections/{CONNECTION}/tokens", "tokens-before-revoke")
-    revoke = page.locator(f'form[action="/admin/connections/{CONNECTION}/tokens/okta/revoke"]')
-    submit(tab, revoke.get_by_role("button", name="Revoke").click, "token-revoked")
+    revoke_token(tab, CONNECTION, "okta")
     assert idp.list_users().status_code == 401
 
     # Sign out, and the console is closed again.
@@ -281,7 +226,7 @@ WORKER_ENV = {
 
 def dead_letters(console: Console, subscription: str) -> list[bool]:
     """The ``queued`` flag of each of the subscription's dead letters, read from the database."""
-    with sqlite3.connect(console.database) as db:
+    with sqlite3.connect(console.sqlite_path) as db:
         rows = db.execute(
             "SELECT queued FROM webhook_dead_letters WHERE subscription_id = ? ORDER BY id",
             (subscription,),

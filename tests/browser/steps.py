@@ -1,0 +1,99 @@
+"""What an admin does in the console, step by step; each step lands on (and so checks and
+screenshots) the page it ends on."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from playwright.sync_api import BrowserContext, Page
+
+from tests.browser.conftest import Console
+from tests.browser.tab import Tab
+
+TOKEN_WARNING = "Copy this token now: it will not be shown again."
+
+
+def path_of(page: Page) -> str:
+    """The path of the page's URL, without its query."""
+    return "/" + page.url.split("/", 3)[3].split("?", 1)[0]
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Whether ``check()`` became true within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def submit(tab: Tab, click: Callable[[], None], step: str) -> None:
+    """Click something that submits a form or follows a link; land on the next page."""
+    with tab.page.expect_navigation():
+        click()
+    tab.landed(step)
+
+
+def sign_in(tab: Tab, console: Console) -> None:
+    tab.visit("/admin/login", "login")
+    tab.page.fill("#username", console.admin)
+    tab.page.fill("#password", console.password)
+    submit(tab, tab.page.get_by_role("button", name="Sign in").click, "home")
+    assert path_of(tab.page) == "/admin/"
+
+
+def create_connection(tab: Tab, name: str) -> None:
+    """From the Connections page's form, to the new connection's page."""
+    page = tab.page
+    page.get_by_label("Connection name").fill(name)
+    submit(tab, page.get_by_role("button", name="Create connection").click, "connection")
+    assert path_of(page) == f"/admin/connections/{name}"
+    assert tab.h1() == name
+
+
+def create_token(tab: Tab, connection: str, name: str) -> str:
+    """From the connection's page, through its Tokens link; the secret shown once."""
+    page = tab.page
+    submit(tab, page.get_by_role("link", name="Tokens").first.click, "tokens")
+    assert path_of(page) == f"/admin/connections/{connection}/tokens"
+    page.get_by_label("Token name").fill(name)
+    submit(tab, page.get_by_role("button", name="Create token").click, "token-created")
+    assert TOKEN_WARNING in page.inner_text("body")
+    secret = page.locator("#token-secret").inner_text().strip()
+    assert secret.startswith("scim_"), secret
+    return secret
+
+
+def copy_token(tab: Tab, context: BrowserContext, origin: str, secret: str) -> str:
+    """Click the secret's Copy button; what the clipboard then holds."""
+    page = tab.page
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
+    page.locator(f'button[data-copy="{secret}"]').click()
+    read = "navigator.clipboard.readText()"
+    eventually(lambda: page.evaluate(read) == secret, 5.0)
+    tab.shot("token-copied")
+    copied: str = page.evaluate(read)
+    return copied
+
+
+def find_user(tab: Tab, connection: str, query: str, user_id: str) -> None:
+    """Search the connection's Users page and open the user found."""
+    page = tab.page
+    tab.visit(f"/admin/connections/{connection}/users", "users")
+    assert tab.h1() == "Users"
+    search = page.get_by_label("Search", exact=True)
+    search.fill(query)
+    submit(tab, lambda: search.press("Enter"), "users-search")
+    user_path = f"/admin/connections/{connection}/users/{user_id}"
+    submit(tab, page.locator(f'a[href$="{user_path}"]').first.click, "user")
+    assert path_of(page) == user_path
+
+
+def revoke_token(tab: Tab, connection: str, name: str) -> None:
+    page = tab.page
+    tokens = f"/admin/connections/{connection}/tokens"
+    tab.visit(tokens, "tokens-before-revoke")
+    form = page.locator(f'form[action="{tokens}/{name}/revoke"]')
+    submit(tab, form.get_by_role("button", name="Revoke").click, "token-revoked")

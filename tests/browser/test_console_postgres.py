@@ -1,0 +1,30 @@
+"""The console's pages on PostgreSQL: a connection, a token, a user found, the token revoked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.browser.conftest import Console
+from tests.browser.scim import Idp
+from tests.browser.steps import create_connection, create_token, find_user, revoke_token, sign_in
+from tests.browser.tab import Tab
+
+pytestmark = pytest.mark.slow
+
+BACKEND = "postgresql"  # read by the live_server fixture
+
+
+def test_a_connection_token_and_user_on_postgresql(
+    tab: Tab, console: Console, idp_clients: Callable[[str], Idp]
+) -> None:
+    sign_in(tab, console)
+    create_connection(tab, "globex")
+    idp = idp_clients(create_token(tab, "globex", "entra"))
+    created = idp.create_user("hsimpson@example.com")
+    assert created.status_code == 201, created.text
+    find_user(tab, "globex", "hsimpson", created.json()["id"])
+    assert tab.h1() == "hsimpson@example.com"
+    revoke_token(tab, "globex", "entra")
+    assert idp.list_users().status_code == 401
