@@ -7,6 +7,7 @@ from datetime import timedelta
 from flask import Flask, Response, request
 from prometheus_client import CollectorRegistry
 
+from scimserver.api.admin import build_admin_blueprint
 from scimserver.api.changes import build_changes_blueprint
 from scimserver.api.context import ACTIVITY, EXTENSION, request_id
 from scimserver.api.errors import register_error_handlers
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(build_blueprint(server.registry), url_prefix="/scim/v2")
     app.register_blueprint(build_changes_blueprint(), url_prefix="/api/v1")
     app.register_blueprint(build_events_blueprint(), url_prefix="/api/v1")
+    app.register_blueprint(build_admin_blueprint(), url_prefix="/admin")
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -1,10 +1,14 @@
-"""Every error leaves as a SCIM error body; nothing internal ever reaches the client."""
+"""Every error leaves as a SCIM error body; nothing internal ever reaches the client.
+
+The admin console (``/admin``) is the exception: its errors are HTML pages in words.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, Response, g
+from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
+from scimserver.api.admin.pages import console_error, is_console
 from scimserver.api.context import request_id as current_request_id
 from scimserver.api.json import json_response
 from scimserver.errors import (
@@ -27,6 +31,8 @@ _HTTP_ERRORS: dict[int, type[ScimError]] = {
 
 
 def scim_error_response(error: ScimError) -> Response:
+    if is_console(request.path):
+        return console_error(error)
     g.scim_error = error  # for the request's activity record (api/observe.py)
     response = json_response(error.to_json(), error.status)
     if error.status == 401:
@@ -37,6 +43,8 @@ def scim_error_response(error: ScimError) -> Response:
 
 
 def _http_error(error: HTTPException) -> Response:
+    if is_console(request.path):
+        return console_error(error)
     code = error.code or 500
     cls = _HTTP_ERRORS.get(code)
     if cls is None:
@@ -48,6 +56,8 @@ def _http_error(error: HTTPException) -> Response:
 
 
 def _unexpected(error: Exception) -> Response:
+    if is_console(request.path):
+        return console_error(error)
     # The request's log line (api/observe.py) carries the traceback: one record, not two.
     g.unexpected_error = error
     request_id = current_request_id()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
 
 import click
 
 from scimserver.cli.common import echo_json, print_secret, server, table, when
-from scimserver.service.tokens import TokenError, TokenInfo, UnknownTenant, parse_duration
+from scimserver.service.tokens import TokenError, TokenInfo, UnknownTenant, parse_overlap
 
 TENANT_HELP = "Tenant the token acts in (default: SCIMSERVER_DEFAULT_TENANT)."
 
@@ -76,10 +75,6 @@ def token_revoke(name_or_prefix: str, tenant: str | None) -> None:
     click.echo(f"Revoked token {info.name!r} of tenant {info.tenant!r} (prefix {info.prefix}).")
 
 
-def _overlap(text: str) -> timedelta:
-    return timedelta(0) if text.strip() == "0" else parse_duration(text)
-
-
 @token.command("rotate")
 @click.argument("name")
 @click.option("--tenant", help=TENANT_HELP)
@@ -93,7 +88,7 @@ def token_rotate(name: str, tenant: str | None, overlap: str) -> None:
     """Issue a new secret for a token; the old one keeps working for the overlap."""
     built = server()
     info, secret = built.tokens.rotate(
-        name, tenant or built.settings.default_tenant, _overlap(overlap)
+        name, tenant or built.settings.default_tenant, parse_overlap(overlap)
     )
     print_secret(info, secret)
     if info.previous_expires_at:

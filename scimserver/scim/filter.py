@@ -30,6 +30,7 @@ Choices where the RFC is silent or loose:
 
 from __future__ import annotations
 
+import functools
 import json
 import operator
 from collections.abc import Callable, Iterator, Mapping
@@ -193,6 +194,25 @@ def _tokens(text: str) -> list[Any]:
     if comparisons > MAX_COMPARISONS:
         raise InvalidFilter(f"The filter has more than {MAX_COMPARISONS} comparisons.")
     return tokens
+
+
+# --- Plain text search ---------------------------------------------------------------
+
+TEXT_SEARCH_PATHS = ("userName", "displayName", "emails.value")
+
+
+def text_search(text: str, resource_type: ResourceType) -> FilterNode:
+    """A search box's words as a filter: contained in userName, displayName or an email.
+
+    Built as the AST, not as filter text, so quotes or keywords in ``text`` are data.
+    """
+    if len(text) > MAX_LENGTH:
+        raise InvalidFilter(f"The search is longer than {MAX_LENGTH} characters.")
+    refs = [ref for path in TEXT_SEARCH_PATHS if (ref := resource_type.resolve(path))]
+    if not refs:
+        raise InvalidFilter(f"{resource_type.name} has no attribute to search in.")
+    nodes: list[FilterNode] = [Compare(ref, "co", text) for ref in refs]
+    return functools.reduce(Or, nodes)
 
 
 # --- Parsing -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ only in the admin's cookie; the database keeps its SHA-256.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import secrets
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from scimserver.scim.versions import now
 from scimserver.service.passwords import hash_password, verify_password
 from scimserver.store.admins import AdminRepository, FailureRepository, SessionRepository
 from scimserver.store.db import Database
+from scimserver.store.keys import server_key
 from scimserver.store.models import Admin, AdminSession
 from scimserver.store.tokens import TenantRepository
 
@@ -78,6 +80,26 @@ class AdminService:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._dummy = hash_password(secrets.token_urlsafe(16))
+        self._key: bytes | None = None
+
+    # -- form tokens (CSRF) -----------------------------------------------------------
+
+    def form_token(self, purpose: str, secret: str) -> str:
+        """The CSRF token bound to ``secret`` (a session id, or a sign-in form's nonce).
+
+        An HMAC under a key kept in the database, so every worker and instance agrees
+        and tokens survive restarts; ``purpose`` keeps a sign-in token from serving as a
+        session's.
+        """
+        if self._key is None:
+            self._key = server_key(self.db, "console-forms")
+        message = f"{purpose}:{secret}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def check_form_token(self, purpose: str, secret: str, presented: str) -> bool:
+        """Whether ``presented`` is ``secret``'s form token (compared in constant time)."""
+        expected = self.form_token(purpose, secret)
+        return bool(secret) and hmac.compare_digest(expected.encode(), presented.encode())
 
     # -- accounts ---------------------------------------------------------------------
 

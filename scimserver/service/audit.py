@@ -15,6 +15,11 @@ class AuditService:
         self.db = db
         self.tenant_id = tenant_id
 
+    def of_resource(self, resource_id: str) -> list[Change]:
+        """One resource's logged changes (member events naming it too), oldest first."""
+        with self.db.read() as session:
+            return ChangeRepository(session, self.tenant_id).of_resource(resource_id, HISTORY_LIMIT)
+
     def history(self, resource_type: str, name_or_id: str) -> list[Change]:
         """Every logged change of the resources ``name_or_id`` names, oldest first.
 

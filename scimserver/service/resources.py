@@ -22,7 +22,7 @@ from scimserver.scim import patch as scim_patch
 from scimserver.scim.changes import PASSWORD, changed_paths, event_type, update_type
 from scimserver.scim.cursors import Cursor, CursorCodec, fingerprint
 from scimserver.scim.dialects import normalise_resource
-from scimserver.scim.filter import named_by, parse_filter
+from scimserver.scim.filter import And, named_by, parse_filter, text_search
 from scimserver.scim.projection import Projection, project
 from scimserver.scim.values import index_values
 from scimserver.scim.versions import etag, matches_any, now, timestamp
@@ -61,6 +61,8 @@ class ListQuery:
     projection: Projection = field(default_factory=Projection)
     cursor: str | None = None
     """None: index paging; "" asks for the first cursor page (RFC 9865)."""
+    text: str | None = None
+    """Plain words to find in userName, displayName or emails (the console's search box)."""
 
     @property
     def descending(self) -> bool:
@@ -125,6 +127,12 @@ class ResourceService:
             return self._render(session, [resource], projection)[0]
 
     @reading
+    def members(self, group_id: str, offset: int, limit: int) -> list[MemberRow]:
+        """A page of a group's members from the memberships table (never the whole list)."""
+        with self.db.read() as session:
+            return self._memberships(session).page(group_id, offset, limit)
+
+    @reading
     def search(self, query: ListQuery) -> ListResult:
         chosen = self._selection(query)
         count = self.default_count if query.count is None else query.count
@@ -148,6 +156,9 @@ class ResourceService:
         if query.filter is not None and query.filter.strip():
             node = parse_filter(query.filter, self.type)
             note_subject(named_by(node, _NAMES))
+        if query.text:
+            words = text_search(query.text, self.type)
+            node = words if node is None else And(node, words)
         sort_by = None
         if query.sort_by:
             sort_by = self.type.resolve(query.sort_by)

@@ -79,6 +79,11 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
 
 
+def parse_overlap(text: str) -> timedelta:
+    """A rotation's overlap: a duration, or ``0`` for none (the old secret ends at once)."""
+    return timedelta(0) if text.strip() == "0" else parse_duration(text)
+
+
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
@@ -128,6 +133,11 @@ class TenantService:
         """Every tenant with its live tokens, users and groups counted."""
         with self.db.read() as session:
             return TenantRepository(session).listing()
+
+    def ids(self) -> dict[str, int]:
+        """Every tenant's id by name."""
+        with self.db.read() as session:
+            return TenantRepository(session).ids()
 
     def rename(self, old: str, new: str) -> None:
         _check_name("tenant", new)

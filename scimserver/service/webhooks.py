@@ -17,6 +17,7 @@ from scimserver.scim.changes import EVENT_TYPES
 from scimserver.scim.versions import now
 from scimserver.service.delivery import Formatter, Result, Sender
 from scimserver.service.signatures import new_secret
+from scimserver.store.changes import ChangeRepository
 from scimserver.store.db import Database
 from scimserver.store.models import DeadLetter, DeliveryAttempt, Subscription
 from scimserver.store.webhooks import ACTIVE, WebhookRepository
@@ -39,6 +40,18 @@ class SubscriptionInfo:
     max_attempts: int
     created: datetime
     previous_expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DeliveryState:
+    """A subscription as the console shows it: how far behind, what failed, what is parked."""
+
+    info: SubscriptionInfo
+    lag: int
+    """Changes committed after the subscription's cursor."""
+    next_attempt_at: datetime
+    last_attempt: DeliveryAttempt | None
+    dead_letters: list[DeadLetter]
 
 
 def parse_events(text: str | None) -> list[str] | None:
@@ -113,6 +126,22 @@ class WebhookService:
         with self.db.read() as session:
             rows = WebhookRepository(session).listing(tenant_id)
             return [_info(row, tenant) for row, tenant in rows]
+
+    def states(self, tenant_id: int) -> list[DeliveryState]:
+        """The tenant's subscriptions with their lag, last attempt and dead letters."""
+        with self.db.read() as session:
+            repo = WebhookRepository(session)
+            head = ChangeRepository(session, tenant_id).position().head
+            return [
+                DeliveryState(
+                    _info(row, tenant),
+                    max(head - row.cursor, 0),
+                    row.next_attempt_at,
+                    repo.last_attempt(row.id),
+                    repo.dead_letters(row.id),
+                )
+                for row, tenant in repo.listing(tenant_id)
+            ]
 
     def remove(self, subscription_id: str) -> None:
         with self.db.write() as session:

@@ -364,6 +364,24 @@ class MembershipRepository:
             out[group_id].append(MemberRow(member_id, member_type, display))
         return out
 
+    def page(self, group_id: str, offset: int, limit: int) -> list[MemberRow]:
+        """Members ``offset`` to ``offset + limit`` of one group, by member id.
+
+        Walks the primary key (group_id, member_id): a page of a 100,000-member group
+        costs what a page of a small one costs; ``display`` falls back to the member's
+        own displayName or userName.
+        """
+        shown = func.coalesce(Membership.display, Resource.display_name, Resource.user_name_key)
+        query = (
+            select(Membership.member_id, Membership.member_type, shown)
+            .join(Resource, Resource.id == Membership.member_id)
+            .where(Membership.tenant_id == self.tenant_id, Membership.group_id == group_id)
+            .order_by(Membership.member_id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return [MemberRow(*row) for row in self.session.execute(query)]
+
     def groups_of(self, member_ids: Sequence[str]) -> dict[str, list[MemberRow]]:
         out: dict[str, list[MemberRow]] = {m: [] for m in member_ids}
         rows = self.session.execute(_GROUPS_OF, {"tenant": self.tenant_id, "ids": member_ids})

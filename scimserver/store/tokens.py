@@ -106,6 +106,10 @@ class TenantRepository:
         tenant_id = self.find(name)
         return self.add(name, created) if tenant_id is None else tenant_id
 
+    def ids(self) -> dict[str, int]:
+        """Every tenant's id by name."""
+        return {name: tid for name, tid in self.session.execute(select(Tenant.name, Tenant.id))}
+
     def listing(self) -> list[TenantSummary]:
         """Every tenant with its live tokens, users and groups counted, by name."""
         query = select(

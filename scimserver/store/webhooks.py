@@ -125,6 +125,16 @@ class WebhookRepository:
     def record(self, attempt: DeliveryAttempt) -> None:
         self.session.add(attempt)
 
+    def last_attempt(self, subscription_id: str) -> DeliveryAttempt | None:
+        """The newest delivery attempt of the subscription (by the attempts index)."""
+        query = (
+            select(DeliveryAttempt)
+            .where(DeliveryAttempt.subscription_id == subscription_id)
+            .order_by(DeliveryAttempt.id.desc())
+            .limit(1)
+        )
+        return self.session.scalar(query)
+
     def attempts(self, subscription_id: str) -> list[DeliveryAttempt]:
         query = select(DeliveryAttempt).where(DeliveryAttempt.subscription_id == subscription_id)
         return list(self.session.scalars(query.order_by(DeliveryAttempt.id)))
