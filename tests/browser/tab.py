@@ -54,6 +54,8 @@ class Tab:
         self.shots: list[Path] = []
         self.allowed: set[str] = set()
         """Substrings of console errors a test expects (matched on the source URL and text)."""
+        for old in screenshots_dir().glob(f"{self.stem}-[0-9][0-9]-*.png"):
+            old.unlink()  # a previous run's, which may have had more steps
         page.on("console", self._console)
         page.on("pageerror", self._page_error)
 
