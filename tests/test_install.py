@@ -72,6 +72,9 @@ def test_wheel_installs_and_serves(tmp_path: Path) -> None:
         "scimserver/schemas/extension/EnterpriseUser.json",
         "scimserver/store/migrations/env.py",
         "scimserver/store/migrations/script.py.mako",
+        "scimserver/api/admin/templates/admin/base.html",
+        "scimserver/api/admin/static/console.css",
+        "scimserver/api/admin/static/copy.js",
     ):
         assert shipped in names, f"{shipped} is missing from {wheel.name}"
     assert any(
@@ -122,6 +125,10 @@ def test_wheel_installs_and_serves(tmp_path: Path) -> None:
             read = http.get(f"/Users/{user_id}")
             assert read.status_code == 200, read.text
             assert read.json()["userName"] == user_name
+        console = httpx.get(f"{server.url}/admin/login", timeout=10.0)
+        assert console.status_code == 200 and 'name="csrf_token"' in console.text
+        css = httpx.get(f"{server.url}/admin/static/console.css", timeout=10.0)
+        assert css.status_code == 200, "the console's stylesheet is not in the wheel"
         # Two servers on one host must not share gunicorn's per-user control socket.
         assert "Control socket" not in server.logs(), server.logs()
     assert list(workdir.iterdir()) == [], "serve wrote into its working directory"

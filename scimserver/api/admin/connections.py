@@ -26,10 +26,12 @@ def _visible() -> list[TenantSummary]:
 
 def home(error: str | None = None, status: int = 200, typed: str = "") -> BaseResponse:
     rows = _visible()
+    ids = server().tenants().ids()
+    activity = server().activity().summaries([ids[t.name] for t in rows])
     return page(
         "home.html",
         status,
-        connections=[(t, None) for t in rows],
+        connections=[(t, activity[ids[t.name]]) for t in rows],
         scim_url=base_url(),
         error=error,
         typed=typed,
@@ -50,7 +52,7 @@ def create() -> BaseResponse:
 def show(name: str) -> BaseResponse:
     found = connection(name)
     (summary,) = [t for t in server().tenants().listing() if t.name == found.name]
-    activity = None
+    activity = server().activity().summary(found.id)
     return page(
         "connection.html",
         connection=found,

@@ -8,7 +8,13 @@ from urllib.parse import urlencode
 from flask import Response, g, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from scimserver.api.admin.session import csrf_token, current_admin, load, remember_login_nonce
+from scimserver.api.admin.session import (
+    csrf_token,
+    current_admin,
+    load,
+    remember_login_nonce,
+    session_token,
+)
 from scimserver.api.context import request_id
 from scimserver.errors import ScimError
 
@@ -50,6 +56,7 @@ def page(template: str, code: int = 200, **context: Any) -> Response:
         f"admin/{template}",
         admin=current_admin(),
         csrf_token=csrf_token(),
+        session_token=session_token(),
         pager_args=pager_args,
         **context,
     )

@@ -19,7 +19,8 @@ from scimserver.service.admins import AdminInfo
 SESSION_COOKIE = "scimserver_console"
 LOGIN_COOKIE = "scimserver_console_login"
 COOKIE_PATH = "/admin"
-PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.login_submit", "admin.static"})
+SIGN_IN_ENDPOINTS = frozenset({"admin.login", "admin.login_submit"})
+PUBLIC_ENDPOINTS = SIGN_IN_ENDPOINTS | {"admin.static"}
 
 
 def current_admin() -> AdminInfo | None:
@@ -45,12 +46,18 @@ def load() -> None:
 def csrf_token() -> str:
     """The token forms of this page carry: the session's, or the sign-in form's."""
     admins = server().admins()
-    if g.get("session_id"):
+    if g.get("session_id") and request.endpoint not in SIGN_IN_ENDPOINTS:
         return admins.form_token("session", g.session_id)
     nonce = request.cookies.get(LOGIN_COOKIE) or g.get("login_nonce")
     if not nonce:
         nonce = g.login_nonce = secrets.token_urlsafe(32)
     return admins.form_token("login", nonce)
+
+
+def session_token() -> str:
+    """The signed-in session's CSRF token (the header's sign-out form), else ""."""
+    session_id = g.get("session_id")
+    return server().admins().form_token("session", session_id) if session_id else ""
 
 
 def check_csrf() -> None:

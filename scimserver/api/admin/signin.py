@@ -10,7 +10,6 @@ from scimserver.api.admin.session import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
     clear_cookie,
-    current_admin,
     safe_next,
     set_cookie,
 )
@@ -27,8 +26,7 @@ def register(blueprint: Blueprint) -> None:
 
 
 def login_form() -> BaseResponse:
-    if current_admin() is not None:
-        return redirect("/admin/", 303)
+    """The sign-in form (also when signed in: signing in again switches the session)."""
     return page("login.html", next=safe_next(request.args.get("next", "")), error=None)
 
 
