@@ -141,13 +141,15 @@ class Console:
 def live_server(
     browser: Browser, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[LiveServer]:
-    """``scimserver serve`` (2 workers) on a fresh database for one test module: SQLite,
-    or PostgreSQL where the module sets ``BACKEND = "postgresql"``."""
+    """``scimserver serve`` on a fresh database for one test module: SQLite and 2 workers
+    (so sessions and CSRF tokens must hold across workers), or what the module's
+    ``BACKEND`` and ``WORKERS`` say."""
     directory = tmp_path_factory.mktemp("console")
     backend = getattr(request.module, "BACKEND", "sqlite")
+    workers = getattr(request.module, "WORKERS", 2)
     with fresh_database(backend, directory) as url:
         env = {"SCIMSERVER_DATABASE_URL": url}
-        with LiveServer(env, workers=2, cwd=directory, log_dir=directory) as server:
+        with LiveServer(env, workers=workers, cwd=directory, log_dir=directory) as server:
             yield server
 
 

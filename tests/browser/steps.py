@@ -97,3 +97,5 @@ def revoke_token(tab: Tab, connection: str, name: str) -> None:
     tab.visit(tokens, "tokens-before-revoke")
     form = page.locator(f'form[action="{tokens}/{name}/revoke"]')
     submit(tab, form.get_by_role("button", name="Revoke").click, "token-revoked")
+    row = page.locator("tr").filter(has=page.get_by_text(name, exact=True))
+    assert "revoked" in row.inner_text(), row.inner_text()

@@ -14,6 +14,7 @@ from tests.browser.tab import Tab
 pytestmark = pytest.mark.slow
 
 BACKEND = "postgresql"  # read by the live_server fixture
+WORKERS = 1  # the SQLite module checks two workers; this one checks the SQL
 
 
 def test_a_connection_token_and_user_on_postgresql(
