@@ -66,14 +66,14 @@ def create_token(tab: Tab, connection: str, name: str) -> str:
     return secret
 
 
-def copy_token(tab: Tab, context: BrowserContext, origin: str, secret: str) -> str:
-    """Click the secret's Copy button; what the clipboard then holds."""
+def copy_text(tab: Tab, context: BrowserContext, origin: str, text: str) -> str:
+    """Click the Copy button of ``text``; what the clipboard then holds."""
     page = tab.page
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
-    page.locator(f'button[data-copy="{secret}"]').click()
+    page.locator(f'button[data-copy="{text}"]').first.click()
     read = "navigator.clipboard.readText()"
-    eventually(lambda: page.evaluate(read) == secret, 5.0)
-    tab.shot("token-copied")
+    eventually(lambda: page.evaluate(read) == text, 5.0)
+    tab.shot("copied")
     copied: str = page.evaluate(read)
     return copied
 

@@ -19,7 +19,7 @@ from playwright.sync_api import BrowserContext, Page
 from tests.browser.conftest import Console
 from tests.browser.scim import Idp
 from tests.browser.steps import (
-    copy_token,
+    copy_text,
     create_connection,
     create_token,
     eventually,
@@ -56,7 +56,7 @@ def test_acceptance_flow(
 
     # A token from its Tokens page, copied with its button, is what the IdP uses.
     secret = create_token(tab, CONNECTION, "okta")
-    assert copy_token(tab, context, console.url, secret) == secret
+    assert copy_text(tab, context, console.url, secret) == secret
     idp = idp_clients(secret)
     created = idp.create_user(USER_NAME, name={"givenName": "Barbara", "familyName": "Jensen"})
     assert created.status_code == 201, created.text
@@ -121,7 +121,9 @@ def history_text(page: Page) -> str:
     return text
 
 
-def test_home_shows_each_connection_scim_base_url(tab: Tab, console: Console) -> None:
+def test_home_shows_each_connection_scim_base_url(
+    tab: Tab, context: BrowserContext, console: Console
+) -> None:
     sign_in(tab, console)
     urls = tab.page.locator("code[data-scim-url]")
     assert urls.count() >= 1
@@ -131,6 +133,7 @@ def test_home_shows_each_connection_scim_base_url(tab: Tab, console: Console) ->
     copy = tab.page.locator(f'button[data-copy="{console.server.scim_url}"]')
     assert copy.count() == urls.count()
     assert copy.first.inner_text().strip() == "Copy"
+    assert copy_text(tab, context, console.url, console.server.scim_url) == console.server.scim_url
 
 
 def test_a_wrong_password_shows_the_alert(tab: Tab, console: Console) -> None:
@@ -147,15 +150,25 @@ def test_a_wrong_password_shows_the_alert(tab: Tab, console: Console) -> None:
     assert alert.inner_text().strip() == "Wrong username or password."
 
 
+FOCUS_RING = """() => {
+  const style = getComputedStyle(document.activeElement);
+  return style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 1;
+}"""
+
+
 def test_keyboard_only_sign_in(tab: Tab, console: Console) -> None:
     tab.visit("/admin/login", "login")
     page = tab.page
-    for _ in range(10):  # past the skip link and whatever precedes the form
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Skip to content"
+    assert page.evaluate(FOCUS_RING), "the focused skip link shows no focus ring"
+    for _ in range(10):  # past whatever precedes the form
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.id") == "username":
             break
     else:
         pytest.fail("Tab never reached the username field")
+    assert page.evaluate(FOCUS_RING), "the focused username field shows no focus ring"
     page.keyboard.type(console.admin)
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "password"
@@ -177,8 +190,10 @@ def test_a_big_group_renders_its_first_page_of_members(
     assert group.status_code == 201, group.text[:300]
     seeded = time.monotonic() - started
     sign_in(tab, console)
+    tab.visit("/admin/connections/default/groups", "groups")
+    group_path = f"/admin/connections/default/groups/{group.json()['id']}"
     started = time.monotonic()
-    tab.visit(f"/admin/connections/default/groups/{group.json()['id']}", "big-group")
+    submit(tab, tab.page.locator(f'a[href$="{group_path}"]').first.click, "big-group")
     rendered = time.monotonic() - started
     assert tab.h1() == "Everyone"
     first = member_links(tab.page)

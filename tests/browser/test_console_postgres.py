@@ -8,7 +8,14 @@ import pytest
 
 from tests.browser.conftest import Console
 from tests.browser.scim import Idp
-from tests.browser.steps import create_connection, create_token, find_user, revoke_token, sign_in
+from tests.browser.steps import (
+    create_connection,
+    create_token,
+    find_user,
+    revoke_token,
+    sign_in,
+    submit,
+)
 from tests.browser.tab import Tab
 
 pytestmark = pytest.mark.slow
@@ -27,5 +34,11 @@ def test_a_connection_token_and_user_on_postgresql(
     assert created.status_code == 201, created.text
     find_user(tab, "globex", "hsimpson", created.json()["id"])
     assert tab.h1() == "hsimpson@example.com"
+    users = "/admin/connections/globex/users"
+    tab.visit(users, "users")
+    scim_filter = tab.page.get_by_label("SCIM filter")
+    scim_filter.fill('userName eq "HSimpson@example.com"')  # caseExact false, in SQL
+    submit(tab, lambda: scim_filter.press("Enter"), "users-filtered")
+    assert tab.page.locator(f'a[href$="{users}/{created.json()["id"]}"]').count() == 1
     revoke_token(tab, "globex", "entra")
     assert idp.list_users().status_code == 401
