@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +25,7 @@ from tests.browser.tab import Tab
 from tests.live import LiveServer, default_executable, fresh_database
 
 SKIPPED = pytest.StashKey[str]()
+FAILED = pytest.StashKey[bool]()
 ADMIN = "alice"
 PASSWORD = "correct horse battery staple"
 
@@ -52,6 +53,17 @@ def pytest_terminal_summary(
             "The admin console was not tested in a browser; CI (CI=true) fails instead.",
             red=True,
         )
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item,
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Remember a failed test body, so its tab can screenshot where it stopped."""
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[FAILED] = True
+    return report
 
 
 @pytest.fixture(scope="session")
@@ -173,6 +185,8 @@ def tab(context: BrowserContext, request: pytest.FixtureRequest) -> Iterator[Tab
     """A tab whose pages must log no console error and throw nothing, checked at teardown."""
     opened = Tab(context.new_page(), request.node.name)
     yield opened
+    if request.node.stash.get(FAILED, False):
+        opened.shot("failed")
     assert opened.errors == [], "\n".join(opened.errors)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import BrowserContext, Page, Response
 
 from tests.browser.conftest import Console
 from tests.browser.tab import Tab
@@ -29,11 +29,14 @@ def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
     return True
 
 
-def submit(tab: Tab, click: Callable[[], None], step: str) -> None:
+def submit(tab: Tab, click: Callable[[], None], step: str) -> Response:
     """Click something that submits a form or follows a link; land on the next page."""
-    with tab.page.expect_navigation():
+    with tab.page.expect_navigation() as navigation:
         click()
     tab.landed(step)
+    response = navigation.value
+    assert response is not None, step
+    return response
 
 
 def sign_in(tab: Tab, console: Console) -> None:
@@ -59,7 +62,8 @@ def create_token(tab: Tab, connection: str, name: str) -> str:
     submit(tab, page.get_by_role("link", name="Tokens").first.click, "tokens")
     assert path_of(page) == f"/admin/connections/{connection}/tokens"
     page.get_by_label("Token name").fill(name)
-    submit(tab, page.get_by_role("button", name="Create token").click, "token-created")
+    created = submit(tab, page.get_by_role("button", name="Create token").click, "token-created")
+    assert created.status == 200 and created.request.redirected_from is None  # shown, once
     assert TOKEN_WARNING in page.inner_text("body")
     secret = page.locator("#token-secret").inner_text().strip()
     assert secret.startswith("scim_"), secret
