@@ -7,7 +7,7 @@ import sys
 import click
 
 from scimserver.cli.common import server, table, when
-from scimserver.service.admins import AdminError, check_password
+from scimserver.service.admins import AdminError, AdminInfo, check_password
 
 
 @click.group()
@@ -49,11 +49,14 @@ def admin_create(name: str, tenants: tuple[str, ...], password_stdin: bool) -> N
 @admin.command("list")
 def admin_list() -> None:
     """List admins with their tenants and last sign-in."""
-    rows = [
-        (a.name, ", ".join(a.tenants) if a.restricted else "(all)", when(a.last_sign_in_at))
-        for a in server().admins().listing()
-    ]
+    rows = [(a.name, _scope(a), when(a.last_sign_in_at)) for a in server().admins().listing()]
     table([("NAME", "TENANTS", "LAST SIGN-IN"), *rows])
+
+
+def _scope(info: AdminInfo) -> str:
+    if not info.restricted:
+        return "(all)"
+    return ", ".join(info.tenants) or "(none: its tenants were deleted)"
 
 
 @admin.command("delete")

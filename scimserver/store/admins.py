@@ -18,9 +18,6 @@ class AdminRepository:
     def by_name(self, name: str) -> Admin | None:
         return self.session.scalar(select(Admin).where(Admin.name == name))
 
-    def get(self, admin_id: int) -> Admin | None:
-        return self.session.get(Admin, admin_id)
-
     def add(self, admin: Admin, tenant_ids: Sequence[int]) -> None:
         """Insert an admin and the tenants it is held to."""
         self.session.add(admin)
@@ -43,8 +40,6 @@ class AdminRepository:
 
     def delete(self, admin_id: int) -> None:
         """Delete the admin; its sessions and tenant links go by FK cascade."""
-        self.session.execute(delete(AdminSession).where(AdminSession.admin_id == admin_id))
-        self.session.execute(delete(AdminTenant).where(AdminTenant.admin_id == admin_id))
         self.session.execute(delete(Admin).where(Admin.id == admin_id))
 
     def set_password(self, admin_id: int, password_hash: str) -> None:

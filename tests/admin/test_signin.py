@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
 from scimserver.app import create_app
 from scimserver.config import Settings
+from scimserver.service.tokens import TenantService
 from scimserver.store.models import AdminSession
 from tests.admin.conftest import PASSWORD, Console, csrf_of, h1, make_admin, title
 from tests.conftest import make_client
@@ -188,3 +190,17 @@ def test_console_pages_send_security_headers(console: Console) -> None:
         and "data-copy"
         not in console.get("/admin/login").get_data(as_text=True).split("<script")[0]
     )
+
+
+def test_an_unexpected_failure_is_a_page_with_the_request_id(
+    console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(_self: TenantService) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(TenantService, "listing", broken)
+    response = console.get("/admin/", headers={"X-Request-Id": "console-500"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 500 and response.mimetype == "text/html"
+    assert "console-500" in html and h1(response) == ["Something went wrong"]
+    assert "secret internals" not in html and "Traceback" not in html

@@ -29,7 +29,8 @@ def register(blueprint: Blueprint) -> None:
 
 
 def _type(name: str) -> ResourceType:
-    (found,) = [t for t in server().registry.resource_types if t.name == name]
+    found = server().registry.resource_type(name)
+    assert found is not None  # User and Group are core types: always registered
     return found
 
 

@@ -17,6 +17,7 @@ from scimserver.api.admin.session import (
 )
 from scimserver.api.context import request_id
 from scimserver.errors import ScimError
+from scimserver.store.db import DATABASE_ERRORS
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
@@ -42,6 +43,7 @@ MESSAGES = {
     413: "What was sent is too large.",
     429: "Too many requests; wait a little and try again.",
 }
+_UNAVAILABLE: tuple[type[Exception], ...] = (*DATABASE_ERRORS, ScimError)
 _OWN_WORDS = frozenset({404, 405, 500})
 """Statuses shown in our words, whatever the error says (it may name internals)."""
 
@@ -87,12 +89,20 @@ def console_error(error: Exception) -> Response:
         g.unexpected_error = error
         detail = f"The server failed to answer. Quote request id {request_id()} when reporting it."
     if "admin" not in g:
-        load()
+        _load_quietly()
     title = TITLES.get(status, "Error")
     response = page("error.html", status, title=title, detail=detail)
     if isinstance(error, HTTPException) and status == 405:
         response.headers["Allow"] = error.get_response().headers.get("Allow", "")
     return response
+
+
+def _load_quietly() -> None:
+    """Find the admin for the page's header, unless the database is what failed."""
+    try:
+        load()
+    except _UNAVAILABLE:
+        g.admin, g.session_id = None, ""
 
 
 def _status_and_detail(error: Exception) -> tuple[int, str]:
