@@ -45,6 +45,7 @@ def sign_in(tab: Tab, console: Console) -> None:
     tab.page.fill("#password", console.password)
     submit(tab, tab.page.get_by_role("button", name="Sign in").click, "home")
     assert path_of(tab.page) == "/admin/"
+    assert f"Signed in as {console.admin}" in tab.page.locator("header").first.inner_text()
 
 
 def create_connection(tab: Tab, name: str) -> None:
