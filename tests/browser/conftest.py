@@ -9,25 +9,21 @@ otherwise skipped with a banner in the terminal summary, not just an ``s``.
 from __future__ import annotations
 
 import os
-import subprocess
-from collections.abc import Callable, Generator, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+import shutil
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from types import MappingProxyType
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
 
 from tests.browser import chromium
+from tests.browser.console import ADMIN, PASSWORD, Console
 from tests.browser.scim import Idp
-from tests.browser.tab import Tab
-from tests.live import LiveServer, default_executable, fresh_database
+from tests.browser.tab import Tab, artifacts_dir, file_stem
+from tests.live import LiveServer, fresh_database
 
 SKIPPED = pytest.StashKey[str]()
 FAILED = pytest.StashKey[bool]()
-ADMIN = "alice"
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="session")
@@ -82,73 +78,6 @@ def browser(playwright_driver: Playwright, chromium_executable: Path) -> Iterato
     launched.close()
 
 
-@dataclass
-class Console:
-    """A live server with an admin account, and the CLI pointed at its database."""
-
-    server: LiveServer
-    admin: str = ADMIN
-    password: str = PASSWORD
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def log_dir(self) -> Path:
-        return self.server.log_dir
-
-    @property
-    def sqlite_path(self) -> Path:
-        """The server's SQLite file (for tests that read stored state directly)."""
-        url = self.server.env["SCIMSERVER_DATABASE_URL"]
-        assert url.startswith("sqlite:///"), url
-        return Path(url.removeprefix("sqlite:///"))
-
-    def environment(self, extra: Mapping[str, str]) -> dict[str, str]:
-        """This environment without ``SCIMSERVER_*``, then the server's settings and ``extra``."""
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith("SCIMSERVER_")}
-        return {**inherited, **self.server.env, **extra}
-
-    def cli(
-        self, *args: str, stdin: str = "", env: Mapping[str, str] = MappingProxyType({})
-    ) -> subprocess.CompletedProcess[str]:
-        """Run ``scimserver ARGS`` against the server's database; fail with its output."""
-        result = subprocess.run(
-            [str(default_executable()), *args],
-            input=stdin,
-            env=self.environment(env),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert result.returncode == 0, f"scimserver {' '.join(args)}: {result.stderr}"
-        return result
-
-    @contextmanager
-    def worker(self, env: Mapping[str, str]) -> Iterator[None]:
-        """``scimserver worker`` running for the ``with`` block, then stopped with SIGTERM."""
-        log = self.log_dir / "worker.log"
-        with log.open("ab") as out:
-            process = subprocess.Popen(
-                [str(default_executable()), "worker"],
-                env=self.environment(env),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-            )
-        try:
-            yield
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def live_server(
     browser: Browser, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
@@ -163,6 +92,18 @@ def live_server(
         env = {"SCIMSERVER_DATABASE_URL": url}
         with LiveServer(env, workers=workers, cwd=directory, log_dir=directory) as server:
             yield server
+    keep_logs(directory, file_stem(request.module.__name__))
+
+
+def keep_logs(directory: Path, prefix: str) -> None:
+    """Copy the server's stderr and any worker's log into the artifacts (not its stdout,
+    which shows the bootstrap token)."""
+    logs = artifacts_dir() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for old in logs.glob(f"{prefix}-*.log"):
+        old.unlink()
+    for log in [*directory.glob("server-*.stderr.log"), *directory.glob("worker.log")]:
+        shutil.copy(log, logs / f"{prefix}-{log.name}")
 
 
 @pytest.fixture(scope="module")

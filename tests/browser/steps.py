@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from playwright.sync_api import BrowserContext, Page, Response
 
-from tests.browser.conftest import Console
+from tests.browser.console import Console
 from tests.browser.tab import Tab
 
 TOKEN_WARNING = "Copy this token now: it will not be shown again."

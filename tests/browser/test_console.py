@@ -16,7 +16,7 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
-from tests.browser.conftest import Console
+from tests.browser.console import Console
 from tests.browser.scim import Idp
 from tests.browser.steps import (
     copy_text,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.browser.conftest import Console
+from tests.browser.console import Console
 from tests.browser.scim import Idp
 from tests.browser.steps import (
     create_connection,
