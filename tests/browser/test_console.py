@@ -67,22 +67,38 @@ def test_acceptance_flow(
     find_user(tab, CONNECTION, "bjensen", user_id)
     assert tab.h1() == USER_NAME
 
+    # The IdP pushes the same user again: a 409 the admin should see explained.
+    duplicate = idp.create_user(USER_NAME)
+    assert duplicate.status_code == 409, duplicate.text
+
     # The POST is on the Activity page: 201, by the token, linking the user.
     activity = f"/admin/connections/{CONNECTION}/activity"
 
-    def post_listed() -> bool:
-        response = page.goto(activity)  # recorded off the request path: may come a bit later
+    def both_listed() -> bool:
+        response = page.goto(activity)  # each worker records in batches, about every second
         assert response is not None and response.status == 200, activity
         row = page.locator("tr", has=page.locator(f'a[href$="{user_path}"]')).filter(
             has_text="POST"
         )
-        return row.count() > 0 and "201" in row.first.inner_text()
+        created = row.count() > 0 and "201" in row.first.inner_text()
+        return created and page.locator('tr[data-status="409"]').count() == 1
 
-    assert eventually(post_listed), "the SCIM POST is not on the Activity page"
+    assert eventually(both_listed), "the SCIM POSTs (201, 409) are not on the Activity page"
     tab.landed("activity")
     assert tab.h1() == "Activity"
-    posted = page.locator("tr", has=page.locator(f'a[href$="{user_path}"]')).first.inner_text()
-    assert "okta" in posted and "/scim/v2/Users" in posted, posted
+    the_post = page.locator("tr", has=page.locator(f'a[href$="{user_path}"]'))
+    assert "okta" in the_post.first.inner_text() and "/scim/v2/Users" in the_post.first.inner_text()
+
+    # Its filters: 4xx shows the 409 with its SCIM error, not the 201; by user shows the 201.
+    page.get_by_label("Status").select_option("4xx")
+    submit(tab, page.get_by_role("button", name="Filter").click, "activity-4xx")
+    assert the_post.count() == 0
+    refused = page.locator('tr[data-status="409"]')
+    assert refused.count() == 1 and "uniqueness" in refused.inner_text(), page.inner_text("main")
+    tab.visit(activity, "activity-all")
+    page.get_by_label("User").fill(USER_NAME)
+    submit(tab, page.get_by_role("button", name="Filter").click, "activity-user")
+    assert the_post.count() == 1
 
     # A deactivation over SCIM is in the user's history.
     patched = idp.deactivate(user_id)
