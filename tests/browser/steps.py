@@ -96,6 +96,19 @@ def find_user(tab: Tab, connection: str, query: str, user_id: str) -> None:
     assert path_of(page) == user_path
 
 
+def rotate_token(tab: Tab, connection: str, name: str) -> str:
+    """Rotate with the default overlap from the Tokens page; the new secret, shown once."""
+    page = tab.page
+    tokens = f"/admin/connections/{connection}/tokens"
+    tab.visit(tokens, "tokens-before-rotate")
+    form = page.locator(f'form[action="{tokens}/{name}/rotate"]')
+    assert form.locator('input[name="overlap"]').input_value() == "24h"
+    rotated = submit(tab, form.get_by_role("button", name="Rotate").click, "token-rotated")
+    assert rotated.status == 200 and rotated.request.redirected_from is None
+    assert TOKEN_WARNING in page.inner_text("body")
+    return page.locator("#token-secret").inner_text().strip()
+
+
 def revoke_token(tab: Tab, connection: str, name: str) -> None:
     page = tab.page
     tokens = f"/admin/connections/{connection}/tokens"

@@ -1,4 +1,5 @@
-"""The console's pages on PostgreSQL: a connection, a token, a user found, the token revoked."""
+"""The console's pages on PostgreSQL: a connection, a token, a user found by search and by
+SCIM filter, the token rotated with overlap, then revoked (both secrets)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from tests.browser.steps import (
     create_token,
     find_user,
     revoke_token,
+    rotate_token,
     sign_in,
     submit,
 )
@@ -29,7 +31,8 @@ def test_a_connection_token_and_user_on_postgresql(
 ) -> None:
     sign_in(tab, console)
     create_connection(tab, "globex")
-    idp = idp_clients(create_token(tab, "globex", "entra"))
+    secret = create_token(tab, "globex", "entra")
+    idp = idp_clients(secret)
     created = idp.create_user("hsimpson@example.com")
     assert created.status_code == 201, created.text
     find_user(tab, "globex", "hsimpson", created.json()["id"])
@@ -40,5 +43,11 @@ def test_a_connection_token_and_user_on_postgresql(
     scim_filter.fill('userName eq "HSimpson@example.com"')  # caseExact false, in SQL
     submit(tab, lambda: scim_filter.press("Enter"), "users-filtered")
     assert tab.page.locator(f'a[href$="{users}/{created.json()["id"]}"]').count() == 1
+    new_secret = rotate_token(tab, "globex", "entra")
+    assert new_secret != secret
+    rotated = idp_clients(new_secret)
+    assert rotated.list_users().status_code == 200
+    assert idp.list_users().status_code == 200  # the old secret, within the 24 h overlap
     revoke_token(tab, "globex", "entra")
     assert idp.list_users().status_code == 401
+    assert rotated.list_users().status_code == 401
