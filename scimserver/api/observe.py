@@ -23,7 +23,6 @@ from flask import Flask, Response, g, request
 from scimserver.api.context import request_id
 from scimserver.api.metrics import RequestMetrics, Seen
 from scimserver.errors import ScimError
-from scimserver.scim.versions import now
 from scimserver.service.observed import collect_normalisations, collect_subjects
 from scimserver.service.recorder import Activity, ActivityRecorder
 
@@ -111,7 +110,7 @@ def _activity(seen: Seen, tenant_id: int, user_agent: str | None, response: Resp
     error: ScimError | None = g.get("scim_error")
     return Activity(
         tenant_id=tenant_id,
-        at=now(),
+        at=time.time(),
         request_id=request_id(),
         client=seen.client,
         method=seen.method,

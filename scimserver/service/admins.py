@@ -164,29 +164,38 @@ class AdminService:
         """A new session id for the right password, None for a wrong one.
 
         Raises :class:`Throttled` while the name or the address has had too many
-        failures in the window, whatever the password.
+        failures in the window, whatever the password. Each attempt is written as a
+        failure before the password is checked (and withdrawn if it was right or
+        throttled), so parallel guesses see each other and cannot slip past the count.
         """
         keys = _throttle_keys(name, address)
         moment = now()
+        attempt = self._attempt(keys, moment)
         with self.db.read() as session:
             failures = FailureRepository(session).count_since(keys, moment - FAILURE_WINDOW)
             row = AdminRepository(session).by_name(name)
-        if failures >= MAX_FAILURES:
+        if failures > MAX_FAILURES:
+            self._withdraw(attempt)
             log.warning("console sign-in throttled for %r from %s", name, address)
             raise Throttled("Too many sign-in attempts; try again in 15 minutes.")
         valid = verify_password(password, row.password_hash if row else self._dummy)
         if row is None or not valid:
-            self._failed(keys, moment)
             log.warning("console sign-in failed for %r from %s", name, address)
             return None
+        self._withdraw(attempt)
         log.info("console sign-in of %r from %s", name, address)
         return self._open(row.id, moment)
 
-    def _failed(self, keys: Sequence[str], moment: datetime) -> None:
+    def _attempt(self, keys: Sequence[str], moment: datetime) -> list[int]:
+        """Count the attempt as failed until it proves otherwise; the rows' ids."""
         with self.db.write() as session:
             failures = FailureRepository(session)
             failures.forget_before(moment - FAILURE_WINDOW)
-            failures.add(keys, moment)
+            return failures.add(keys, moment)
+
+    def _withdraw(self, attempt: Sequence[int]) -> None:
+        with self.db.write() as session:
+            FailureRepository(session).remove(attempt)
 
     def _open(self, admin_id: int, moment: datetime) -> str:
         session_id = secrets.token_urlsafe(32)

@@ -103,8 +103,15 @@ class FailureRepository:
         )
         return max(self.session.scalars(query), default=0)
 
-    def add(self, keys: Sequence[str], moment: datetime) -> None:
-        self.session.add_all(SignInFailure(key=key, at=moment) for key in keys)
+    def add(self, keys: Sequence[str], moment: datetime) -> list[int]:
+        """One failure under each key; the new rows' ids."""
+        rows = [SignInFailure(key=key, at=moment) for key in keys]
+        self.session.add_all(rows)
+        self.session.flush()
+        return [row.id for row in rows]
+
+    def remove(self, ids: Sequence[int]) -> None:
+        self.session.execute(delete(SignInFailure).where(SignInFailure.id.in_(ids)))
 
     def forget_before(self, moment: datetime) -> None:
         """Drop failures that left the window: they are never counted again."""

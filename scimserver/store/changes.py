@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -138,6 +138,19 @@ def _row(item: _Pending, seq: int, origin: Origin) -> dict[str, Any]:
     }
 
 
+def history_query(tenant_id: int, resource_id: str, limit: int) -> Select[Change]:
+    """A resource's changes and the member events naming it: two indexes, OR-ed."""
+    return (
+        select(Change)
+        .where(
+            Change.tenant_id == tenant_id,
+            (Change.resource_id == resource_id) | (Change.member_id == resource_id),
+        )
+        .order_by(Change.seq)
+        .limit(limit)
+    )
+
+
 class ChangeRepository:
     """Reads of one tenant's change log."""
 
@@ -156,16 +169,7 @@ class ChangeRepository:
 
     def of_resource(self, resource_id: str, limit: int = 1000) -> list[Change]:
         """A resource's history, oldest first, including member events naming it."""
-        query = (
-            select(Change)
-            .where(
-                Change.tenant_id == self.tenant_id,
-                (Change.resource_id == resource_id) | (Change.member_id == resource_id),
-            )
-            .order_by(Change.seq)
-            .limit(limit)
-        )
-        return list(self.session.scalars(query))
+        return list(self.session.scalars(history_query(self.tenant_id, resource_id, limit)))
 
     def prune(self, before: datetime) -> int:
         """Delete changes older than ``before``; the feed then answers 410 below them."""

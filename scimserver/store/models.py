@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -158,7 +159,19 @@ class Change(Base):
     """
 
     __tablename__ = "changes"
-    __table_args__ = (Index("ix_changes_resource", "tenant_id", "resource_id", "seq"),)
+    __table_args__ = (
+        Index("ix_changes_resource", "tenant_id", "resource_id", "seq"),
+        # A user's history includes the membership events naming it as the member; only
+        # those rows carry member_id, so the index skips every other change.
+        Index(
+            "ix_changes_member",
+            "tenant_id",
+            "member_id",
+            "seq",
+            postgresql_where=text("member_id IS NOT NULL"),
+            sqlite_where=text("member_id IS NOT NULL"),
+        ),
+    )
 
     tenant_id: Mapped[int] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True

@@ -57,6 +57,8 @@ def test_connections_list_shows_each_scim_base_url_with_a_copy_button(console: C
     assert '<button type="submit">Create connection</button>' in html
     duplicate = console.post("/admin/connections", {"name": name})
     assert duplicate.status_code == 400 and "already exists" in duplicate.get_data(as_text=True)
+    slash = console.post("/admin/connections", {"name": "a/b"})
+    assert slash.status_code == 400 and "cannot contain" in slash.get_data(as_text=True)
     empty = console.post("/admin/connections", {"name": "  "})
     assert empty.status_code == 400 and 'role="alert"' in empty.get_data(as_text=True)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ from sqlalchemy import func, select
 
 from scimserver.app import create_app
 from scimserver.config import Settings
+from scimserver.service.admins import Throttled
 from scimserver.service.tokens import TenantService
 from scimserver.store.models import AdminSession
 from tests.admin.conftest import PASSWORD, Console, csrf_of, h1, make_admin, title
@@ -204,3 +207,37 @@ def test_an_unexpected_failure_is_a_page_with_the_request_id(
     assert response.status_code == 500 and response.mimetype == "text/html"
     assert "console-500" in html and h1(response) == ["Something went wrong"]
     assert "secret internals" not in html and "Traceback" not in html
+
+
+def test_sign_ins_and_failures_are_logged_without_the_password(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    name = make_admin(app).name
+    caplog.set_level(logging.INFO, logger="scimserver.service.admins")
+    Console(app, name).sign_in("a wrong password 123")
+    Console(app, name).sign_in()
+    logged = [r.getMessage() for r in caplog.records if r.name == "scimserver.service.admins"]
+    assert any("failed" in m and name in m for m in logged), logged
+    assert any("sign-in of" in m and name in m for m in logged), logged
+    assert not any(PASSWORD in m or "a wrong password 123" in m for m in caplog.text.splitlines())
+
+
+def test_parallel_guesses_get_five_tries_at_most(app: Flask) -> None:
+    admins = app.extensions["scimserver"].admins()
+    name = make_admin(app).name
+
+    def guess(n: int) -> str:
+        try:
+            result = admins.sign_in(name, f"guess number {n:04d}", f"192.0.2.{n}")
+        except Throttled:
+            return "throttled"
+        return "wrong" if result is None else "signed in"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(guess, range(16)))
+    assert outcomes.count("wrong") <= 5 and "signed in" not in outcomes
+    assert outcomes.count("wrong") + outcomes.count("throttled") == 16
+    topped_up = [guess(100 + n) for n in range(6)]  # the window fills to five, then holds
+    assert topped_up.count("wrong") + outcomes.count("wrong") == 5
+    with pytest.raises(Throttled):
+        admins.sign_in(name, PASSWORD, "192.0.2.200")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -14,9 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from scimserver.api.context import ACTIVITY
-from scimserver.scim.versions import now
 from scimserver.service.activity import ActivityService, InvalidActivityQuery, RequestView
-from scimserver.service.recorder import Activity, ActivityRecorder, Retention
+from scimserver.service.recorder import HOUR, Activity, ActivityRecorder, Retention
 from scimserver.store import activity as activity_store
 from scimserver.store.models import RequestHour, RequestRecord
 from tests.api.observing import app_with
@@ -208,7 +208,7 @@ def test_summary_counts_the_last_24_hours_and_names_the_idp(
     scim.get("/Users/missing-too", headers=OKTA)
     scim.get("/Users", headers=OKTA)
     direct = ActivityRecorder(database_url, Retention(timedelta(days=7), 1000))
-    direct.record(_direct(tenant, now() - timedelta(hours=25)))
+    direct.record(_direct(tenant, time.time() - 25 * HOUR))
     direct.flush()
     direct.close()
     recorder(observed).flush()
@@ -280,7 +280,7 @@ def test_a_full_buffer_drops_the_oldest_and_counts_them(observed: Flask, databas
         database_url, Retention(timedelta(days=7), 1000), interval=3600, capacity=3
     )
     for n in range(5):
-        small.record(_direct(tenant, now(), resource_id=f"r{n}"))
+        small.record(_direct(tenant, time.time(), resource_id=f"r{n}"))
     assert (small.dropped, small.waiting) == (2, 3)
     assert small.flush() == 3
     small.close()
@@ -326,11 +326,11 @@ def test_retention_prunes_old_records_and_each_tenants_excess(
     strict = ActivityRecorder(
         database_url, Retention(timedelta(days=7), max_rows=3, chunk=2), interval=3600
     )
-    long_ago = now() - timedelta(days=8)
+    long_ago = time.time() - 8 * 24 * HOUR
     for n in range(3):
         strict.record(_direct(old_tenant, long_ago, resource_id=f"old-{n}"))
     for n in range(6):
-        strict.record(_direct(busy_tenant, now(), resource_id=f"busy-{n}"))
+        strict.record(_direct(busy_tenant, time.time(), resource_id=f"busy-{n}"))
     strict.flush()
     assert strict.prune() >= 3 + 3
     strict.close()
@@ -343,7 +343,7 @@ def test_retention_prunes_old_records_and_each_tenants_excess(
         assert session.execute(hours).scalar_one() == 0
 
 
-def _direct(tenant_id: int, at: Any, resource_id: str = "x") -> Activity:
+def _direct(tenant_id: int, at: float, resource_id: str = "x") -> Activity:
     return Activity(
         tenant_id=tenant_id,
         at=at,

@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import Select, insert, text
+from sqlalchemy import Select, func, insert, select, text
 
 from scimserver.scim.filter import parse_filter
 from scimserver.scim.values import index_values
+from scimserver.store.changes import history_query
 from scimserver.store.filter_sql import filter_clause
-from scimserver.store.models import AttributeValue, Membership, Resource
+from scimserver.store.models import AttributeValue, Change, Membership, Resource
 from scimserver.store.repository import ResourceRepository
 from scimserver.store.tokens import _BY_PREFIX
 from tests.conftest import make_client
@@ -159,3 +160,36 @@ def test_token_lookup_can_use_both_prefix_indexes(app: Flask, seeded: tuple[int,
     assert re.search(r"sqlite_autoindex_tokens|tokens_prefix_key", plan), plan
     assert "ix_tokens_previous_prefix" in plan, plan
     assert not re.search(r"SCAN tokens\b", plan), plan
+
+
+def test_user_history_uses_the_resource_and_member_indexes(
+    app: Flask, seeded: tuple[int, str]
+) -> None:
+    """The console's user page: a user's own changes OR the member events naming it."""
+    tenant_id, member = seeded
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with app.extensions["scimserver"].db.write() as session:
+        start = int(session.scalar(select(func.coalesce(func.max(Change.seq), 0))) or 0)
+        rows = [
+            {
+                "tenant_id": tenant_id,
+                "seq": start + n + 1,
+                "id": str(uuid.uuid4()),
+                "type": "group.member_added" if n % 3 == 0 else "user.updated",
+                "operation": "PATCH",
+                "resource_type": "User",
+                "resource_id": f"resource-{n % 500}",
+                "member_id": f"member-{n}" if n % 3 == 0 else None,
+                "actor": "test",
+                "request_id": "r",
+                "time": now,
+            }
+            for n in range(SEED_USERS)
+        ]
+        session.execute(insert(Change), rows)
+    with app.extensions["scimserver"].db.engine.connect() as connection:
+        connection.execute(text("ANALYZE"))
+        connection.commit()
+    plan = explain(app, history_query(tenant_id, member, 10_000))
+    assert "ix_changes_resource" in plan and "ix_changes_member" in plan, plan
+    assert not re.search(r"Seq Scan on changes|SCAN changes\b", plan), plan

@@ -42,6 +42,10 @@ def create() -> BaseResponse:
     if not signed_in_admin().may_create_tenants:
         abort(403, "Your account is limited to some connections: it cannot create others.")
     name = request.form.get("name", "").strip()
+    if "/" in name:
+        return home(
+            "A connection name cannot contain “/”: it is part of the console's URLs.", 400, name
+        )
     try:
         server().tenants().create(name)
     except TokenError as exc:

@@ -1,4 +1,5 @@
-"""Console admins, the tenants they are held to, their sessions and sign-in failures.
+"""Console admins, the tenants they are held to, their sessions and sign-in failures;
+an index for a user's membership events (its history page).
 
 Revision ID: 0010
 Revises: 0009
@@ -56,9 +57,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_admin_sign_in_failures_key", "admin_sign_in_failures", ["key", "at"])
+    only_members = sa.text("member_id IS NOT NULL")
+    op.create_index(
+        "ix_changes_member",
+        "changes",
+        ["tenant_id", "member_id", "seq"],
+        postgresql_where=only_members,
+        sqlite_where=only_members,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_changes_member", table_name="changes")
     op.drop_index("ix_admin_sign_in_failures_key", table_name="admin_sign_in_failures")
     op.drop_table("admin_sign_in_failures")
     op.drop_index("ix_admin_sessions_admin", table_name="admin_sessions")
