@@ -84,26 +84,36 @@ def _cannot_install() -> str:
 
 
 def _apt_install() -> str:
-    """Run apt-get update and install; "" on success, else what went wrong."""
+    """Run apt-get update, then install; "" on success, else what went wrong.
+
+    A failed update (one unreachable list) need not doom the install, so it is only
+    reported when the install fails too.
+    """
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    steps = (
-        (["apt-get", "update"], UPDATE_TIMEOUT),
-        (["apt-get", "install", "-y", "--no-install-recommends", *PACKAGES], INSTALL_TIMEOUT),
+    update = _run(["apt-get", "update"], UPDATE_TIMEOUT, env)
+    install = _run(
+        ["apt-get", "install", "-y", "--no-install-recommends", *PACKAGES], INSTALL_TIMEOUT, env
     )
-    for command, timeout in steps:
-        try:
-            result = subprocess.run(
-                command,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            return f"`{' '.join(command)}` did not finish within {timeout:.0f} s"
-        if result.returncode != 0:
-            tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
-            return f"`{' '.join(command)}` exited {result.returncode}: {' / '.join(tail)}"
-    return ""
+    if not install:
+        return ""
+    return f"{update}; {install}" if update else install
+
+
+def _run(command: list[str], timeout: float, env: dict[str, str]) -> str:
+    """Run ``command`` with its output captured; "" if it succeeded, else why not."""
+    try:
+        result = subprocess.run(
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return f"`{' '.join(command)}` did not finish within {timeout:g} s"
+    if result.returncode == 0:
+        return ""
+    tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
+    return f"`{' '.join(command)}` exited {result.returncode}: {' / '.join(tail)}"
