@@ -29,6 +29,13 @@ def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
     return True
 
 
+def redirect_status(response: Response) -> int | None:
+    """The status of the answer that redirected to ``response``, if one did."""
+    previous = response.request.redirected_from
+    answer = previous.response() if previous is not None else None
+    return answer.status if answer is not None else None
+
+
 def submit(tab: Tab, click: Callable[[], None], step: str) -> Response:
     """Click something that submits a form or follows a link; land on the next page."""
     with tab.page.expect_navigation() as navigation:
@@ -43,8 +50,8 @@ def sign_in(tab: Tab, console: Console) -> None:
     tab.visit("/admin/login", "login")
     tab.page.fill("#username", console.admin)
     tab.page.fill("#password", console.password)
-    submit(tab, tab.page.get_by_role("button", name="Sign in").click, "home")
-    assert path_of(tab.page) == "/admin/"
+    home = submit(tab, tab.page.get_by_role("button", name="Sign in").click, "home")
+    assert path_of(tab.page) == "/admin/" and redirect_status(home) == 303
     assert f"Signed in as {console.admin}" in tab.page.locator("header").first.inner_text()
 
 
@@ -52,8 +59,8 @@ def create_connection(tab: Tab, name: str) -> None:
     """From the Connections page's form, to the new connection's page."""
     page = tab.page
     page.get_by_label("Connection name").fill(name)
-    submit(tab, page.get_by_role("button", name="Create connection").click, "connection")
-    assert path_of(page) == f"/admin/connections/{name}"
+    made = submit(tab, page.get_by_role("button", name="Create connection").click, "connection")
+    assert path_of(page) == f"/admin/connections/{name}" and redirect_status(made) == 303
     assert tab.h1() == name
 
 

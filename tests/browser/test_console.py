@@ -25,6 +25,7 @@ from tests.browser.steps import (
     eventually,
     find_user,
     path_of,
+    redirect_status,
     revoke_token,
     sign_in,
     submit,
@@ -43,8 +44,8 @@ def test_acceptance_flow(
 ) -> None:
     page = tab.page
     # Signed out, the console sends us to the sign-in page.
-    tab.visit("/admin/", "signed-out")
-    assert path_of(page) == "/admin/login"
+    sent = tab.visit("/admin/", "signed-out")
+    assert path_of(page) == "/admin/login" and redirect_status(sent) in {302, 303}
     sign_in(tab, console)
     assert tab.h1() == "Connections"
 
@@ -114,8 +115,8 @@ def test_acceptance_flow(
     assert idp.list_users().status_code == 401
 
     # Sign out, and the console is closed again.
-    submit(tab, page.get_by_role("button", name="Sign out").click, "signed-out-again")
-    assert path_of(page) == "/admin/login"
+    out = submit(tab, page.get_by_role("button", name="Sign out").click, "signed-out-again")
+    assert path_of(page) == "/admin/login" and redirect_status(out) == 303
     tab.visit("/admin/", "after-sign-out")
     assert path_of(page) == "/admin/login"
 
