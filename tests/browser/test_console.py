@@ -274,3 +274,19 @@ def dead_letters(console: Console, subscription: str) -> list[bool]:
             (subscription,),
         ).fetchall()
     return [bool(queued) for (queued,) in rows]
+
+
+def test_errors_are_pages_in_words(tab: Tab, console: Console) -> None:
+    tab.allowed.update({"status of 404", "status of 400"})  # Chromium logs these answers
+    sign_in(tab, console)
+    missing = tab.visit("/admin/connections/no-such-connection", "unknown-connection")
+    assert missing.status == 404
+    assert "text/html" in missing.headers["content-type"]
+    assert "Traceback" not in tab.page.content()
+    tab.visit("/admin/connections/default/users", "users")
+    scim_filter = tab.page.get_by_label("SCIM filter")
+    scim_filter.fill('userName eq "unterminated')
+    refused = submit(tab, lambda: scim_filter.press("Enter"), "users-bad-filter")
+    assert refused.status == 400
+    said = tab.page.get_by_role("alert").inner_text()
+    assert said.strip() and "Traceback" not in tab.page.content(), said
