@@ -231,26 +231,26 @@ def test_a_failing_webhook_parks_a_dead_letter_that_redeliver_queues(
     tab: Tab, console: Console, idp_clients: Callable[[str], Idp]
 ) -> None:
     closed = f"http://127.0.0.1:{free_port()}/hook"
-    added = console.cli(
-        "webhook",
-        "add",
-        closed,
-        "--tenant",
-        "default",
-        env={"SCIMSERVER_WEBHOOK_MAX_ATTEMPTS": "1"},
-    )
-    match = re.search(r"Webhook (\S+) for tenant", added.stdout)
-    assert match, added.stdout
-    subscription = match.group(1)
     assert console.server.token is not None
-    created = idp_clients(console.server.token).create_user("parked@example.com")
-    assert created.status_code == 201
-    with console.worker(WORKER_ENV):
+    idp = idp_clients(console.server.token)
+    with console.worker(WORKER_ENV):  # started first: its start-up overlaps the steps below
+        added = console.cli(
+            "webhook",
+            "add",
+            closed,
+            "--tenant",
+            "default",
+            env={"SCIMSERVER_WEBHOOK_MAX_ATTEMPTS": "1"},
+        )
+        match = re.search(r"Webhook (\S+) for tenant", added.stdout)
+        assert match, added.stdout
+        subscription = match.group(1)
+        assert idp.create_user("parked@example.com").status_code == 201
+        sign_in(tab, console)
         assert eventually(lambda: dead_letters(console, subscription) != [], 20.0), (
             "the worker parked nothing"
         )
     assert dead_letters(console, subscription) == [False]  # parked, not yet queued again
-    sign_in(tab, console)
     hooks = "/admin/connections/default/webhooks"
     tab.visit(hooks, "webhooks-dead-letter")
     assert closed in tab.page.inner_text("main")
