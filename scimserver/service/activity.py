@@ -20,18 +20,23 @@ from scimserver.store.models import RequestRecord
 MAX_LIMIT = 500
 IDP_SAMPLE = 50
 """Newest requests of a connection whose User-Agents and dialect rules tell its IdP."""
-_CLASSES = {"2xx": (200, 299), "3xx": (300, 399), "4xx": (400, 499), "5xx": (500, 599)}
-_CLASSES["errors"] = (400, 599)
+_CLASSES = {
+    "2xx": (200, 299),
+    "3xx": (300, 399),
+    "4xx": (400, 499),
+    "5xx": (500, 599),
+    "errors": (400, 599),
+}
 _CODE = re.compile(r"[1-5][0-9]{2}")
 
 
 class InvalidActivityQuery(ValueError):
-    """A status filter, user, cursor or limit the console cannot ask for; the message says why."""
+    """A status filter or limit the console cannot ask for; the message says why."""
 
 
 @dataclass(frozen=True)
 class RequestView:
-    """One recorded request, for display."""
+    """One recorded request, for display (``at``: naive UTC, as every table stores time)."""
 
     id: int
     at: datetime
@@ -58,8 +63,8 @@ class ConnectionActivity:
     requests_24h: int
     errors_24h: int
     idp: str | None
-    """"Okta", "Microsoft Entra ID", "OneLogin", "JumpCloud", "Google", "Ping", or the
-    raw User-Agent product token, or None (see scimserver/scim/idps.py)."""
+    """The identity provider: Okta, Microsoft Entra ID, OneLogin, JumpCloud, Google or
+    Ping; else the commonest raw User-Agent product token; else None (scim/idps.py)."""
 
     @property
     def error_rate(self) -> float:

@@ -135,7 +135,8 @@ class ActivityRecorder:
         self._flushing = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._retry: list[Activity] = []
+        self._held: list[Activity] = []
+        """The batch being written, or refused last time: written before anything newer."""
         self._failures = 0
         self._db: Database | None = None
         self._thread: threading.Thread | None = None
@@ -176,9 +177,11 @@ class ActivityRecorder:
             self._wake.wait(self.interval)
             self._wake.clear()
             try:
-                self.flush()
+                written = self.flush()
                 if time.monotonic() - self._pruned_at >= self.retention.every:
                     self.prune()
+                elif not written and self._db is not None:
+                    self._db.dispose()  # idle: hold no connection (PostgreSQL counts them)
             except Exception:  # the thread must outlive any bug: requests keep recording
                 log.exception("Request activity: the writer thread hit an unexpected error")
 
@@ -195,11 +198,12 @@ class ActivityRecorder:
                 written += len(batch)
 
     def _next_batch(self) -> list[Activity]:
-        if self._retry:
-            return self._retry
-        with self._lock:
-            count = min(self.batch, len(self._buffer))
-            return [self._buffer.popleft() for _ in range(count)]
+        """The batch held for a retry, else the next one from the buffer (held until written)."""
+        if not self._held:
+            with self._lock:
+                count = min(self.batch, len(self._buffer))
+                self._held = [self._buffer.popleft() for _ in range(count)]
+        return self._held
 
     def _write(self, batch: list[Activity]) -> bool:
         """One transaction for the batch; on failure keep it for a bounded retry."""
@@ -210,19 +214,20 @@ class ActivityRecorder:
         except Exception as exc:  # a database error (or a bug) must never reach a request
             self._failed(batch, exc)
             return False
-        self._retry, self._failures = [], 0
+        self._held, self._failures = [], 0
         with self._lock:
             self._tenants.update(a.tenant_id for a in batch)
         return True
 
     def _failed(self, batch: list[Activity], exc: Exception) -> None:
+        """Keep the batch for the next flush, or drop it after ``attempts`` failures."""
         self._failures += 1
         if self._failures >= self.attempts:
-            self.dropped += len(batch)
-            self._retry, self._failures = [], 0
+            with self._lock:
+                self.dropped += len(batch)
+            self._held, self._failures = [], 0
             outcome = f"dropped {len(batch)} records"
         else:
-            self._retry = batch
             outcome = f"will retry (attempt {self._failures} of {self.attempts})"
         reason = getattr(exc, "orig", None) or exc
         log.warning(
@@ -247,7 +252,8 @@ class ActivityRecorder:
                     store.prune_beyond, tenant_id=tenant, keep=rules.max_rows, chunk=rules.chunk
                 )
                 gone += self._chunks(db, beyond)
-                self._tenants.discard(tenant)
+                with self._lock:
+                    self._tenants.discard(tenant)
             with db.write() as session:
                 store.forget_hours_before(session, hour_of(cutoff))
         except Exception as exc:  # retention runs again next round
@@ -287,7 +293,7 @@ class ActivityRecorder:
     @property
     def waiting(self) -> int:
         """Records not yet written (buffered, or held for a retry)."""
-        return len(self._buffer) + len(self._retry)
+        return len(self._buffer) + len(self._held)
 
 
 def _hours(batch: Iterable[Activity]) -> list[dict[str, Any]]:

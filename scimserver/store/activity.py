@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, insert, or_, select
+from sqlalchemy import Select, bindparam, case, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from scimserver.store.counters import Accumulate
@@ -110,6 +110,19 @@ def recent(
 ) -> list[RequestRecord]:
     """The tenant's records newest first: ``statuses`` an inclusive range, ``user`` a
     (resource id, casefolded subject) pair either of which matches, ``before`` an id."""
+    query = recent_query(tenant_id, statuses=statuses, user=user, before=before, limit=limit)
+    return list(session.scalars(query))
+
+
+def recent_query(
+    tenant_id: int,
+    *,
+    statuses: tuple[int, int] | None,
+    user: tuple[str, str] | None,
+    before: int | None,
+    limit: int,
+) -> Select[Any]:
+    """The query :func:`recent` runs (also for checking its plan)."""
     query = select(RequestRecord).where(RequestRecord.tenant_id == tenant_id)
     if statuses is not None:
         query = query.where(RequestRecord.status.between(*statuses))
@@ -120,7 +133,7 @@ def recent(
         )
     if before is not None:
         query = query.where(RequestRecord.id < before)
-    return list(session.scalars(query.order_by(RequestRecord.id.desc()).limit(limit)))
+    return query.order_by(RequestRecord.id.desc()).limit(limit)
 
 
 def totals(session: Session, tenant_ids: Sequence[int], since_hour: int) -> dict[int, Totals]:

@@ -356,3 +356,25 @@ def _direct(tenant_id: int, at: float, resource_id: str = "x") -> Activity:
         resource_type="User",
         resource_id=resource_id,
     )
+
+
+def test_the_writer_thread_writes_on_its_timer_and_when_a_batch_is_full(
+    observed: Flask, database_url: str
+) -> None:
+    tenant = tenant_of(observed, make_client(observed))
+    retention = Retention(timedelta(days=7), 1000)
+    timed = ActivityRecorder(database_url, retention, interval=0.05)
+    full = ActivityRecorder(database_url, retention, interval=3600, batch=2)
+    try:
+        timed.record(_direct(tenant, time.time(), resource_id="timer"))
+        full.record(_direct(tenant, time.time(), resource_id="batch-1"))
+        full.record(_direct(tenant, time.time(), resource_id="batch-2"))
+        deadline = time.monotonic() + 5
+        while (timed.waiting or full.waiting) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert (timed.waiting, full.waiting) == (0, 0)
+        found = {r.resource_id for r in activity(observed).recent(tenant)}
+        assert found == {"timer", "batch-1", "batch-2"}
+    finally:
+        timed.close()
+        full.close()
