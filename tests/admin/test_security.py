@@ -126,3 +126,22 @@ def test_an_admin_whose_tenants_were_deleted_sees_nothing(app: Flask) -> None:
     assert browser.sign_in().status_code == 303
     home = browser.get("/admin/").get_data(as_text=True)
     assert "No connections yet." in home and 'action="/admin/connections"' not in home
+
+
+_FORM = re.compile(r"<form\b[^>]*method=\"post\"[^>]*>(.*?)</form>", re.S | re.I)
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+
+def test_every_post_form_carries_the_session_csrf_token(
+    app: Flask, scim: ScimClient, console: Console, world: dict[str, str]
+) -> None:
+    """What a real browser submits: each form's own hidden token, never an empty one."""
+    pages = ("/admin/", "/admin/connections/{t}/tokens", "/admin/connections/{t}/webhooks")
+    forms_seen = 0
+    for page in pages:
+        body = console.get(fill(page, scim, world)).get_data(as_text=True)
+        for form in _FORM.findall(body):
+            tokens = _TOKEN.findall(form)
+            assert tokens == [console.csrf], (page, form)
+            forms_seen += 1
+    assert forms_seen >= 5  # sign-out, new connection, create token, revoke, rotate…
