@@ -90,13 +90,28 @@ class Database:
         self.engine = make_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite's transactions read one snapshot already; PostgreSQL's default (READ
+        # COMMITTED) takes a new one per statement.
+        self._snapshot_reader = (
+            self._reader
+            if self.is_sqlite
+            else sessionmaker(
+                self.engine.execution_options(isolation_level="REPEATABLE READ"),
+                expire_on_commit=False,
+            )
+        )
         self._writer = sessionmaker(
             self.engine.execution_options(scim_write=True), expire_on_commit=False
         )
 
     @contextmanager
-    def read(self) -> Iterator[Session]:
-        with _translated(), self._reader.begin() as session:
+    def read(self, snapshot: bool = False) -> Iterator[Session]:
+        """A read-only transaction; ``snapshot``: every statement in it sees the database
+        as the first one did (for answers read in several statements, e.g. in chunks)."""
+        with (
+            _translated(),
+            (self._snapshot_reader if snapshot else self._reader).begin() as session,
+        ):
             yield session
 
     @contextmanager
