@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -174,8 +174,9 @@ def bump(session: Session, ids: Sequence[str], now: datetime) -> dict[str, int]:
     return versions
 
 
-@dataclass(frozen=True)
-class MemberRow:
+class MemberRow(NamedTuple):
+    """One member of a group (or group of a member); a tuple, as cheap to make as a row."""
+
     value: str
     type: str
     display: str | None
@@ -389,11 +390,12 @@ class MembershipRepository:
         """The group's members by member id, ``size`` at a time, each chunk one query
         (keyset on the primary key): only one chunk is ever held in memory."""
         params: dict[str, Any] = {"tenant": self.tenant_id, "group": group_id, "size": size}
+        connection = self.session.connection()  # Core rows: no ORM result processing
         after = ""
         while True:
-            rows = self.session.execute(_MEMBERS_AFTER, {**params, "after": after}).all()
+            rows = connection.execute(_MEMBERS_AFTER, {**params, "after": after}).all()
             if rows:
-                yield [MemberRow(m, t, d) for m, t, d in rows]
+                yield list(map(MemberRow._make, rows))
             if len(rows) < size:
                 return
             after = rows[-1][0]
