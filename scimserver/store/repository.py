@@ -376,10 +376,11 @@ class MembershipRepository:
         in all (then at most ``at_most + 1`` rows were read)."""
         out: dict[str, list[MemberRow]] = {g: [] for g in group_ids}
         params: dict[str, Any] = {"tenant": self.tenant_id, "ids": group_ids}
+        connection = self.session.connection()  # Core rows: no ORM result processing
         if at_most is None:
-            rows = self.session.execute(_MEMBERS_OF, params).all()
+            rows = connection.execute(_MEMBERS_OF, params).all()
         else:
-            rows = self.session.execute(_MEMBERS_OF_AT_MOST, {**params, "limit": at_most + 1}).all()
+            rows = connection.execute(_MEMBERS_OF_AT_MOST, {**params, "limit": at_most + 1}).all()
             if len(rows) > at_most:
                 return None
         for group_id, member_id, member_type, display in rows:
@@ -402,7 +403,8 @@ class MembershipRepository:
 
     def groups_of(self, member_ids: Sequence[str]) -> dict[str, list[MemberRow]]:
         out: dict[str, list[MemberRow]] = {m: [] for m in member_ids}
-        rows = self.session.execute(_GROUPS_OF, {"tenant": self.tenant_id, "ids": member_ids})
+        params = {"tenant": self.tenant_id, "ids": member_ids}
+        rows = self.session.connection().execute(_GROUPS_OF, params)  # Core rows, as above
         for member_id, group_id, display in rows:
             out[member_id].append(MemberRow(group_id, "direct", display))
         return out
