@@ -43,6 +43,7 @@ KINDS = (
     "list",
     "group-patch",
     "group-get",
+    "group-get-full",
 )
 
 
@@ -129,6 +130,8 @@ def _step(
 
     def send(method: str, path: str, body: Any = None) -> int:
         response = client.open(path, method=method, json=body, headers=headers)
+        response.get_data()  # a streamed body is made while it is read
+        response.close()
         return int(response.status_code)
 
     if args.kind.startswith("group-"):
@@ -181,6 +184,8 @@ def _step(
                 data.patch({"op": "remove", "path": f'members[value eq "{member}"]'}),
             )
             return status if status >= 300 else removed
+        if kind == "group-get-full":  # every member, streamed above 1,000
+            return send("GET", f"{groups_path}/{group_id}")
         return send("GET", f"{groups_path}/{group_id}?excludedAttributes=members")
 
     return step

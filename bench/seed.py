@@ -130,6 +130,29 @@ class Seeder:
         self.seconds += time.perf_counter() - started
         return made
 
+    def plain_users(self, tenant_id: int, count: int, run: str) -> list[str]:
+        """Insert ``count`` Users holding a userName only (no indexed values); their ids.
+
+        For members of large groups, where only the membership rows are read.
+        """
+        started = time.perf_counter()
+        ids: list[str] = []
+        rows: list[tuple[Any, ...]] = []
+        moment = self._time(_now())
+        for index in range(count):
+            rid, name = str(uuid.uuid4()), f"{run}-member-{index:07d}"
+            document = {"schemas": [data.CORE_USER], "userName": name}
+            rows.append(
+                (rid, tenant_id, "User", name, name, 1, moment, moment, json.dumps(document), None)
+            )
+            ids.append(rid)
+            if len(rows) >= CHUNK * 5:
+                self._write({"resources": rows})
+                rows = []
+        self._write({"resources": rows})
+        self.seconds += time.perf_counter() - started
+        return ids
+
     def memberships(self, tenant_id: int, group_id: str, member_ids: Sequence[str]) -> None:
         started = time.perf_counter()
         for start in range(0, len(member_ids), CHUNK * 5):

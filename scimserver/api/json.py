@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -12,6 +13,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from scimserver.errors import InvalidSyntax, InvalidValue, PayloadTooLarge, UnsupportedMediaType
+from scimserver.service.streamed import Document, Streamed, close_all
 
 SCIM_MEDIA_TYPE = "application/scim+json"
 
@@ -46,6 +48,75 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     response = current_app.response_class(encode(body), status=status, mimetype=SCIM_MEDIA_TYPE)
     response.headers.update(headers or {})
     return response
+
+
+def document_response(
+    document: Document, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """A resource's response: built whole, or encoded while its members are read."""
+    if isinstance(document, Streamed):
+        return _streamed_response(_streamed_pieces(document), [document], status, headers)
+    return json_response(document, status, headers)
+
+
+def list_json_response(body: dict[str, Any]) -> Response:
+    """A ListResponse (``Resources`` last); streamed when one of its resources is."""
+    resources = body["Resources"]
+    streamed = [r for r in resources if isinstance(r, Streamed)]
+    if not streamed:
+        return json_response(body)
+    return _streamed_response(_list_pieces(body), streamed, 200, None)
+
+
+def _streamed_response(
+    pieces: Iterator[bytes], held: list[Streamed], status: int, headers: dict[str, str] | None
+) -> Response:
+    """A response whose body is ``pieces``: sent as they are made, with no Content-Length.
+
+    The read transactions the documents hold end when the body is done, or when the
+    server closes the response early (a client gone, a HEAD request).
+    """
+
+    def body() -> Iterator[bytes]:
+        try:
+            yield from pieces
+        finally:
+            close_all(held)
+
+    response = current_app.response_class(body(), status=status, mimetype=SCIM_MEDIA_TYPE)
+    response.call_on_close(lambda: close_all(held))
+    response.headers.update(headers or {})
+    return response
+
+
+def _list_pieces(body: dict[str, Any]) -> Iterator[bytes]:
+    *rest, last = body
+    assert last == "Resources"
+    yield encode({key: body[key] for key in rest})[:-1] + b',"Resources":['
+    for index, document in enumerate(body["Resources"]):
+        if index:
+            yield b","
+        if isinstance(document, Streamed):
+            yield from _streamed_pieces(document)
+        else:
+            yield encode(document)
+    yield b"]}"
+
+
+def _streamed_pieces(document: Streamed) -> Iterator[bytes]:
+    """The same bytes as ``encode`` of the whole document, one chunk of elements at a time.
+
+    The list and its key appear with its first element, as a document built whole has
+    no key for a list left empty. ``head`` is never empty: it starts with ``schemas``.
+    """
+    yield encode(document.head)[:-1]
+    opening = b"," + encode(document.name) + b":["
+    for chunk in document.chunks:
+        if chunk:
+            yield opening + encode(chunk)[1:-1]
+            opening = b","
+    closing = b"]" if opening == b"," else b""
+    yield closing + (b"," + encode(document.tail)[1:] if document.tail else b"}")
 
 
 def _reject_constant(name: str) -> Any:

@@ -11,13 +11,14 @@ from scimserver.api import params
 from scimserver.api.auth import authenticate
 from scimserver.api.bulk import register_bulk
 from scimserver.api.context import base_url, principal, request_id, server
-from scimserver.api.json import json_response, read_json
+from scimserver.api.json import document_response, json_response, list_json_response, read_json
 from scimserver.errors import InvalidSyntax, NotFound
 from scimserver.schema import Registry, ResourceType
 from scimserver.scim.versions import etag, names_etag
 from scimserver.service.discovery import list_response
 from scimserver.service.resources import ListResult, ResourceService, Written
 from scimserver.service.search import search_all
+from scimserver.service.streamed import Streamed, close_all
 
 
 def _resource_type(type_id: str) -> ResourceType:
@@ -45,7 +46,9 @@ def _written(written: Written, status: int) -> Response:
 
 def _list_response(result: ListResult) -> Response:
     cursors = (result.next_cursor, result.previous_cursor)
-    return json_response(list_response(result.resources, result.total, result.start_index, cursors))
+    return list_json_response(
+        list_response(result.resources, result.total, result.start_index, cursors)
+    )
 
 
 def list_resources(type_id: str) -> Response:
@@ -67,13 +70,15 @@ def create_resource(type_id: str) -> Response:
 def get_resource(type_id: str, resource_id: str) -> Response:
     rt = _resource_type(type_id)
     resource = _service(type_id).get(resource_id, params.projection(rt, request.args))
-    version = resource["meta"]["version"] if "meta" in resource else None
+    meta = resource.meta if isinstance(resource, Streamed) else resource.get("meta")
+    version = meta["version"] if meta else None
     headers = {"ETag": version} if version else {}
     if version and names_etag(request.headers.get("If-None-Match"), version):
+        close_all([resource])
         response = Response(status=304)
         response.headers.update(headers)
         return response
-    return json_response(resource, 200, headers)
+    return document_response(resource, 200, headers)
 
 
 def replace_resource(type_id: str, resource_id: str) -> Response:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,15 +83,22 @@ def _sub_keep(projection: Projection, sub: Attribute | None, key: str) -> bool:
     return sub.returned != "request" and key not in projection.excluded
 
 
+def _trim(
+    projection: Projection, attribute: Attribute, key: str, element: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The sub-attributes of one complex value that the projection returns."""
+    return {
+        name: v
+        for name, v in element.items()
+        if _sub_keep(projection, attribute.sub(name), f"{key}.{name.lower()}")
+    }
+
+
 def _partial(projection: Projection, attribute: Attribute, key: str, value: Any) -> Any:
     def trim(element: Any) -> Any:
-        if not isinstance(element, Mapping):
-            return element
-        return {
-            name: v
-            for name, v in element.items()
-            if _sub_keep(projection, attribute.sub(name), f"{key}.{name.lower()}")
-        }
+        return (
+            _trim(projection, attribute, key, element) if isinstance(element, Mapping) else element
+        )
 
     if isinstance(value, list):
         trimmed = [trim(e) for e in value]
@@ -143,3 +151,61 @@ def project(
             out[urn] = kept
     schemas = [urn for urn in out.pop("schemas") if urn == resource_type.schema.id or urn in out]
     return {"schemas": schemas, **out}
+
+
+ElementProjection = Callable[[dict[str, Any]], dict[str, Any]]
+"""One element of a multi-valued attribute as returned; an empty dict is left out."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """A projected document around one multi-valued attribute whose elements come later.
+
+    ``head`` holds the keys before the attribute and ``tail`` the keys after it, in the
+    order :func:`project` gives them; ``element`` projects each element. As in
+    :func:`project`, elements that project to nothing are left out, and so is the
+    attribute when no element is left.
+    """
+
+    head: dict[str, Any]
+    name: str
+    element: ElementProjection
+    tail: dict[str, Any]
+
+
+class _Elements:
+    """Stands in for an attribute's value while the rest of a document is projected."""
+
+
+def split(
+    resource_type: ResourceType, resource: Mapping[str, Any], name: str, projection: Projection
+) -> Split | None:
+    """Project ``resource`` with its top-level multi-valued ``name`` left to fill in.
+
+    ``resource[name]`` marks where the attribute sits (its value is not read); None when
+    the projection does not return the attribute.
+    """
+    attribute = resource_type.schema.attribute(name)
+    assert attribute is not None and attribute.multi_valued
+    decision = _decide(projection, attribute, name.lower())
+    if decision == "drop":
+        return None
+    marker = _Elements()
+    projected = project(resource_type, {**resource, name: marker}, projection)
+    keys = list(projected)
+    at = next(i for i, key in enumerate(keys) if projected[key] is marker)
+    head = {key: projected[key] for key in keys[:at]}
+    tail = {key: projected[key] for key in keys[at + 1 :]}
+    return Split(head, keys[at], _element_projection(projection, attribute, decision), tail)
+
+
+def _element_projection(
+    projection: Projection, attribute: Attribute, decision: str
+) -> ElementProjection:
+    if decision == "keep":
+        return _as_is
+    return functools.partial(_trim, projection, attribute, attribute.name.lower())
+
+
+def _as_is(element: dict[str, Any]) -> dict[str, Any]:
+    return element

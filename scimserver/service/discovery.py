@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from scimserver.errors import NotFound
@@ -108,7 +109,7 @@ class DiscoveryService:
 
 
 def list_response(
-    resources: list[dict[str, Any]],
+    resources: Sequence[Any],
     total: int,
     start: int | None = 1,
     cursors: tuple[str | None, str | None] = (None, None),
@@ -123,5 +124,5 @@ def list_response(
         body["nextCursor"] = next_cursor
     if previous_cursor:
         body["previousCursor"] = previous_cursor
-    body["Resources"] = resources
+    body["Resources"] = list(resources)  # last: a streamed answer relies on it
     return body

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,12 +24,13 @@ from scimserver.scim.changes import PASSWORD, changed_paths, event_type, update_
 from scimserver.scim.cursors import Cursor, CursorCodec, fingerprint
 from scimserver.scim.dialects import normalise_resource
 from scimserver.scim.filter import And, named_by, parse_filter, text_search
-from scimserver.scim.projection import Projection, project
+from scimserver.scim.projection import ElementProjection, Projection, project, split
 from scimserver.scim.values import index_values
 from scimserver.scim.versions import etag, matches_any, now, timestamp
 from scimserver.service.observed import note_normalisations, note_subject
 from scimserver.service.passwords import hash_password
 from scimserver.service.retry import reading, retrying
+from scimserver.service.streamed import Document, HeldRead, Streamed
 from scimserver.store.changes import Origin
 from scimserver.store.db import Database
 from scimserver.store.models import Resource
@@ -50,6 +51,10 @@ EVERYTHING = Projection()
 """No attributes or excludedAttributes given: return the default set."""
 _NAMES = frozenset({"userName", "displayName"})
 """The attributes that name a resource to a person (noted for the activity log)."""
+STREAM_MEMBERS_ABOVE = 1_000
+"""A read whose groups hold more members than this in all streams them (see ``streamed``)."""
+MEMBER_CHUNK = 1_000
+"""Members read, encoded and sent at a time when streaming."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,7 @@ class ListQuery:
 class ListResult:
     total: int
     start_index: int | None
-    resources: list[dict[str, Any]]
+    resources: Sequence[Document]
     next_cursor: str | None = None
     previous_cursor: str | None = None
 
@@ -145,13 +150,14 @@ class ResourceService:
     # -- reads ------------------------------------------------------------------------
 
     @reading
-    def get(self, resource_id: str, projection: Projection = EVERYTHING) -> dict[str, Any]:
-        with self.db.read() as session:
-            resource = self._repo(session).find(resource_id)
+    def get(self, resource_id: str, projection: Projection = EVERYTHING) -> Document:
+        """The resource as projected; a large group comes as a :class:`Streamed`."""
+        with self._held_read() as held:
+            resource = self._repo(held.session).find(resource_id)
             if resource is None:
                 raise NotFound(f"{self.type.name} {resource_id} not found.")
             note_subject(_named(resource.data))
-            return self._render(session, [resource], projection)[0]
+            return self._render(held, [resource], projection)[0]
 
     @reading
     def members(self, group_id: str, offset: int, limit: int) -> list[MemberRow]:
@@ -164,10 +170,10 @@ class ResourceService:
         chosen = self._selection(query)
         count = self.default_count if query.count is None else query.count
         count = min(max(count, 0), self.max_count)
-        with self.db.read() as session:
-            repo = self._repo(session)
+        with self._held_read() as held:
+            repo = self._repo(held.session)
             if query.cursor is not None:
-                return self._cursor_page(session, query, chosen, count)
+                return self._cursor_page(held, query, chosen, count)
             start = max(query.start_index, 1)
             if count == 0:
                 return ListResult(repo.count(chosen), start, [])
@@ -175,7 +181,12 @@ class ResourceService:
             total = _total_from_page(start, count, len(rows))
             if total is None:
                 total = repo.count(chosen)
-            return ListResult(total, start, self._render(session, rows, query.projection))
+            return ListResult(total, start, self._render(held, rows, query.projection))
+
+    def _held_read(self) -> HeldRead:
+        """The read transaction of a get or search: one snapshot when members are read
+        (their list and the group's version must agree), kept open while they stream."""
+        return HeldRead(self.db, snapshot=self.has_members)
 
     def _selection(self, query: ListQuery) -> Selection:
         """The query's filter and sortBy, resolved against this type and compiled."""
@@ -196,7 +207,7 @@ class ResourceService:
         return selection(self.type, self.tenant_id, node, sort_by)
 
     def _cursor_page(
-        self, session: Session, query: ListQuery, chosen: Selection, count: int
+        self, held: HeldRead, query: ListQuery, chosen: Selection, count: int
     ) -> ListResult:
         """One page of keyset (cursor) paging: page 1,000 costs what page 1 costs.
 
@@ -212,7 +223,7 @@ class ResourceService:
         position = self.cursors.decode(query.cursor, name) if query.cursor else None
         backwards = position is not None and position.backwards
         after = position.keys if position is not None else None
-        repo = self._repo(session)
+        repo = self._repo(held.session)
         rows = repo.keyed_page(chosen, query.descending != backwards, after, count + 1)
         more = len(rows) > count
         rows = rows[:count][::-1] if backwards else rows[:count]
@@ -222,9 +233,7 @@ class ResourceService:
             total = len(rows)
         else:
             total = repo.count(chosen)
-        result = ListResult(
-            total, None, self._render(session, [r for r, _ in rows], query.projection)
-        )
+        result = ListResult(total, None, self._render(held, [r for r, _ in rows], query.projection))
         if not rows:
             return result
         (first, first_key), (last, last_key) = rows[0], rows[-1]
@@ -530,24 +539,64 @@ class ResourceService:
 
     def _written(self, session: Session, resource: Resource, projection: Projection) -> Written:
         session.flush()
-        rendered = self._render(session, [resource], projection)[0]
+        rendered = self._built(session, [resource], projection)[0]
         return Written(rendered, resource.version, self._location(resource.id))
 
     def _render(
-        self, session: Session, rows: Sequence[Resource], projection: Projection
-    ) -> list[dict[str, Any]]:
-        ids = [r.id for r in rows]
-        members = groups = None
-        memberships = self._memberships(session)
+        self, held: HeldRead, rows: Sequence[Resource], projection: Projection
+    ) -> Sequence[Document]:
+        """The rows as returned; when their members are many, every row is streamed in
+        the held transaction (their members are not read here)."""
         if self.has_members and self._wants(projection, "members"):
+            members = self._memberships(held.session).members_of(
+                [r.id for r in rows], at_most=STREAM_MEMBERS_ABOVE
+            )
+            if members is None:
+                return self._streamed(held, rows, projection)
+            return self._built(held.session, rows, projection, members)
+        return self._built(held.session, rows, projection, {})
+
+    def _built(
+        self,
+        session: Session,
+        rows: Sequence[Resource],
+        projection: Projection,
+        members: Mapping[str, list[MemberRow]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The rows as returned, built in memory; ``members`` None: read them all here."""
+        ids = [r.id for r in rows]
+        memberships = self._memberships(session)
+        if members is None and self.has_members and self._wants(projection, "members"):
             members = memberships.members_of(ids)
+        groups = None
         if self.has_groups and self._wants(projection, "groups"):
             groups = memberships.groups_of(ids)
-        out = []
+        return [
+            project(self.type, self._document(row, members, groups), projection) for row in rows
+        ]
+
+    def _streamed(
+        self, held: HeldRead, rows: Sequence[Resource], projection: Projection
+    ) -> list[Document]:
+        memberships = self._memberships(held.session)
+        groups = None
+        if self.has_groups and self._wants(projection, "groups"):
+            groups = memberships.groups_of([r.id for r in rows])
+        close = held.keep()
+        out: list[Document] = []
         for row in rows:
-            document = self._document(row, members, groups)
-            out.append(project(self.type, document, projection))
+            document = self._document(row, None, groups, streams_members=True)
+            parts = split(self.type, document, "members", projection)
+            assert parts is not None  # members are wanted, or we would not stream
+            chunks = self._member_chunks(memberships, row.id, parts.element)
+            out.append(Streamed(parts.head, parts.name, chunks, parts.tail, close))
         return out
+
+    def _member_chunks(
+        self, memberships: MembershipRepository, group_id: str, element: ElementProjection
+    ) -> Iterator[list[dict[str, Any]]]:
+        for chunk in memberships.member_chunks(group_id, MEMBER_CHUNK):
+            yield [kept for row in chunk if (kept := element(self._member(row)))]
 
     def _wants(self, projection: Projection, name: str) -> bool:
         ref = self.type.resolve(name)
@@ -558,10 +607,13 @@ class ResourceService:
         row: Resource,
         members: Mapping[str, list[MemberRow]] | None,
         groups: Mapping[str, list[MemberRow]] | None,
+        streams_members: bool = False,
     ) -> dict[str, Any]:
         body = self.marshaller.dump(row.data)
         document: dict[str, Any] = {"schemas": body.pop("schemas"), "id": row.id, **body}
-        if members is not None and members.get(row.id):
+        if streams_members:
+            document["members"] = []  # holds the place of the members streamed later
+        elif members is not None and members.get(row.id):
             document["members"] = [self._member(m) for m in members[row.id]]
         if groups is not None and groups.get(row.id):
             document["groups"] = [self._group(g) for g in groups[row.id]]

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from scimserver.errors import InvalidFilter, InvalidValue
 from scimserver.service.resources import ListQuery, ListResult, ResourceService
+from scimserver.service.streamed import Document, close_all
 
 
 def search_all(
@@ -35,15 +36,19 @@ def search_all(
     wanted = service0.default_count if first.count is None else first.count
     remaining = min(max(wanted, 0), service0.max_count)
     skip = start - 1
-    resources = []
-    for service, query, total in plans:
-        if remaining <= 0:
-            break
-        if skip >= total:
-            skip -= total
-            continue
-        page = service.search(replace(query, start_index=skip + 1, count=remaining)).resources
-        resources.extend(page)
-        remaining -= len(page)
-        skip = 0
+    resources: list[Document] = []
+    try:
+        for service, query, total in plans:
+            if remaining <= 0:
+                break
+            if skip >= total:
+                skip -= total
+                continue
+            page = service.search(replace(query, start_index=skip + 1, count=remaining))
+            resources.extend(page.resources)
+            remaining -= len(page.resources)
+            skip = 0
+    except BaseException:
+        close_all(resources)  # a streamed page of an earlier type holds its transaction
+        raise
     return ListResult(sum(total for _, _, total in plans), start, resources)

@@ -200,6 +200,16 @@ class Database:
             else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self._reader = sessionmaker(self._reading, expire_on_commit=False)
+        # A snapshot read (several statements that must agree, e.g. a group and its members
+        # read in chunks) is a REPEATABLE READ transaction there; SQLite's reads are already.
+        self._snapshot_reader = (
+            self._reader
+            if self.is_sqlite
+            else sessionmaker(
+                self.engine.execution_options(isolation_level="REPEATABLE READ"),
+                expire_on_commit=False,
+            )
+        )
         self._writer = sessionmaker(
             self.engine.execution_options(scim_write=True), expire_on_commit=False
         )
@@ -208,8 +218,13 @@ class Database:
         self._queue = WriterQueue(path) if path and path != ":memory:" else None
 
     @contextmanager
-    def read(self) -> Iterator[Session]:
-        with _translated(), self._reader.begin() as session:
+    def read(self, snapshot: bool = False) -> Iterator[Session]:
+        """A read-only transaction; ``snapshot``: every statement in it sees the database
+        as the first one did (for answers read in several statements, e.g. in chunks)."""
+        with (
+            _translated(),
+            (self._snapshot_reader if snapshot else self._reader).begin() as session,
+        ):
             yield session
 
     @contextmanager

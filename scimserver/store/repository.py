@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -74,6 +74,17 @@ _MEMBERS_OF = (
         Membership.group_id.in_(bindparam("ids", expanding=True)),
     )
     .order_by(Membership.group_id, Membership.member_id)
+)
+_MEMBERS_OF_AT_MOST = _MEMBERS_OF.limit(bindparam("limit"))
+_MEMBERS_AFTER = (
+    select(Membership.member_id, Membership.member_type, Membership.display)
+    .where(
+        Membership.tenant_id == bindparam("tenant"),
+        Membership.group_id == bindparam("group"),
+        Membership.member_id > bindparam("after"),
+    )
+    .order_by(Membership.member_id)
+    .limit(bindparam("size"))
 )
 _GROUPS_OF = (
     select(Membership.member_id, Membership.group_id, Resource.display_name)
@@ -163,8 +174,9 @@ def bump(session: Session, ids: Sequence[str], now: datetime) -> dict[str, int]:
     return versions
 
 
-@dataclass(frozen=True)
-class MemberRow:
+class MemberRow(NamedTuple):
+    """One member of a group (or group of a member); a tuple, as cheap to make as a row."""
+
     value: str
     type: str
     display: str | None
@@ -357,9 +369,20 @@ class MembershipRepository:
         self.session = session
         self.tenant_id = tenant_id
 
-    def members_of(self, group_ids: Sequence[str]) -> dict[str, list[MemberRow]]:
+    def members_of(
+        self, group_ids: Sequence[str], at_most: int | None = None
+    ) -> dict[str, list[MemberRow]] | None:
+        """The members of each group, by member id; None if they are more than ``at_most``
+        in all (then at most ``at_most + 1`` rows were read)."""
         out: dict[str, list[MemberRow]] = {g: [] for g in group_ids}
-        rows = self.session.execute(_MEMBERS_OF, {"tenant": self.tenant_id, "ids": group_ids})
+        params: dict[str, Any] = {"tenant": self.tenant_id, "ids": group_ids}
+        connection = self.session.connection()  # Core rows: no ORM result processing
+        if at_most is None:
+            rows = connection.execute(_MEMBERS_OF, params).all()
+        else:
+            rows = connection.execute(_MEMBERS_OF_AT_MOST, {**params, "limit": at_most + 1}).all()
+            if len(rows) > at_most:
+                return None
         for group_id, member_id, member_type, display in rows:
             out[group_id].append(MemberRow(member_id, member_type, display))
         return out
@@ -388,9 +411,24 @@ class MembershipRepository:
         )
         return [MemberRow(*row) for row in self.session.execute(query)]
 
+    def member_chunks(self, group_id: str, size: int) -> Iterator[list[MemberRow]]:
+        """The group's members by member id, ``size`` at a time, each chunk one query
+        (keyset on the primary key): only one chunk is ever held in memory."""
+        params: dict[str, Any] = {"tenant": self.tenant_id, "group": group_id, "size": size}
+        connection = self.session.connection()  # Core rows: no ORM result processing
+        after = ""
+        while True:
+            rows = connection.execute(_MEMBERS_AFTER, {**params, "after": after}).all()
+            if rows:
+                yield list(map(MemberRow._make, rows))
+            if len(rows) < size:
+                return
+            after = rows[-1][0]
+
     def groups_of(self, member_ids: Sequence[str]) -> dict[str, list[MemberRow]]:
         out: dict[str, list[MemberRow]] = {m: [] for m in member_ids}
-        rows = self.session.execute(_GROUPS_OF, {"tenant": self.tenant_id, "ids": member_ids})
+        params = {"tenant": self.tenant_id, "ids": member_ids}
+        rows = self.session.connection().execute(_GROUPS_OF, params)  # Core rows, as above
         for member_id, group_id, display in rows:
             out[member_id].append(MemberRow(group_id, "direct", display))
         return out

@@ -84,6 +84,7 @@ def groups(name: str) -> BaseResponse:
 def user(name: str, resource_id: str) -> BaseResponse:
     found = connection(name)
     document = _service(found, "User").get(resource_id)
+    assert isinstance(document, dict)  # users have no member list to stream
     changes = server().audit(found.id).of_resource(resource_id)
     return page(
         "user.html",
@@ -98,6 +99,7 @@ def group(name: str, resource_id: str) -> BaseResponse:
     found = connection(name)
     service = _service(found, "Group")
     document = service.get(resource_id, parse_projection(_type("Group"), None, "members"))
+    assert isinstance(document, dict)  # members excluded: never streamed
     number = _page_number()
     offset = (number - 1) * MEMBERS_PAGE_SIZE
     members = service.members(resource_id, offset, MEMBERS_PAGE_SIZE + 1)
