@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, delete, func, insert, or_, select
+from sqlalchemy import Select, bindparam, case, delete, func, insert, select, union
 from sqlalchemy.orm import Session
 
 from scimserver.store.counters import Accumulate
@@ -126,11 +126,13 @@ def recent_query(
     query = select(RequestRecord).where(RequestRecord.tenant_id == tenant_id)
     if statuses is not None:
         query = query.where(RequestRecord.status.between(*statuses))
-    if user is not None:
+    if user is not None:  # two index searches united: an OR may walk the tenant's whole log
         resource_id, subject_key = user
-        query = query.where(
-            or_(RequestRecord.resource_id == resource_id, RequestRecord.subject_key == subject_key)
-        )
+        mine = RequestRecord.tenant_id == tenant_id
+        by_id = select(RequestRecord.id).where(mine, RequestRecord.resource_id == resource_id)
+        by_name = select(RequestRecord.id).where(mine, RequestRecord.subject_key == subject_key)
+        found = union(by_id, by_name).subquery()
+        query = query.join(found, RequestRecord.id == found.c.id)
     if before is not None:
         query = query.where(RequestRecord.id < before)
     return query.order_by(RequestRecord.id.desc()).limit(limit)
