@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from scimserver.scim.versions import now
@@ -193,9 +194,10 @@ class ActivityRecorder:
                 batch = self._next_batch()
                 if not batch:
                     return written
-                if not self._write(batch):
+                done = self._write(batch)
+                if done is None:
                     return written
-                written += len(batch)
+                written += done
 
     def _next_batch(self) -> list[Activity]:
         """The batch held for a retry, else the next one from the buffer (held until written)."""
@@ -205,19 +207,38 @@ class ActivityRecorder:
                 self._held = [self._buffer.popleft() for _ in range(count)]
         return self._held
 
-    def _write(self, batch: list[Activity]) -> bool:
-        """One transaction for the batch; on failure keep it for a bounded retry."""
+    def _write(self, batch: list[Activity]) -> int | None:
+        """One transaction for the batch: how many were written, None to stop for now."""
         try:
             with self._database().write() as session:
                 store.append(session, [a.row() for a in batch])
                 store.add_hours(session, _hours(batch))
+        except IntegrityError:  # a tenant deleted since: its records go, the others stay
+            return self._without_deleted_tenants(batch)
         except Exception as exc:  # a database error (or a bug) must never reach a request
             self._failed(batch, exc)
-            return False
+            return None
         self._held, self._failures = [], 0
         with self._lock:
             self._tenants.update(a.tenant_id for a in batch)
-        return True
+        return len(batch)
+
+    def _without_deleted_tenants(self, batch: list[Activity]) -> int | None:
+        """Keep only the batch's records of tenants that still exist (0 written so far)."""
+        try:
+            with self._database().read() as session:
+                live = store.live_tenants(session, (a.tenant_id for a in batch))
+        except Exception as exc:  # as in _write
+            self._failed(batch, exc)
+            return None
+        kept = [a for a in batch if a.tenant_id in live]
+        if len(kept) == len(batch):
+            self._failed(batch, RuntimeError("integrity error, yet every tenant exists"))
+            return None
+        with self._lock:
+            self.dropped += len(batch) - len(kept)
+        self._held = kept
+        return 0
 
     def _failed(self, batch: list[Activity], exc: Exception) -> None:
         """Keep the batch for the next flush, or drop it after ``attempts`` failures."""

@@ -378,3 +378,18 @@ def test_the_writer_thread_writes_on_its_timer_and_when_a_batch_is_full(
     finally:
         timed.close()
         full.close()
+
+
+def test_records_of_a_tenant_deleted_meanwhile_are_dropped_the_others_kept(
+    observed: Flask, database_url: str
+) -> None:
+    gone, stays = make_client(observed), make_client(observed)
+    gone_id, stays_id = tenant_of(observed, gone), tenant_of(observed, stays)
+    rec = ActivityRecorder(database_url, Retention(timedelta(days=7), 1000), interval=3600)
+    rec.record(_direct(gone_id, time.time(), resource_id="orphan"))
+    rec.record(_direct(stays_id, time.time(), resource_id="kept"))
+    observed.extensions["scimserver"].tenants().delete(gone.tenant, force=True)
+    assert rec.flush() == 1
+    assert (rec.dropped, rec.waiting) == (1, 0)
+    rec.close()
+    assert [r.resource_id for r in activity(observed).recent(stays_id)] == ["kept"]
