@@ -139,6 +139,8 @@ class ActivityRecorder:
         self._held: list[Activity] = []
         """The batch being written, or refused last time: written before anything newer."""
         self._failures = 0
+        self._overflowed = 0
+        """Records pushed out of the full buffer since the writer last said so."""
         self._db: Database | None = None
         self._thread: threading.Thread | None = None
         self._tenants: set[int] = set()
@@ -154,6 +156,7 @@ class ActivityRecorder:
             if len(self._buffer) >= self.capacity:
                 self._buffer.popleft()
                 self.dropped += 1
+                self._overflowed += 1
             self._buffer.append(activity)
             waiting = len(self._buffer)
         if waiting >= self.batch:
@@ -186,9 +189,17 @@ class ActivityRecorder:
             except Exception:  # the thread must outlive any bug: requests keep recording
                 log.exception("Request activity: the writer thread hit an unexpected error")
 
+    def _report_overflow(self) -> None:
+        """One warning per flush after the buffer overflowed, not one per record."""
+        with self._lock:
+            lost, self._overflowed = self._overflowed, 0
+        if lost:
+            log.warning("Request activity: the buffer was full; dropped the %d oldest", lost)
+
     def flush(self) -> int:
         """Write every record waiting now, in batches; how many were written."""
         written = 0
+        self._report_overflow()
         with self._flushing:
             while True:
                 batch = self._next_batch()
