@@ -4,8 +4,9 @@
 started by the first record in each process (gunicorn forks its workers after the app
 is built, so a thread started earlier would be left behind in the master), wakes every
 ``interval`` seconds, or as soon as ``batch`` records wait, and writes each batch in ONE
-write transaction: a multi-row INSERT into ``request_log`` and one upsert per tenant and
-hour into ``request_hours``. The recorder has an engine of its own, so its writes never
+write transaction: one INSERT executed for all its rows (``executemany``: sqlite3 loops
+in C, psycopg pipelines) into ``request_log``, and one upsert per tenant and hour into
+``request_hours``. The recorder has an engine of its own, so its writes never
 take a connection a request is waiting for.
 
 Bounded everywhere: the buffer holds ``capacity`` records and drops the oldest when
@@ -180,6 +181,8 @@ class ActivityRecorder:
         while not self._stopping.is_set():
             self._wake.wait(self.interval)
             self._wake.clear()
+            if self._stopping.is_set():
+                return  # close() writes what waits
             try:
                 written = self.flush()
                 if time.monotonic() - self._pruned_at >= self.retention.every:
