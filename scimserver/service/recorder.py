@@ -4,8 +4,9 @@
 started by the first record in each process (gunicorn forks its workers after the app
 is built, so a thread started earlier would be left behind in the master), wakes every
 ``interval`` seconds, or as soon as ``batch`` records wait, and writes each batch in ONE
-write transaction: a multi-row INSERT into ``request_log`` and one upsert per tenant and
-hour into ``request_hours``. The recorder has an engine of its own, so its writes never
+write transaction: one INSERT executed for all its rows (``executemany``: sqlite3 loops
+in C, psycopg pipelines) into ``request_log``, and one upsert per tenant and hour into
+``request_hours``. The recorder has an engine of its own, so its writes never
 take a connection a request is waiting for.
 
 Bounded everywhere: the buffer holds ``capacity`` records and drops the oldest when
@@ -31,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from scimserver.scim.versions import now
@@ -138,6 +140,8 @@ class ActivityRecorder:
         self._held: list[Activity] = []
         """The batch being written, or refused last time: written before anything newer."""
         self._failures = 0
+        self._overflowed = 0
+        """Records pushed out of the full buffer since the writer last said so."""
         self._db: Database | None = None
         self._thread: threading.Thread | None = None
         self._tenants: set[int] = set()
@@ -153,6 +157,7 @@ class ActivityRecorder:
             if len(self._buffer) >= self.capacity:
                 self._buffer.popleft()
                 self.dropped += 1
+                self._overflowed += 1
             self._buffer.append(activity)
             waiting = len(self._buffer)
         if waiting >= self.batch:
@@ -176,6 +181,8 @@ class ActivityRecorder:
         while not self._stopping.is_set():
             self._wake.wait(self.interval)
             self._wake.clear()
+            if self._stopping.is_set():
+                return  # close() writes what waits
             try:
                 written = self.flush()
                 if time.monotonic() - self._pruned_at >= self.retention.every:
@@ -185,17 +192,26 @@ class ActivityRecorder:
             except Exception:  # the thread must outlive any bug: requests keep recording
                 log.exception("Request activity: the writer thread hit an unexpected error")
 
+    def _report_overflow(self) -> None:
+        """One warning per flush after the buffer overflowed, not one per record."""
+        with self._lock:
+            lost, self._overflowed = self._overflowed, 0
+        if lost:
+            log.warning("Request activity: the buffer was full; dropped the %d oldest", lost)
+
     def flush(self) -> int:
         """Write every record waiting now, in batches; how many were written."""
         written = 0
+        self._report_overflow()
         with self._flushing:
             while True:
                 batch = self._next_batch()
                 if not batch:
                     return written
-                if not self._write(batch):
+                done = self._write(batch)
+                if done is None:
                     return written
-                written += len(batch)
+                written += done
 
     def _next_batch(self) -> list[Activity]:
         """The batch held for a retry, else the next one from the buffer (held until written)."""
@@ -205,19 +221,38 @@ class ActivityRecorder:
                 self._held = [self._buffer.popleft() for _ in range(count)]
         return self._held
 
-    def _write(self, batch: list[Activity]) -> bool:
-        """One transaction for the batch; on failure keep it for a bounded retry."""
+    def _write(self, batch: list[Activity]) -> int | None:
+        """One transaction for the batch: how many were written, None to stop for now."""
         try:
             with self._database().write() as session:
                 store.append(session, [a.row() for a in batch])
                 store.add_hours(session, _hours(batch))
+        except IntegrityError:  # a tenant deleted since: its records go, the others stay
+            return self._without_deleted_tenants(batch)
         except Exception as exc:  # a database error (or a bug) must never reach a request
             self._failed(batch, exc)
-            return False
+            return None
         self._held, self._failures = [], 0
         with self._lock:
             self._tenants.update(a.tenant_id for a in batch)
-        return True
+        return len(batch)
+
+    def _without_deleted_tenants(self, batch: list[Activity]) -> int | None:
+        """Keep only the batch's records of tenants that still exist (0 written so far)."""
+        try:
+            with self._database().read() as session:
+                live = store.live_tenants(session, (a.tenant_id for a in batch))
+        except Exception as exc:  # as in _write
+            self._failed(batch, exc)
+            return None
+        kept = [a for a in batch if a.tenant_id in live]
+        if len(kept) == len(batch):
+            self._failed(batch, RuntimeError("integrity error, yet every tenant exists"))
+            return None
+        with self._lock:
+            self.dropped += len(batch) - len(kept)
+        self._held = kept
+        return 0
 
     def _failed(self, batch: list[Activity], exc: Exception) -> None:
         """Keep the batch for the next flush, or drop it after ``attempts`` failures."""

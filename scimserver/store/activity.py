@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,7 +11,7 @@ from sqlalchemy import Select, bindparam, case, delete, func, insert, select, un
 from sqlalchemy.orm import Session
 
 from scimserver.store.counters import Accumulate
-from scimserver.store.models import RequestHour, RequestRecord
+from scimserver.store.models import RequestHour, RequestRecord, Tenant
 
 _LOG = RequestRecord.metadata.tables[RequestRecord.__tablename__]
 _HOURS = RequestHour.metadata.tables[RequestHour.__tablename__]
@@ -72,6 +72,12 @@ def append(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert request records (one executemany); each maps request_log's columns."""
     if rows:
         session.execute(_APPEND, [dict(r) for r in rows])
+
+
+def live_tenants(session: Session, tenant_ids: Iterable[int]) -> set[int]:
+    """Which of ``tenant_ids`` still exist (a tenant deleted meanwhile takes its rows)."""
+    query = select(Tenant.id).where(Tenant.id.in_(sorted(set(tenant_ids))))
+    return set(session.scalars(query))
 
 
 def add_hours(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:

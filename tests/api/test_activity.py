@@ -274,7 +274,9 @@ def test_activity_log_off_records_nothing(database_url: str) -> None:
         assert activity(quiet).summary(tenant_of(quiet, scim)).requests_24h == 0
 
 
-def test_a_full_buffer_drops_the_oldest_and_counts_them(observed: Flask, database_url: str) -> None:
+def test_a_full_buffer_drops_the_oldest_and_counts_them(
+    observed: Flask, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     tenant = tenant_of(observed, make_client(observed))
     small = ActivityRecorder(
         database_url, Retention(timedelta(days=7), 1000), interval=3600, capacity=3
@@ -282,7 +284,9 @@ def test_a_full_buffer_drops_the_oldest_and_counts_them(observed: Flask, databas
     for n in range(5):
         small.record(_direct(tenant, time.time(), resource_id=f"r{n}"))
     assert (small.dropped, small.waiting) == (2, 3)
+    caplog.set_level(logging.WARNING, logger="scimserver")
     assert small.flush() == 3
+    assert "buffer was full; dropped the 2 oldest" in caplog.text
     small.close()
     kept = activity(observed).recent(tenant)
     assert [r.resource_id for r in kept] == ["r4", "r3", "r2"]
@@ -378,3 +382,18 @@ def test_the_writer_thread_writes_on_its_timer_and_when_a_batch_is_full(
     finally:
         timed.close()
         full.close()
+
+
+def test_records_of_a_tenant_deleted_meanwhile_are_dropped_the_others_kept(
+    observed: Flask, database_url: str
+) -> None:
+    gone, stays = make_client(observed), make_client(observed)
+    gone_id, stays_id = tenant_of(observed, gone), tenant_of(observed, stays)
+    rec = ActivityRecorder(database_url, Retention(timedelta(days=7), 1000), interval=3600)
+    rec.record(_direct(gone_id, time.time(), resource_id="orphan"))
+    rec.record(_direct(stays_id, time.time(), resource_id="kept"))
+    observed.extensions["scimserver"].tenants().delete(gone.tenant, force=True)
+    assert rec.flush() == 1
+    assert (rec.dropped, rec.waiting) == (1, 0)
+    rec.close()
+    assert [r.resource_id for r in activity(observed).recent(stays_id)] == ["kept"]
