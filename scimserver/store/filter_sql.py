@@ -132,6 +132,14 @@ def _membership(ref: AttrRef) -> _Side | None:
     return MEMBERS if ref.attribute.name == "members" else GROUPS
 
 
+def user_name_equal(node: FilterNode) -> str | None:
+    """The userName key when ``node`` is just ``userName eq "x"`` (an IdP's lookup), else None."""
+    if isinstance(node, Compare) and node.op == "eq" and _is_user_name(node.ref):
+        key = typed(node.ref.leaf, node.value)
+        return key if isinstance(key, str) else None
+    return None
+
+
 def _is_user_name(ref: AttrRef) -> bool:
     schema = ref.schema
     return schema is not None and schema.id == CORE_USER and ref.key == "username"

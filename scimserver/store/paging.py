@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_
 
 from scimserver.schema.model import AttrRef, ResourceType
 from scimserver.scim.filter import FilterNode
-from scimserver.store.filter_sql import filter_clause, sort_key
+from scimserver.store.filter_sql import filter_clause, sort_key, user_name_equal
 from scimserver.store.keyset import after_columns, after_nullable
 from scimserver.store.models import Resource
 
@@ -28,6 +28,9 @@ class Selection:
     key: ColumnElement[Any]
     nullable: bool
     """Whether the key may be NULL: a resource can lack the sortBy attribute."""
+    user_name: str | None = None
+    """Set when the filter is just ``userName eq``: at most one row (userName is unique),
+    found by a prebuilt statement instead of one built and cache-keyed per request."""
 
     def order_by(self, descending: bool) -> list[ColumnElement[Any]]:
         """ORDER BY clauses; NULL keys last when ascending, first when descending."""
@@ -52,5 +55,6 @@ def selection(
     """Resources matching ``node`` (all without one), sorted by ``sort_by`` or by creation."""
     where = None if node is None else filter_clause(node, resource_type, tenant_id)
     if sort_by is None:
-        return Selection(where, _CREATED, nullable=False)
+        user_name = None if node is None else user_name_equal(node)
+        return Selection(where, _CREATED, nullable=False, user_name=user_name)
     return Selection(where, sort_key(sort_by, resource_type), nullable=True)

@@ -59,6 +59,11 @@ _IN_SCOPE = (
     Resource.resource_type == bindparam("type"),
 )
 _SCOPED = select(Resource).where(*_IN_SCOPE)
+_BY_USER_NAME = (
+    _SCOPED.where(Resource.user_name_key == bindparam("key"))
+    .offset(bindparam("offset"))
+    .limit(bindparam("limit"))
+)
 _COUNT_SCOPED = select(func.count()).select_from(Resource).where(*_IN_SCOPE)
 _FIND = _SCOPED.where(Resource.id == bindparam("id"))
 _FIND_FOR_DELETE = _FIND.with_for_update()
@@ -350,6 +355,10 @@ class ResourceRepository:
         self, selection: Selection, descending: bool, offset: int, limit: int
     ) -> list[Resource]:
         """Rows ``offset`` to ``offset + limit`` of the selection, in its order."""
+        if selection.user_name is not None:  # one row at most: no order to keep
+            params = {"tenant": self.tenant_id, "type": self.resource_type}
+            found = {"key": selection.user_name, "offset": offset, "limit": limit}
+            return list(self.session.scalars(_BY_USER_NAME, {**params, **found}))
         query = self.query(selection.where).order_by(*selection.order_by(descending))
         return list(self.session.scalars(query.offset(offset).limit(limit)))
 

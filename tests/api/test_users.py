@@ -381,3 +381,27 @@ def test_unknown_attributes_are_dropped_and_logged_with_the_client(
     caplog.clear()
     client.put(f"/Users/{user['id']}", {"userName": "mapped@example.com", "title": "Known"})
     assert not [r for r in caplog.records if "ignored attributes" in r.getMessage()]
+
+
+@pytest.mark.parametrize(
+    ("query", "total", "ids"),
+    [
+        ("", 1, ["me"]),
+        ("&startIndex=2", 1, []),
+        ("&count=0", 1, []),
+        ("&count=1", 1, ["me"]),
+        ("&sortOrder=descending", 1, ["me"]),
+        ("&attributes=userName", 1, ["me"]),
+    ],
+)
+def test_a_user_name_lookup_pages_like_any_filter(
+    app: Flask, scim: ScimClient, query: str, total: int, ids: list[str]
+) -> None:
+    """``userName eq`` takes a prebuilt one-row statement: same paging and totals, own tenant."""
+    from tests.conftest import make_client
+
+    me = scim.create_user("Lookup.Me@Example.com")
+    make_client(app).create_user("lookup.me@example.com")  # another tenant's namesake
+    body = scim.get(f'/Users?filter=userName eq "LOOKUP.me@example.com"{query}').get_json()
+    assert body["totalResults"] == total
+    assert [r["id"] for r in body.get("Resources", [])] == [me["id"] for _ in ids]
