@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from scimserver.scim.versions import now
 from scimserver.service.passwords import hash_password, verify_password
+from scimserver.service.tokens import tenant_id_of
 from scimserver.store.admins import AdminRepository, FailureRepository, SessionRepository
 from scimserver.store.db import Database
 from scimserver.store.keys import server_key
@@ -114,17 +115,10 @@ class AdminService:
             if admins.by_name(name) is not None:
                 raise AdminError(f"Admin {name!r} already exists.")
             known = TenantRepository(session)
-            tenant_ids = [self._tenant(known, t) for t in tenants]
+            tenant_ids = [tenant_id_of(known, t) for t in tenants]
             row = Admin(name=name, password_hash=hashed, restricted=bool(tenants), created=now())
             admins.add(row, tenant_ids)
             return self._info(admins, row)
-
-    @staticmethod
-    def _tenant(tenants: TenantRepository, name: str) -> int:
-        found = tenants.find(name)
-        if found is None:
-            raise AdminError(f"No tenant {name!r} — see `scimserver tenant list`.")
-        return found
 
     def listing(self) -> list[AdminInfo]:
         with self.db.read() as session:

@@ -143,7 +143,7 @@ class TenantService:
         _check_name("tenant", new)
         with self.db.write() as session:
             tenants = TenantRepository(session)
-            tenant_id = _tenant_id(tenants, old)
+            tenant_id = tenant_id_of(tenants, old)
             if tenants.find(new) is not None:
                 raise TokenError(f"Tenant {new!r} already exists.")
             tenants.rename(tenant_id, new)
@@ -155,7 +155,7 @@ class TenantService:
         """
         with self.db.write() as session:
             tenants = TenantRepository(session)
-            tenant_id = _tenant_id(tenants, name)
+            tenant_id = tenant_id_of(tenants, name)
             if name == self.default and not force:
                 raise TokenError(
                     f"{name!r} is the default tenant (SCIMSERVER_DEFAULT_TENANT), where "
@@ -171,7 +171,8 @@ class TenantService:
             return resources
 
 
-def _tenant_id(tenants: TenantRepository, name: str) -> int:
+def tenant_id_of(tenants: TenantRepository, name: str) -> int:
+    """The id of the tenant named ``name``; :class:`UnknownTenant` if there is none."""
     tenant_id = tenants.find(name)
     if tenant_id is None:
         raise UnknownTenant(name)
@@ -208,7 +209,7 @@ class TokenService:
             if create_tenant:
                 tenant_id = tenants.ensure(tenant, created)
             else:
-                tenant_id = _tenant_id(tenants, tenant)
+                tenant_id = tenant_id_of(tenants, tenant)
             repository = TokenRepository(session)
             if repository.by_name(tenant_id, name) is not None:
                 raise TokenError(
@@ -230,7 +231,7 @@ class TokenService:
     def listing(self, tenant: str | None = None) -> list[TokenInfo]:
         """Every token, or one tenant's, oldest first (never their secrets)."""
         with self.db.read() as session:
-            tenant_id = None if tenant is None else _tenant_id(TenantRepository(session), tenant)
+            tenant_id = None if tenant is None else tenant_id_of(TenantRepository(session), tenant)
             rows = TokenRepository(session).listing(tenant_id)
             return [self._info(token, tenant) for token, tenant in rows]
 
@@ -255,7 +256,7 @@ class TokenService:
         prefix, secret = _new_secret()
         with self.db.write() as session:
             row = TokenRepository(session).by_name(
-                _tenant_id(TenantRepository(session), tenant), name
+                tenant_id_of(TenantRepository(session), tenant), name
             )
             if row is None:
                 raise TokenError(f"Tenant {tenant!r} has no token named {name!r}.")
