@@ -104,8 +104,23 @@ class AttributeValue(Base):
     __tablename__ = "attribute_values"
     __table_args__ = (
         Index("ix_attribute_values_lookup", "tenant_id", "path", "str_key"),
-        Index("ix_attribute_values_num", "tenant_id", "path", "num_value"),
-        Index("ix_attribute_values_time", "tenant_id", "path", "time_value"),
+        # Most values are strings or booleans: these two hold only the rows they can find.
+        Index(
+            "ix_attribute_values_num",
+            "tenant_id",
+            "path",
+            "num_value",
+            postgresql_where=text("num_value IS NOT NULL"),
+            sqlite_where=text("num_value IS NOT NULL"),
+        ),
+        Index(
+            "ix_attribute_values_time",
+            "tenant_id",
+            "path",
+            "time_value",
+            postgresql_where=text("time_value IS NOT NULL"),
+            sqlite_where=text("time_value IS NOT NULL"),
+        ),
         Index("ix_attribute_values_resource", "resource_id", "path"),
     )
 
