@@ -51,6 +51,10 @@ EVERYTHING = Projection()
 """No attributes or excludedAttributes given: return the default set."""
 _NAMES = frozenset({"userName", "displayName"})
 """The attributes that name a resource to a person (noted for the activity log)."""
+_Rows = Mapping[str, list[MemberRow]]
+_Related = tuple[_Rows | None, _Rows | None]
+"""The member rows and the group rows (by resource id) a response shows; None: not shown."""
+
 STREAM_MEMBERS_ABOVE = 1_000
 """A read whose groups hold more members than this in all streams them (see ``streamed``)."""
 MEMBER_CHUNK = 1_000
@@ -278,7 +282,8 @@ class ResourceService:
             if members:
                 wanted = self._member_types(session, members)
                 self._memberships(session).add(resource, wanted, moment)
-            return self._written(session, resource, projection)
+            related = self._related_written(session, resource, projection, new=True)
+        return self._written(resource, related, projection)
 
     @retrying
     def replace(
@@ -296,7 +301,8 @@ class ResourceService:
                 moved = self._replace_members(session, resource, members or [])
                 if moved and not changed:
                     self._repo(session).touch(resource, now())
-            return self._written(session, resource, projection)
+            related = self._related_written(session, resource, projection)
+        return self._written(resource, related, projection)
 
     @retrying
     def patch(
@@ -318,7 +324,8 @@ class ResourceService:
                 self._repo(session).touch(resource, now())
             if projection is None:
                 return Written(None, resource.version, self._location(resource.id))
-            return self._written(session, resource, projection)
+            related = self._related_written(session, resource, projection)
+        return self._written(resource, related, projection)
 
     @retrying
     def delete(self, resource_id: str, if_match: str | None) -> None:
@@ -537,9 +544,17 @@ class ResourceService:
     def _location(self, resource_id: str) -> str:
         return f"{self.base_url}{self.type.endpoint}/{resource_id}"
 
-    def _written(self, session: Session, resource: Resource, projection: Projection) -> Written:
+    def _related_written(
+        self, session: Session, resource: Resource, projection: Projection, new: bool = False
+    ) -> _Related:
+        """The member and group rows a write's response shows, read in its transaction;
+        the document is rendered after the commit, outside SQLite's write lock. A resource
+        just created (``new``) is in no group yet."""
         session.flush()
-        rendered = self._built(session, [resource], projection)[0]
+        return self._related(session, [resource.id], projection, in_groups=not new)
+
+    def _written(self, resource: Resource, related: _Related, projection: Projection) -> Written:
+        rendered = project(self.type, self._document(resource, *related), projection)
         return Written(rendered, resource.version, self._location(resource.id))
 
     def _render(
@@ -564,16 +579,26 @@ class ResourceService:
         members: Mapping[str, list[MemberRow]] | None = None,
     ) -> list[dict[str, Any]]:
         """The rows as returned, built in memory; ``members`` None: read them all here."""
-        ids = [r.id for r in rows]
+        related = self._related(session, [r.id for r in rows], projection, members)
+        return [project(self.type, self._document(row, *related), projection) for row in rows]
+
+    def _related(
+        self,
+        session: Session,
+        ids: Sequence[str],
+        projection: Projection,
+        members: Mapping[str, list[MemberRow]] | None = None,
+        in_groups: bool = True,
+    ) -> _Related:
+        """The member and group rows of ``ids`` that ``projection`` shows (None: not shown);
+        ``members`` already read are kept, ``in_groups`` False: known to be in none."""
         memberships = self._memberships(session)
         if members is None and self.has_members and self._wants(projection, "members"):
             members = memberships.members_of(ids)
         groups = None
-        if self.has_groups and self._wants(projection, "groups"):
+        if in_groups and self.has_groups and self._wants(projection, "groups"):
             groups = memberships.groups_of(ids)
-        return [
-            project(self.type, self._document(row, members, groups), projection) for row in rows
-        ]
+        return members, groups
 
     def _streamed(
         self, held: HeldRead, rows: Sequence[Resource], projection: Projection

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
@@ -50,6 +51,19 @@ def _changed_underneath() -> Conflict:
     fails instead of silently overwriting a version it never saw.
     """
     return Conflict("The resource was changed by another request meanwhile; retry.")
+
+
+@contextmanager
+def _storing(unique: str) -> Iterator[None]:
+    """Database refusals of a resource write as SCIM errors; ``unique`` names the key."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise Uniqueness(f"A resource with this {unique} already exists.") from exc
+    except DataError as exc:
+        raise InvalidValue("A value is too long or not storable.") from exc
+    except StaleDataError as exc:
+        raise _changed_underneath() from exc
 
 
 # The statements every request runs are built once, with bound parameters: building a
@@ -131,6 +145,7 @@ DERIVED_GROUPS = "User"
 removing its membership changes it, so its version moves too."""
 _ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
 _INSERT_VALUES = insert(_VALUES)
+_INSERT_RESOURCE = insert(_RESOURCES)
 _DELETE_VALUE = delete(_VALUES).where(
     _VALUES.c.resource_id == bindparam("b_resource"),
     _VALUES.c.path == bindparam("b_path"),
@@ -215,8 +230,9 @@ class ResourceRepository:
 
         A unique clash is 409 uniqueness.
         """
-        self.session.add(resource)
-        self._flush("userName")
+        row = {column.key: getattr(resource, column.key) for column in _RESOURCES.columns}
+        with _storing("userName"):
+            self.session.execute(_INSERT_RESOURCE, row)  # Core: no unit of work for one row
         self._index(resource.id, values)
         self._record(change, resource)
 
@@ -287,14 +303,8 @@ class ResourceRepository:
         changes.record(self.session, self.tenant_id, change, row)
 
     def _flush(self, unique: str) -> None:
-        try:
+        with _storing(unique):
             self.session.flush()
-        except IntegrityError as exc:
-            raise Uniqueness(f"A resource with this {unique} already exists.") from exc
-        except DataError as exc:
-            raise InvalidValue("A value is too long or not storable.") from exc
-        except StaleDataError as exc:
-            raise _changed_underneath() from exc
 
     def _index(self, resource_id: str, values: Iterable[IndexedValue]) -> None:
         rows = [
