@@ -123,6 +123,12 @@ _TOUCH = (
     .where(_RESOURCES.c.id == bindparam("b_id"), _RESOURCES.c.version == bindparam("b_version"))
     .values(version=bindparam("b_new"), last_modified=bindparam("b_now"))
 )
+_REWRITTEN = ("user_name_key", "display_name", "version", "last_modified", "data", "password_hash")
+_REWRITE = (
+    update(_RESOURCES)
+    .where(_RESOURCES.c.id == bindparam("b_id"), _RESOURCES.c.version == bindparam("b_read"))
+    .values({name: bindparam(f"b_{name}") for name in _REWRITTEN})
+)
 _BUMP = (
     update(_RESOURCES)
     .where(_RESOURCES.c.id.in_(bindparam("ids", expanding=True)))
@@ -254,7 +260,7 @@ class ResourceRepository:
         dirties correspondingly fewer index pages at commit.
         """
         renamed = inspect(resource).attrs.display_name.history.has_changes()
-        self._flush("userName")
+        self._write_back(resource)
         self._record(change, resource)
         if renamed:
             memberships = MembershipRepository(self.session, self.tenant_id)
@@ -302,9 +308,18 @@ class ResourceRepository:
     def _record(self, change: ChangeRecord, row: Resource | None = None) -> None:
         changes.record(self.session, self.tenant_id, change, row)
 
-    def _flush(self, unique: str) -> None:
-        with _storing(unique):
-            self.session.flush()
+    def _write_back(self, resource: Resource) -> None:
+        """The columns a write changes, as one UPDATE checked against the version read
+        (what the ORM's unit of work would do, at a fraction of its cost)."""
+        read = inspect(resource).attrs.version.history.deleted
+        params = {f"b_{name}": getattr(resource, name) for name in _REWRITTEN}
+        params |= {"b_id": resource.id, "b_read": read[0] if read else resource.version}
+        with _storing("userName"), self.session.no_autoflush:
+            result = self.session.execute(_REWRITE, params)
+        if _rowcount(result) != 1:
+            raise _changed_underneath()
+        for name in _REWRITTEN:  # written: the session has nothing left to flush
+            set_committed_value(resource, name, params[f"b_{name}"])
 
     def _index(self, resource_id: str, values: Iterable[IndexedValue]) -> None:
         rows = [
