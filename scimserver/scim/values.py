@@ -159,6 +159,34 @@ def index_values(resource_type: ResourceType, document: Mapping[str, Any]) -> li
     return rows
 
 
+def changed_values(
+    resource_type: ResourceType, old: Mapping[str, Any], new: Mapping[str, Any]
+) -> tuple[list[IndexedValue], list[IndexedValue]]:
+    """The rows of ``old`` and of ``new`` for the attributes whose values differ.
+
+    An attribute stored unchanged has the same rows in both documents, so neither list
+    holds them: what an update must delete and insert is found among these alone.
+    """
+    before: list[IndexedValue] = []
+    after: list[IndexedValue] = []
+    for ref in _indexed_refs(resource_type):
+        if _stored(ref, old) != _stored(ref, new):
+            before.extend(_rows(ref, old))
+            after.extend(_rows(ref, new))
+    pseudo = schemas_attribute(resource_type)
+    old_ids = document_schemas(pseudo.canonical_values, old)
+    new_ids = document_schemas(pseudo.canonical_values, new)
+    if old_ids != new_ids:
+        before.extend(_row(SCHEMAS, i, pseudo, urn) for i, urn in enumerate(old_ids))
+        after.extend(_row(SCHEMAS, i, pseudo, urn) for i, urn in enumerate(new_ids))
+    return before, after
+
+
+def _stored(ref: AttrRef, document: Mapping[str, Any]) -> Any:
+    container = ref.container(document)
+    return None if container is None else container.get(ref.attribute.name)
+
+
 def _indexed_refs(resource_type: ResourceType) -> Iterator[AttrRef]:
     yield AttrRef(None, COMMON["externalid"])
     for schema in resource_type.schemas:

@@ -25,7 +25,7 @@ from scimserver.scim.cursors import Cursor, CursorCodec, fingerprint
 from scimserver.scim.dialects import normalise_resource
 from scimserver.scim.filter import And, named_by, parse_filter, text_search
 from scimserver.scim.projection import ElementProjection, Projection, project, split
-from scimserver.scim.values import index_values
+from scimserver.scim.values import changed_values, index_values
 from scimserver.scim.versions import etag, matches_any, now, timestamp
 from scimserver.service.observed import note_normalisations, note_subject
 from scimserver.service.passwords import hash_password
@@ -99,7 +99,8 @@ class Written:
 
 @dataclass(frozen=True)
 class _Diff:
-    """A changed document and what changed: its paths, event type and index values."""
+    """A changed document and what changed: its paths, event type, and the index values
+    of the changed attributes before and after."""
 
     document: dict[str, Any]
     password_hash: str | None
@@ -384,7 +385,7 @@ class ResourceService:
         if not paths:
             return None
         kind = update_type(self.type.id, old, document)
-        values = (self._values(old), self._values(document))
+        values = changed_values(self.type, old, document)
         return _Diff(document, password_hash, paths, kind, *values)
 
     def _update(self, session: Session, resource: Resource, diff: _Diff | None) -> bool:

@@ -254,10 +254,10 @@ class ResourceRepository:
         A renamed group changes the ``groups`` its member users show, so their versions
         move too (one statement; a rename is rare, a membership change never does this).
 
-        ``old`` are the values of the document as it was stored, ``new`` as it is now. A
-        value is a row per (path, ordinal), so only rows whose value differs are deleted
-        and inserted: a PATCH of one attribute writes one index row, not twenty-five, and
-        dirties correspondingly fewer index pages at commit.
+        ``old`` are the values of the changed attributes as stored, ``new`` as they are
+        now. A value is a row per (path, ordinal), so only rows whose value differs are
+        deleted and inserted: a PATCH of one attribute writes one index row, not
+        twenty-five, and dirties correspondingly fewer index pages at commit.
         """
         renamed = inspect(resource).attrs.display_name.history.has_changes()
         self._write_back(resource)
