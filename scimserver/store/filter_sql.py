@@ -31,6 +31,7 @@ from sqlalchemy import (
     Integer,
     String,
     and_,
+    bindparam,
     cast,
     collate,
     false,
@@ -138,6 +139,17 @@ def user_name_equal(node: FilterNode) -> str | None:
         key = typed(node.ref.leaf, node.value)
         return key if isinstance(key, str) else None
     return None
+
+
+def user_name_is(key: Any) -> ColumnElement[bool]:
+    """The clause ``userName eq`` compiles to."""
+    column = RESOURCES.c.user_name_key
+    return and_(column.is_not(None), column == key)
+
+
+USER_NAME_IS = user_name_is(bindparam("user_name"))
+"""The same, built once: run it with ``{"user_name": key}`` (building an expression
+costs more than a lookup's query)."""
 
 
 def _is_user_name(ref: AttrRef) -> bool:
@@ -295,8 +307,7 @@ class _Compiler:
         if column is not None:
             return _column_test(column, ref.leaf, op, raw)
         if op == "eq" and _is_user_name(ref):
-            key = RESOURCES.c.user_name_key
-            return and_(key.is_not(None), key == typed(ref.leaf, raw))
+            return user_name_is(typed(ref.leaf, raw))
         return self._index_exists([ref.key], element, _index_test(ref.leaf, op, raw))
 
     def _index_exists(

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_
 
 from scimserver.schema.model import AttrRef, ResourceType
 from scimserver.scim.filter import FilterNode
-from scimserver.store.filter_sql import filter_clause, sort_key, user_name_equal
+from scimserver.store.filter_sql import USER_NAME_IS, filter_clause, sort_key, user_name_equal
 from scimserver.store.keyset import after_columns, after_nullable
 from scimserver.store.models import Resource
 
@@ -32,6 +32,11 @@ class Selection:
     """Set when the filter is just ``userName eq``: at most one row (userName is unique),
     found by a prebuilt statement instead of one built and cache-keyed per request."""
 
+    @property
+    def params(self) -> dict[str, Any]:
+        """The values a statement using ``where`` binds."""
+        return {} if self.user_name is None else {"user_name": self.user_name}
+
     def order_by(self, descending: bool) -> list[ColumnElement[Any]]:
         """ORDER BY clauses; NULL keys last when ascending, first when descending."""
         columns = [self.key, _ID]
@@ -53,8 +58,10 @@ def selection(
     resource_type: ResourceType, tenant_id: int, node: FilterNode | None, sort_by: AttrRef | None
 ) -> Selection:
     """Resources matching ``node`` (all without one), sorted by ``sort_by`` or by creation."""
+    user_name = None if node is None or sort_by is not None else user_name_equal(node)
+    if user_name is not None:  # an IdP's lookup: its clause is known without compiling
+        return Selection(USER_NAME_IS, _CREATED, nullable=False, user_name=user_name)
     where = None if node is None else filter_clause(node, resource_type, tenant_id)
     if sort_by is None:
-        user_name = None if node is None else user_name_equal(node)
-        return Selection(where, _CREATED, nullable=False, user_name=user_name)
+        return Selection(where, _CREATED, nullable=False)
     return Selection(where, sort_key(sort_by, resource_type), nullable=True)

@@ -374,7 +374,7 @@ class ResourceRepository:
         query = _COUNT_SCOPED.params(tenant=self.tenant_id, type=self.resource_type)
         if selection.where is not None:
             query = query.where(selection.where)
-        return int(self.session.scalar(query) or 0)
+        return int(self.session.scalar(query, selection.params) or 0)
 
     def page(
         self, selection: Selection, descending: bool, offset: int, limit: int
@@ -385,14 +385,15 @@ class ResourceRepository:
             found = {"key": selection.user_name, "offset": offset, "limit": limit}
             return list(self.session.scalars(_BY_USER_NAME, {**params, **found}))
         query = self.query(selection.where).order_by(*selection.order_by(descending))
-        return list(self.session.scalars(query.offset(offset).limit(limit)))
+        return list(self.session.scalars(query.offset(offset).limit(limit), selection.params))
 
     def keyed_page(
         self, selection: Selection, descending: bool, after: Position | None, limit: int
     ) -> list[tuple[Resource, Any]]:
         """The rows that follow ``after``, each with its sort key value (keyset paging)."""
         query = self.query(selection.after(after, descending)).add_columns(selection.key)
-        rows = self.session.execute(query.order_by(*selection.order_by(descending)).limit(limit))
+        ordered = query.order_by(*selection.order_by(descending)).limit(limit)
+        rows = self.session.execute(ordered, selection.params)
         return [(resource, value) for resource, value in rows]
 
 

@@ -216,3 +216,24 @@ def test_out_of_range_index_paging_is_clamped_not_an_error(
     body = response.get_json()
     assert body["totalResults"] == 3
     assert len(body.get("Resources", [])) == returned
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"startIndex": 2},
+        {"count": 0},
+        {"cursor": ""},
+        {"startIndex": 1, "count": 5},
+    ],
+)
+def test_a_user_name_lookup_pages_and_counts_like_any_filter(
+    scim: ScimClient, users: list[dict[str, Any]], params: dict[str, Any]
+) -> None:
+    """``userName eq`` takes a prebuilt statement; its total, pages and cursor agree."""
+    query = {"filter": 'userName eq "U07@EXAMPLE.COM"', **params}
+    body = scim.get("/Users", query_string=query).get_json()
+    assert body["totalResults"] == 1
+    shown = [r["id"] for r in body.get("Resources", [])]
+    expected = [] if params.get("startIndex") == 2 or params.get("count") == 0 else [users[7]["id"]]
+    assert shown == expected
