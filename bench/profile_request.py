@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=35, help="rows printed (35)")
     parser.add_argument("--match", help="only rows whose path matches, e.g. scimserver")
     parser.add_argument("--out", help="also save the raw profile (.prof) here")
+    parser.add_argument(
+        "--layers", action="store_true", help="also print own time by layer (package)"
+    )
     args = parser.parse_args(argv)
 
     from scimserver.api.context import EXTENSION
@@ -100,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             *([args.match] if args.match else []), args.top
         )
         print(out.getvalue())
+        if args.layers:
+            _print_layers(pstats.Stats(profile), args.requests)
         if args.out:
             profile.dump_stats(args.out)
         seeder.close()
@@ -189,6 +194,58 @@ def _step(
         return send("GET", f"{groups_path}/{group_id}?excludedAttributes=members")
 
     return step
+
+
+_LAYERS = (  # the first fragment a function's file path contains names its layer
+    ("/werkzeug/test.py", "test client (gunicorn's part in production)"),
+    ("/flask/testing.py", "test client (gunicorn's part in production)"),
+    ("/scimserver/api/", "scimserver api (routes, auth, logging)"),
+    ("/scimserver/service/", "scimserver service"),
+    ("/scimserver/scim/", "scimserver scim (filter, patch, values)"),
+    ("/scimserver/schema/", "scimserver schema (marshal)"),
+    ("/scimserver/store/", "scimserver store"),
+    ("/sqlalchemy/orm/", "SQLAlchemy ORM"),
+    ("/sqlalchemy/", "SQLAlchemy Core and engine"),
+    ("/psycopg", "psycopg"),
+    ("/marshmallow/", "marshmallow"),
+    ("/werkzeug/", "Werkzeug"),
+    ("/flask/", "Flask"),
+    ("/logging/", "logging"),
+)
+_C_CALLS = (  # built-ins worth naming: where the database itself runs
+    ("sqlite3", "SQLite (C: execute, commit, fetch)"),
+    ("psycopg", "psycopg (C)"),
+)
+
+
+def _layer(path: str, name: str) -> str | None:
+    """The layer a function belongs to; None for the standard library and built-ins."""
+    if path == "~":
+        return next((label for key, label in _C_CALLS if key in name), None)
+    return next((label for key, label in _LAYERS if key in path), None)
+
+
+def _print_layers(stats: pstats.Stats, requests: int) -> None:
+    """Own (not cumulative) time per layer, per request: where a request's time goes.
+
+    Time in the standard library and built-ins (``isinstance``, ``dict.get``, ``json``…)
+    counts for the layer that called them, one level up.
+    """
+    totals: dict[str, float] = {}
+    other = "standard library and built-ins, called from elsewhere"
+    for (path, _, name), row in stats.stats.items():  # type: ignore[attr-defined]
+        layer = _layer(path, name)
+        if layer is not None:
+            totals[layer] = totals.get(layer, 0.0) + row[2]
+            continue
+        for (caller_path, _, caller_name), caller_row in row[4].items():
+            owner = _layer(caller_path, caller_name) or other
+            totals[owner] = totals.get(owner, 0.0) + caller_row[2]
+    whole = sum(totals.values())
+    print(f"own time by layer, per request (under cProfile; {whole / requests * 1000:.2f} ms)")
+    for layer, seconds in sorted(totals.items(), key=lambda item: -item[1]):
+        share = seconds / whole * 100
+        print(f"  {seconds / requests * 1000:6.3f} ms  {share:5.1f}%  {layer}")
 
 
 if __name__ == "__main__":
