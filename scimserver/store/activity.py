@@ -10,12 +10,13 @@ from typing import Any
 from sqlalchemy import Select, bindparam, case, delete, func, insert, select, union
 from sqlalchemy.orm import Session
 
+from scimserver.store.batch import InsertMany
 from scimserver.store.counters import Accumulate
 from scimserver.store.models import RequestHour, RequestRecord, Tenant
 
 _LOG = RequestRecord.metadata.tables[RequestRecord.__tablename__]
 _HOURS = RequestHour.metadata.tables[RequestHour.__tablename__]
-_APPEND = insert(_LOG)
+_APPEND = InsertMany(insert(_LOG))
 _ADD_HOURS = Accumulate(
     _HOURS,
     ("tenant_id", "hour"),
@@ -69,9 +70,8 @@ class Totals:
 
 
 def append(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert request records (one executemany); each maps request_log's columns."""
-    if rows:
-        session.execute(_APPEND, [dict(r) for r in rows])
+    """Insert request records; each maps request_log's columns."""
+    _APPEND(session, rows)
 
 
 def live_tenants(session: Session, tenant_ids: Iterable[int]) -> set[int]:

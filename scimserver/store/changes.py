@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from scimserver.scim.changes import ChangeRecord
 from scimserver.scim.versions import now
+from scimserver.store.batch import InsertMany
 from scimserver.store.counters import Increment
 from scimserver.store.models import Change, FeedHead
 
@@ -34,7 +35,7 @@ _PENDING = "scim_changes"
 _ORIGIN = "scim_origin"
 _CHANGES = Change.metadata.tables[Change.__tablename__]
 _HEADS = FeedHead.metadata.tables[FeedHead.__tablename__]
-_INSERT = insert(_CHANGES)
+_INSERT = InsertMany(insert(_CHANGES))
 _PAGE = (
     select(Change)
     .where(Change.tenant_id == bindparam("tenant"), Change.seq > bindparam("after"))
@@ -100,7 +101,7 @@ def append_pending(session: Session) -> int:
         last = _advance(session, tenant_id, len(items))
         first = last - len(items) + 1
         rows = [_row(item, first + i, origin) for i, item in enumerate(items)]
-        session.execute(_INSERT, rows)
+        _INSERT(session, rows)
     return len(pending)
 
 

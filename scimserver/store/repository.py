@@ -32,6 +32,7 @@ from scimserver.errors import Conflict, InvalidValue, Uniqueness
 from scimserver.scim.changes import MEMBER_ADDED, MEMBER_REMOVED, ChangeRecord, event_type
 from scimserver.scim.values import IndexedValue
 from scimserver.store import changes
+from scimserver.store.batch import InsertMany
 from scimserver.store.models import STR_KEY_LENGTH, AttributeValue, Membership, Resource
 from scimserver.store.paging import Position, Selection
 
@@ -55,16 +56,14 @@ def _changed_underneath() -> Conflict:
 
 
 @contextmanager
-def _storing(unique: str) -> Iterator[None]:
-    """Database refusals of a resource write as SCIM errors; ``unique`` names the key."""
+def _storing() -> Iterator[None]:
+    """Database refusals of a resource row's INSERT or UPDATE as SCIM errors."""
     try:
         yield
     except IntegrityError as exc:
-        raise Uniqueness(f"A resource with this {unique} already exists.") from exc
+        raise Uniqueness("A resource with this userName already exists.") from exc
     except DataError as exc:
         raise InvalidValue("A value is too long or not storable.") from exc
-    except StaleDataError as exc:
-        raise _changed_underneath() from exc
 
 
 # The statements every request runs are built once, with bound parameters: building a
@@ -151,14 +150,17 @@ DERIVED_GROUPS = "User"
 """The member type whose representation shows its groups (``User.groups``): adding or
 removing its membership changes it, so its version moves too."""
 _ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
-_INSERT_VALUES = insert(_VALUES)
-_INSERT_VALUES_RETURNING = _INSERT_VALUES.returning(_VALUES.c.id)
+_INSERT_VALUES = InsertMany(insert(_VALUES))
 _INSERT_RESOURCE = insert(_RESOURCES)
+_ADD_MEMBERS = {  # racing adds of the same member are fine
+    module.dialect.name: InsertMany(module.insert(Membership).on_conflict_do_nothing())
+    for module in (postgresql, sqlite)
+}
 _DELETE_VALUES = delete(_VALUES).where(
     _VALUES.c.resource_id == bindparam("b_resource"),
     tuple_(_VALUES.c.path, _VALUES.c.ordinal).in_(bindparam("b_keys", expanding=True)),
 )
-"""One statement for every stale row, not an executemany (see :meth:`_index`)."""
+"""One statement for every stale row, not an executemany (see :class:`InsertMany`)."""
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,7 @@ class ResourceRepository:
         A unique clash is 409 uniqueness.
         """
         row = {column.key: getattr(resource, column.key) for column in _RESOURCES.columns}
-        with _storing("userName"):
+        with _storing():
             self.session.execute(_INSERT_RESOURCE, row)  # Core: no unit of work for one row
         self._index(resource.id, values)
         self._record(change, resource)
@@ -312,7 +314,7 @@ class ResourceRepository:
         read = inspect(resource).attrs.version.history.deleted
         params = {f"b_{name}": getattr(resource, name) for name in _REWRITTEN}
         params |= {"b_id": resource.id, "b_read": read[0] if read else resource.version}
-        with _storing("userName"), self.session.no_autoflush:
+        with _storing(), self.session.no_autoflush:
             result = self.session.execute(_REWRITE, params)
         if _rowcount(result) != 1:
             raise _changed_underneath()
@@ -335,13 +337,7 @@ class ResourceRepository:
             for v in values
         ]
         if rows:
-            # psycopg pipelines an executemany and spins a core while it waits for the
-            # results (py-spy: a third of a create's CPU); RETURNING makes SQLAlchemy send
-            # the rows as one multi-row INSERT instead. SQLite's executemany runs in C.
-            self.session.execute(_INSERT_VALUES_RETURNING if self._pg() else _INSERT_VALUES, rows)
-
-    def _pg(self) -> bool:
-        return self.session.get_bind().dialect.name == "postgresql"
+            _INSERT_VALUES(self.session, rows)
 
     def value_taken(self, path: str, value: str, exclude_id: str | None) -> bool:
         """Whether another resource of this type already holds ``value`` at ``path``.
@@ -350,7 +346,7 @@ class ResourceRepository:
         advisory lock on its hash), so two writers cannot both find it free and both
         store it; SQLite's writers are serialised already.
         """
-        if self._pg():
+        if self.session.get_bind().dialect.name == "postgresql":
             key = f"{self.tenant_id}\0{self.resource_type}\0{path}\0{value}".encode()
             digest = hashlib.blake2b(key, digest_size=8).digest()
             lock = int.from_bytes(digest, "big", signed=True)
@@ -536,12 +532,10 @@ class MembershipRepository:
         bump(self.session, users, now)
 
     def _insert(self, rows: Sequence[dict[str, Any]]) -> None:
-        dialect = self.session.get_bind().dialect.name
-        module = postgresql if dialect == "postgresql" else sqlite
-        statement = module.insert(Membership).on_conflict_do_nothing()  # racing adds are fine
+        add = _ADD_MEMBERS[self.session.get_bind().dialect.name]
         try:
             for start in range(0, len(rows), _CHUNK):
-                self.session.execute(statement, rows[start : start + _CHUNK])
+                add(self.session, rows[start : start + _CHUNK])
         except IntegrityError as exc:
             # Duplicates are absorbed above, so this is the member foreign key: a member
             # that existed when we looked was deleted by a transaction that committed since
