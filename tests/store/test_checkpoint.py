@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
 from sqlalchemy import text
 
-from scimserver.store.db import CHECKPOINT_INTERVAL, Database
+from scimserver.store.db import CHECKPOINT_INTERVAL, Checkpointer, Database, WriterQueue
 
 
 def _write_rows(db: Database, count: int) -> None:
@@ -35,3 +36,35 @@ def test_commits_leave_the_wal_to_the_checkpointer(tmp_path: Path) -> None:
         assert path.stat().st_size > before + 1_000_000  # the rows reached the database file
     finally:
         db.dispose()
+
+
+def test_the_wal_starts_over_while_writers_keep_writing(tmp_path: Path) -> None:
+    """A checkpoint that only ran beside the writers never reached the WAL's end, so the
+    WAL never started over: under steady writes it grew without bound."""
+    path = tmp_path / "steady.db"
+    db = Database(f"sqlite:///{path}")
+    checkpointer = Checkpointer(db.engine, WriterQueue(str(path)), interval=0)
+    _write_rows(db, 1)
+    stop = threading.Event()
+    written = [0]
+
+    def keep_writing() -> None:
+        deadline = time.monotonic() + 20
+        while not stop.is_set() and time.monotonic() < deadline:
+            _write_rows(db, 10)  # ~10 kB a transaction
+            written[0] += 10_000
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    wal = Path(f"{path}-wal")
+    try:
+        while written[0] < 24_000_000 and writer.is_alive():
+            time.sleep(0.1)
+            checkpointer.checkpoint()
+        largest = wal.stat().st_size
+    finally:
+        stop.set()
+        writer.join()
+        db.dispose()
+    assert written[0] >= 24_000_000
+    assert largest < 16_000_000  # a WAL that never starts over holds all 24 MB, and more
