@@ -83,10 +83,12 @@ def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    """Writers take the write lock up front, so they queue instead of failing to upgrade."""
-    if connection.get_execution_options().get("scim_write"):
+    """Writers take the write lock up front, so they queue instead of failing to upgrade;
+    a single statement is a transaction of its own and needs no BEGIN (nor its ROLLBACK)."""
+    options = connection.get_execution_options()
+    if options.get("scim_write"):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-    else:
+    elif not options.get("scim_single"):
         connection.exec_driver_sql("BEGIN")
 
 
@@ -233,6 +235,7 @@ class Database:
             else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self._reader = sessionmaker(self._reading, expire_on_commit=False)
+        self._single = self._reading.execution_options(scim_single=True)
         # A snapshot read (several statements that must agree, e.g. a group and its members
         # read in chunks) is a REPEATABLE READ transaction there; SQLite's reads are already.
         self._snapshot_reader = (
@@ -281,8 +284,9 @@ class Database:
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        """A plain connection for a single Core read, lighter than an ORM session."""
-        with _translated(), self._reading.connect() as connection:
+        """A plain connection for a single Core read, lighter than an ORM session (and
+        than a transaction: each statement on it stands alone)."""
+        with _translated(), self._single.connect() as connection:
             yield connection
 
     def dispose(self) -> None:

@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from scimserver.store.models import Token
-from tests.conftest import ScimClient, assert_scim_error, make_client
+from tests.conftest import ScimClient, assert_scim_error, make_client, statements_run
 
 
 @pytest.mark.parametrize(
@@ -94,3 +94,17 @@ def test_tenants_are_isolated(app: Flask) -> None:
 
 def test_scim_client_fixture_isolated(scim: ScimClient) -> None:
     assert scim.get("/Groups").get_json()["totalResults"] == 0
+
+
+def test_the_token_lookup_is_one_statement_outside_any_transaction(
+    scim: ScimClient, app: Flask
+) -> None:
+    user = scim.create_user()
+    path = f"/Users/{user['id']}"
+    statements = statements_run(app, lambda: scim.get(path))
+    assert sum("FROM tokens" in s for s in statements) == 1
+    # SQLite's read of the resource is one transaction (one BEGIN); the token's is none.
+    # (PostgreSQL reads run in autocommit: no BEGIN at all.)
+    begins = [s for s in statements if s.strip().upper().startswith("BEGIN")]
+    assert len(begins) == (1 if app.extensions["scimserver"].db.is_sqlite else 0)
+    assert scim.get(path).status_code == 200
