@@ -182,11 +182,15 @@ class ResourceService:
             start = max(query.start_index, 1)
             if count == 0:
                 return ListResult(repo.count(chosen), start, [])
-            rows = repo.page(chosen, query.descending, start - 1, count)
+            groups = None
+            if chosen.user_name is not None and self._shows_groups(query.projection):
+                rows, groups = repo.named_with_groups(chosen.user_name, start - 1, count)
+            else:
+                rows = repo.page(chosen, query.descending, start - 1, count)
             total = _total_from_page(start, count, len(rows))
             if total is None:
                 total = repo.count(chosen)
-            return ListResult(total, start, self._render(held, rows, query.projection))
+            return ListResult(total, start, self._render(held, rows, query.projection, groups))
 
     def _held_read(self) -> HeldRead:
         """The read transaction of a get or search: one snapshot when members are read
@@ -559,28 +563,34 @@ class ResourceService:
         return Written(rendered, resource.version, self._location(resource.id))
 
     def _render(
-        self, held: HeldRead, rows: Sequence[Resource], projection: Projection
+        self,
+        held: HeldRead,
+        rows: Sequence[Resource],
+        projection: Projection,
+        groups: _Rows | None = None,
     ) -> Sequence[Document]:
         """The rows as returned; when their members are many, every row is streamed in
-        the held transaction (their members are not read here)."""
+        the held transaction (their members are not read here). ``groups``: read already."""
         if self.has_members and self._wants(projection, "members"):
             members = self._memberships(held.session).members_of(
                 [r.id for r in rows], at_most=STREAM_MEMBERS_ABOVE
             )
             if members is None:
                 return self._streamed(held, rows, projection)
-            return self._built(held.session, rows, projection, members)
-        return self._built(held.session, rows, projection, {})
+            return self._built(held.session, rows, projection, members, groups)
+        return self._built(held.session, rows, projection, {}, groups)
 
     def _built(
         self,
         session: Session,
         rows: Sequence[Resource],
         projection: Projection,
-        members: Mapping[str, list[MemberRow]] | None = None,
+        members: _Rows | None = None,
+        groups: _Rows | None = None,
     ) -> list[dict[str, Any]]:
-        """The rows as returned, built in memory; ``members`` None: read them all here."""
-        related = self._related(session, [r.id for r in rows], projection, members)
+        """The rows as returned, built in memory; ``members``/``groups`` None: read here."""
+        ids = [r.id for r in rows]
+        related = self._related(session, ids, projection, members, groups=groups)
         return [project(self.type, self._document(row, *related), projection) for row in rows]
 
     def _related(
@@ -588,25 +598,29 @@ class ResourceService:
         session: Session,
         ids: Sequence[str],
         projection: Projection,
-        members: Mapping[str, list[MemberRow]] | None = None,
+        members: _Rows | None = None,
         in_groups: bool = True,
+        groups: _Rows | None = None,
     ) -> _Related:
         """The member and group rows of ``ids`` that ``projection`` shows (None: not shown);
-        ``members`` already read are kept, ``in_groups`` False: known to be in none."""
+        ``members`` and ``groups`` already read are kept, ``in_groups`` False: known to
+        be in none."""
         memberships = self._memberships(session)
         if members is None and self.has_members and self._wants(projection, "members"):
             members = memberships.members_of(ids)
-        groups = None
-        if in_groups and self.has_groups and self._wants(projection, "groups"):
+        if groups is None and in_groups and self._shows_groups(projection):
             groups = memberships.groups_of(ids)
         return members, groups
+
+    def _shows_groups(self, projection: Projection) -> bool:
+        return self.has_groups and self._wants(projection, "groups")
 
     def _streamed(
         self, held: HeldRead, rows: Sequence[Resource], projection: Projection
     ) -> list[Document]:
         memberships = self._memberships(held.session)
         groups = None
-        if self.has_groups and self._wants(projection, "groups"):
+        if self._shows_groups(projection):
             groups = memberships.groups_of([r.id for r in rows])
         close = held.keep()
         out: list[Document] = []

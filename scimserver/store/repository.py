@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Result,
     Select,
@@ -20,11 +21,13 @@ from sqlalchemy import (
     inspect,
     select,
     tuple_,
+    type_coerce,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session as Session  # noqa: PLC0414 -- re-exported for services
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -114,6 +117,26 @@ _GROUPS_OF = (
     )
     .order_by(Membership.member_id, Membership.group_id)
 )
+_GROUP = aliased(Resource, name="grp")
+
+
+def _groups_column(json_array: Any, json_aggregate: Any) -> Any:
+    """The groups of the outer row's resource as one JSON array of [id, display] pairs."""
+    pairs = json_aggregate(json_array(Membership.group_id, _GROUP.display_name))
+    return type_coerce(
+        select(pairs)
+        .join(_GROUP, _GROUP.id == Membership.group_id)
+        .where(Membership.tenant_id == Resource.tenant_id, Membership.member_id == Resource.id)
+        .correlate(Resource)
+        .scalar_subquery(),
+        JSON,
+    )
+
+
+_BY_USER_NAME_AND_GROUPS = {  # the user and its groups in one statement (one round trip)
+    "sqlite": _BY_USER_NAME.add_columns(_groups_column(func.json_array, func.json_group_array)),
+    "postgresql": _BY_USER_NAME.add_columns(_groups_column(func.json_build_array, func.json_agg)),
+}
 Lock = Literal["change", "delete"]
 _LOCKED = {"change": _FIND_FOR_CHANGE, "delete": _FIND_FOR_DELETE}
 _VALUES = AttributeValue.metadata.tables[AttributeValue.__tablename__]
@@ -386,6 +409,20 @@ class ResourceRepository:
             return list(self.session.scalars(_BY_USER_NAME, {**params, **found}))
         query = self.query(selection.where).order_by(*selection.order_by(descending))
         return list(self.session.scalars(query.offset(offset).limit(limit), selection.params))
+
+    def named_with_groups(
+        self, user_name: str, offset: int, limit: int
+    ) -> tuple[list[Resource], dict[str, list[MemberRow]]]:
+        """The user with this userName key (a page of at most one row) and its groups."""
+        statement = _BY_USER_NAME_AND_GROUPS[self.session.get_bind().dialect.name]
+        params = {"tenant": self.tenant_id, "type": self.resource_type, "key": user_name}
+        rows = self.session.execute(statement, {**params, "offset": offset, "limit": limit})
+        found, groups = [], {}
+        for resource, pairs in rows:
+            found.append(resource)
+            listed = sorted(MemberRow(gid, "direct", display) for gid, display in pairs or ())
+            groups[resource.id] = listed
+        return found, groups
 
     def keyed_page(
         self, selection: Selection, descending: bool, after: Position | None, limit: int

@@ -145,3 +145,36 @@ def test_excluding_members_or_groups_skips_loading_them(scim: ScimClient, app: F
         statements = statements_run(app, lambda p=path: scim.get(p))
         touched = any("memberships" in s for s in statements)
         assert touched is loads, (path, statements)
+
+
+def test_a_user_name_lookup_reads_the_user_and_its_groups_in_one_statement(
+    scim: ScimClient, app: Flask
+) -> None:
+    user, other, lone = scim.create_user(), scim.create_user(), scim.create_user()
+    groups = [
+        scim.create_group("Zeta", [user["id"]]),
+        scim.create_group("Alpha", [user["id"], other["id"]]),
+    ]
+    path = f'/Users?filter=userName eq "{user["userName"].upper()}"'
+    statements = statements_run(app, lambda: scim.get(path))
+    assert len([s for s in statements if "resources" in s]) == 1, statements
+
+    found = scim.get(path).get_json()
+    assert found["totalResults"] == 1
+    assert found["Resources"][0]["groups"] == [
+        {
+            "value": g["id"],
+            "$ref": f"https://scim.test/scim/v2/Groups/{g['id']}",
+            "type": "direct",
+            "display": g["displayName"],
+        }
+        for g in sorted(groups, key=lambda g: g["id"])
+    ]
+    assert found["Resources"][0] == scim.get(f"/Users/{user['id']}").get_json()
+    alone = scim.get(f'/Users?filter=userName eq "{lone["userName"]}"').get_json()
+    assert alone["totalResults"] == 1
+    assert "groups" not in alone["Resources"][0]
+    excluded = f"{path}&excludedAttributes=groups"
+    statements = statements_run(app, lambda: scim.get(excluded))
+    assert not any("memberships" in s for s in statements)
+    assert "groups" not in scim.get(excluded).get_json()["Resources"][0]
