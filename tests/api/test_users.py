@@ -405,3 +405,20 @@ def test_a_user_name_lookup_pages_like_any_filter(
     body = scim.get(f'/Users?filter=userName eq "LOOKUP.me@example.com"{query}').get_json()
     assert body["totalResults"] == total
     assert [r["id"] for r in body.get("Resources", [])] == [me["id"] for _ in ids]
+
+
+def test_a_users_values_go_in_one_insert_whose_text_never_changes(
+    scim: ScimClient, app: Flask
+) -> None:
+    """One statement text for any number of rows: psycopg parses a query once, and a
+    multi-row VALUES list long enough to miss its cache was parsed on every create."""
+    emails = [{"value": f"u{i}@example.com", "type": "work"} for i in range(30)]
+    runs = [
+        statements_run(app, scim.create_user),
+        statements_run(app, lambda: scim.create_user(emails=emails)),
+    ]
+    inserts = [[s for s in run if s.startswith("INSERT INTO attribute_values")] for run in runs]
+    assert [len(found) for found in inserts] == [1, 1]
+    assert inserts[0] == inserts[1]
+    found = scim.get('/Users?filter=emails.value eq "u29@example.com"').get_json()
+    assert found["totalResults"] == 1
