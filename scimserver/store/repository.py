@@ -173,17 +173,7 @@ DERIVED_GROUPS = "User"
 """The member type whose representation shows its groups (``User.groups``): adding or
 removing its membership changes it, so its version moves too."""
 _ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
-_VALUE_COLUMNS = (
-    "resource_id",
-    "tenant_id",
-    "path",
-    "ordinal",
-    "str_key",
-    "str_value",
-    "num_value",
-    "time_value",
-    "bool_value",
-)
+_VALUE_COLUMNS = tuple(c.name for c in _VALUES.columns if not c.primary_key)  # all but id
 _INSERT_VALUES = InsertMany(insert(_VALUES), _VALUE_COLUMNS)
 _INSERT_RESOURCE = insert(_RESOURCES)
 _ADD_MEMBERS = {  # racing adds of the same member are fine
