@@ -100,7 +100,7 @@ class _Store:
         self.writing = self.engine.execution_options(scim_write=True)
         path = self.engine.url.database if sqlite else None
         self.queue = WriterQueue(path) if path else None
-        self.checkpointer = Checkpointer(self.engine, self.queue) if sqlite else None
+        self.checkpointer = Checkpointer(path, self.queue) if path else None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -10,7 +10,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
 from typing import Any
 
 import orjson
@@ -171,11 +171,11 @@ class Checkpointer:
 
     def __init__(
         self,
-        engine: Engine,
+        path: str,
         writers: WriterQueue | None = None,
         interval: float = CHECKPOINT_INTERVAL,
     ) -> None:
-        self.engine = engine
+        self.path = path
         self.writers = writers
         self.interval = interval
         self._dirty = threading.Event()
@@ -195,22 +195,25 @@ class Checkpointer:
             self._dirty.clear()
             try:
                 self.checkpoint()
-            except SQLAlchemyError:
+            except sqlite3.Error:
                 log.warning("WAL checkpoint failed; the next one retries", exc_info=True)
 
     def checkpoint(self) -> None:
-        """Copy the WAL into the database file, to its end."""
-        with self.engine.connect() as connection:
+        """Copy the WAL into the database file, to its end.
+
+        On a connection of its own, not one of the pool's: requests never wait for it.
+        """
+        with closing(sqlite3.connect(self.path, isolation_level=None)) as connection:
             copied = 0
             for _ in range(_FREE_PASSES):  # each pass copies what came during the one before
-                busy, frames, _ = connection.exec_driver_sql(_CHECKPOINT).one()
+                busy, frames, _ = connection.execute(_CHECKPOINT).fetchone()
                 if busy:
                     return  # another process is checkpointing: it takes the last pass too
                 if frames - copied < _HELD_PASS_FRAMES:
                     break
                 copied = frames
             with self.writers.turn() if self.writers is not None else nullcontext():
-                connection.exec_driver_sql(_CHECKPOINT)
+                connection.execute(_CHECKPOINT)
 
 
 _CHECKPOINT = "PRAGMA wal_checkpoint(PASSIVE)"
@@ -251,7 +254,7 @@ class Database:
         )
         path = self.engine.url.database if self.is_sqlite else None
         self._queue = WriterQueue(path) if path and path != ":memory:" else None
-        self._checkpointer = Checkpointer(self.engine, self._queue) if self.is_sqlite else None
+        self._checkpointer = Checkpointer(path, self._queue) if path and self._queue else None
 
     @contextmanager
     def read(self, snapshot: bool = False) -> Iterator[Session]:

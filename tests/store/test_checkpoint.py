@@ -43,7 +43,7 @@ def test_the_wal_starts_over_while_writers_keep_writing(tmp_path: Path) -> None:
     WAL never started over: under steady writes it grew without bound."""
     path = tmp_path / "steady.db"
     db = Database(f"sqlite:///{path}")
-    checkpointer = Checkpointer(db.engine, WriterQueue(str(path)), interval=0)
+    checkpointer = Checkpointer(str(path), WriterQueue(str(path)), interval=0)
     _write_rows(db, 1)
     stop = threading.Event()
     written = [0]
