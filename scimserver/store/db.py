@@ -160,13 +160,13 @@ class Checkpointer:
     """Copies the SQLite WAL into the database file from a daemon thread, once a second
     while writes happen: the work a commit did every 1,000 pages, off the request path.
 
-    A first PASSIVE pass copies what is there while writers go on; it never waits for
-    readers or writers, so it cannot stall a request. A WAL starts over (instead of
-    growing) only once a checkpoint has copied it to its end, which never happens while
-    writers append during every pass: under steady writes it grew past 800 MB and each
-    commit cost three times as much. So a second pass copies the few pages written
-    meanwhile with the writers held back (their queue's turn), and the next commit
-    starts the WAL from the beginning. Started lazily, after the fork.
+    PASSIVE passes copy what is there while writers go on; they never wait for readers
+    or writers, so they cannot stall a request. A WAL starts over (instead of growing)
+    only once a checkpoint has copied it to its end, which never happens while writers
+    append during every pass: under steady writes it grew past 800 MB and each commit
+    cost three times as much. So once a pass finds few new pages, a last one copies them
+    with the writers held back (their queue's turn, about a millisecond), and the next
+    commit starts the WAL from the beginning. Started lazily, after the fork.
     """
 
     def __init__(
