@@ -49,6 +49,7 @@ from bench.run import (  # noqa: E402
 )
 
 WORKLOADS = ("create", "lookup", "PATCH active (Entra)", "PUT full user")
+SYSTEMS = ("floor", "scimserver")
 
 
 async def start_sync(procs: Processes, app: str, env: dict[str, str], workdir: Path) -> int:
@@ -102,7 +103,7 @@ async def one_round(
     port = await start_sync(procs, "bench.ceiling_app:app", dict(os.environ), workdir)
     measured["ceiling"] = {"hello": await ceiling(port, plan, "ceiling")}
     procs.stop_all()
-    for system in ("floor", "scimserver"):
+    for system in SYSTEMS:
         directory = workdir / f"{system}-{index}"
         directory.mkdir()
         store = Store(args.db, directory, args.pg_admin_url)
@@ -134,12 +135,13 @@ def report(rounds: list[dict[str, dict[str, Result]]], db: str) -> dict[str, Any
             f"| {name} | {floor:.0f} | {floor / ceil * 100:.0f}% | {ours:.0f} | "
             f"{ours / floor:.2f}x |"
         )
-        table[name] = {"floor_per_s": round(floor, 1), "scimserver_per_s": round(ours, 1)}
-        table[name] |= {"p99_ms": p99, "errors": errors}
+        table[name] = {
+            "floor_per_s": round(floor, 1),
+            "scimserver_per_s": round(ours, 1),
+            "p99_ms": p99,
+            "errors": errors,
+        }
     return table
-
-
-SYSTEMS = ("floor", "scimserver")
 
 
 async def run(args: argparse.Namespace, procs: Processes, workdir: Path) -> dict[str, Any]:

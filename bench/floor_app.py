@@ -248,8 +248,7 @@ def change(user_id: str) -> Response:
         row = connection.execute(_BY_ID, {"b_id": user_id}).first()
         if row is None:
             return _error(404, "no such user")
-        doc = _replaced(orjson.loads(row.data), body) if request.method == "PUT" else None
-        doc = doc if doc is not None else _patched(orjson.loads(row.data), body)
+        doc = _replaced(body) if request.method == "PUT" else _patched(orjson.loads(row.data), body)
         data = orjson.dumps(doc).decode()
         key = str(doc.get("userName", row.user_name_key)).lower()
         values = {"b_id": user_id, "b_version": row.version, "b_key": key, "b_data": data}
@@ -258,7 +257,7 @@ def change(user_id: str) -> Response:
     return _answer(_Row(changed | {"last_modified": _now()}))
 
 
-def _replaced(_old: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+def _replaced(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in ("id", "meta")}
 
 

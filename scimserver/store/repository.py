@@ -405,9 +405,8 @@ class ResourceRepository:
     ) -> list[Resource]:
         """Rows ``offset`` to ``offset + limit`` of the selection, in its order."""
         if selection.user_name is not None:  # one row at most: no order to keep
-            params = {"tenant": self.tenant_id, "type": self.resource_type}
-            found = {"key": selection.user_name, "offset": offset, "limit": limit}
-            return list(self.session.scalars(_BY_USER_NAME, {**params, **found}))
+            params = self._named(selection.user_name, offset, limit)
+            return list(self.session.scalars(_BY_USER_NAME, params))
         query = self.query(selection.where).order_by(*selection.order_by(descending))
         return list(self.session.scalars(query.offset(offset).limit(limit), selection.params))
 
@@ -416,14 +415,18 @@ class ResourceRepository:
     ) -> tuple[list[Resource], dict[str, list[MemberRow]]]:
         """The user with this userName key (a page of at most one row) and its groups."""
         statement = _BY_USER_NAME_AND_GROUPS[self.session.get_bind().dialect.name]
-        params = {"tenant": self.tenant_id, "type": self.resource_type, "key": user_name}
-        rows = self.session.execute(statement, {**params, "offset": offset, "limit": limit})
+        rows = self.session.execute(statement, self._named(user_name, offset, limit))
         found, groups = [], {}
         for resource, pairs in rows:
             found.append(resource)
             listed = sorted(MemberRow(gid, "direct", display) for gid, display in pairs or ())
             groups[resource.id] = listed
         return found, groups
+
+    def _named(self, user_name: str, offset: int, limit: int) -> dict[str, Any]:
+        """The parameters of the prebuilt ``userName eq`` statements."""
+        scope = {"tenant": self.tenant_id, "type": self.resource_type}
+        return scope | {"key": user_name, "offset": offset, "limit": limit}
 
     def keyed_page(
         self, selection: Selection, descending: bool, after: Position | None, limit: int
