@@ -36,6 +36,7 @@ from scimserver.store.db import Database
 from scimserver.store.models import Resource
 from scimserver.store.paging import Selection, selection
 from scimserver.store.repository import (
+    Found,
     Lock,
     MemberRow,
     MembershipRepository,
@@ -43,6 +44,7 @@ from scimserver.store.repository import (
     ResourceRepository,
     Session,
     describe,
+    named,
 )
 
 log = logging.getLogger(__name__)
@@ -175,22 +177,35 @@ class ResourceService:
         chosen = self._selection(query)
         count = self.default_count if query.count is None else query.count
         count = min(max(count, 0), self.max_count)
+        start = max(query.start_index, 1)
+        if chosen.user_name is not None and query.cursor is None and count > 0:
+            return self._named(chosen.user_name, start, count, query.projection)
         with self._held_read() as held:
             repo = self._repo(held.session)
             if query.cursor is not None:
                 return self._cursor_page(held, query, chosen, count)
-            start = max(query.start_index, 1)
             if count == 0:
                 return ListResult(repo.count(chosen), start, [])
-            groups = None
-            if chosen.user_name is not None and self._shows_groups(query.projection):
-                rows, groups = repo.named_with_groups(chosen.user_name, start - 1, count)
-            else:
-                rows = repo.page(chosen, query.descending, start - 1, count)
+            rows = repo.page(chosen, query.descending, start - 1, count)
             total = _total_from_page(start, count, len(rows))
             if total is None:
                 total = repo.count(chosen)
-            return ListResult(total, start, self._render(held, rows, query.projection, groups))
+            return ListResult(total, start, self._render(held, rows, query.projection))
+
+    def _named(self, key: str, start: int, count: int, projection: Projection) -> ListResult:
+        """An IdP's ``userName eq`` lookup: at most one resource (userName is unique), read
+        with its groups in one statement on a plain connection, with no transaction."""
+        with self.db.connect() as connection:
+            found = named(
+                connection, self.tenant_id, self.type.id, key, self._shows_groups(projection)
+            )
+        if found is None:
+            return ListResult(0, start, [])
+        row, groups = found
+        shown = [] if start > 1 else [row]
+        by_id = None if groups is None else {row.id: groups}
+        documents = [project(self.type, self._document(r, None, by_id), projection) for r in shown]
+        return ListResult(1, start, documents)
 
     def _held_read(self) -> HeldRead:
         """The read transaction of a get or search: one snapshot when members are read
@@ -563,22 +578,18 @@ class ResourceService:
         return Written(rendered, resource.version, self._location(resource.id))
 
     def _render(
-        self,
-        held: HeldRead,
-        rows: Sequence[Resource],
-        projection: Projection,
-        groups: _Rows | None = None,
+        self, held: HeldRead, rows: Sequence[Resource], projection: Projection
     ) -> Sequence[Document]:
         """The rows as returned; when their members are many, every row is streamed in
-        the held transaction (their members are not read here). ``groups``: read already."""
+        the held transaction (their members are not read here)."""
         if self.has_members and self._wants(projection, "members"):
             members = self._memberships(held.session).members_of(
                 [r.id for r in rows], at_most=STREAM_MEMBERS_ABOVE
             )
             if members is None:
                 return self._streamed(held, rows, projection)
-            return self._built(held.session, rows, projection, members, groups)
-        return self._built(held.session, rows, projection, {}, groups)
+            return self._built(held.session, rows, projection, members)
+        return self._built(held.session, rows, projection, {})
 
     def _built(
         self,
@@ -586,11 +597,9 @@ class ResourceService:
         rows: Sequence[Resource],
         projection: Projection,
         members: _Rows | None = None,
-        groups: _Rows | None = None,
     ) -> list[dict[str, Any]]:
-        """The rows as returned, built in memory; ``members``/``groups`` None: read here."""
-        ids = [r.id for r in rows]
-        related = self._related(session, ids, projection, members, groups=groups)
+        """The rows as returned, built in memory; ``members`` None: read them all here."""
+        related = self._related(session, [r.id for r in rows], projection, members)
         return [project(self.type, self._document(row, *related), projection) for row in rows]
 
     def _related(
@@ -600,15 +609,14 @@ class ResourceService:
         projection: Projection,
         members: _Rows | None = None,
         in_groups: bool = True,
-        groups: _Rows | None = None,
     ) -> _Related:
         """The member and group rows of ``ids`` that ``projection`` shows (None: not shown);
-        ``members`` and ``groups`` already read are kept, ``in_groups`` False: known to
-        be in none."""
+        ``members`` already read are kept, ``in_groups`` False: known to be in none."""
         memberships = self._memberships(session)
         if members is None and self.has_members and self._wants(projection, "members"):
             members = memberships.members_of(ids)
-        if groups is None and in_groups and self._shows_groups(projection):
+        groups = None
+        if in_groups and self._shows_groups(projection):
             groups = memberships.groups_of(ids)
         return members, groups
 
@@ -644,7 +652,7 @@ class ResourceService:
 
     def _document(
         self,
-        row: Resource,
+        row: Resource | Found,
         members: Mapping[str, list[MemberRow]] | None,
         groups: Mapping[str, list[MemberRow]] | None,
         streams_members: bool = False,

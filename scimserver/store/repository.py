@@ -12,6 +12,7 @@ from typing import Any, Literal, NamedTuple
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    Connection,
     Result,
     Select,
     bindparam,
@@ -76,11 +77,6 @@ _IN_SCOPE = (
     Resource.resource_type == bindparam("type"),
 )
 _SCOPED = select(Resource).where(*_IN_SCOPE)
-_BY_USER_NAME = (
-    _SCOPED.where(Resource.user_name_key == bindparam("key"))
-    .offset(bindparam("offset"))
-    .limit(bindparam("limit"))
-)
 _COUNT_SCOPED = select(func.count()).select_from(Resource).where(*_IN_SCOPE)
 _FIND = _SCOPED.where(Resource.id == bindparam("id"))
 _FIND_FOR_DELETE = _FIND.with_for_update()
@@ -133,9 +129,11 @@ def _groups_column(json_array: Any, json_aggregate: Any) -> Any:
     )
 
 
-_BY_USER_NAME_AND_GROUPS = {  # the user and its groups in one statement (one round trip)
-    "sqlite": _BY_USER_NAME.add_columns(_groups_column(func.json_array, func.json_group_array)),
-    "postgresql": _BY_USER_NAME.add_columns(_groups_column(func.json_build_array, func.json_agg)),
+_SHOWN = (Resource.id, Resource.version, Resource.created, Resource.last_modified, Resource.data)
+_NAMED = select(*_SHOWN).where(*_IN_SCOPE, Resource.user_name_key == bindparam("key"))
+_NAMED_WITH_GROUPS = {  # the user and its groups in one statement (one round trip)
+    "sqlite": _NAMED.add_columns(_groups_column(func.json_array, func.json_group_array)),
+    "postgresql": _NAMED.add_columns(_groups_column(func.json_build_array, func.json_agg)),
 }
 Lock = Literal["change", "delete"]
 _LOCKED = {"change": _FIND_FOR_CHANGE, "delete": _FIND_FOR_DELETE}
@@ -234,6 +232,35 @@ class MemberRow(NamedTuple):
     value: str
     type: str
     display: str | None
+
+
+class Found(NamedTuple):
+    """A resource as a response shows it, read as plain columns (no ORM entity)."""
+
+    id: str
+    version: int
+    created: datetime
+    last_modified: datetime
+    data: dict[str, Any]
+
+
+def named(
+    connection: Connection, tenant_id: int, resource_type: str, key: str, with_groups: bool
+) -> tuple[Found, list[MemberRow] | None] | None:
+    """The resource whose userName key is ``key`` (unique in its type), with its groups
+    when ``with_groups``; None if there is none. One statement: its own snapshot, so it
+    needs no transaction around it."""
+    params = {"tenant": tenant_id, "type": resource_type, "key": key}
+    if not with_groups:
+        row = connection.execute(_NAMED, params).first()
+        return None if row is None else (Found(*row), None)
+    statement = _NAMED_WITH_GROUPS[connection.dialect.name]
+    row = connection.execute(statement, params).first()
+    if row is None:
+        return None
+    *shown, pairs = row
+    groups = sorted(MemberRow(gid, "direct", display) for gid, display in pairs or ())
+    return Found(*shown), groups
 
 
 class ResourceRepository:
@@ -404,29 +431,8 @@ class ResourceRepository:
         self, selection: Selection, descending: bool, offset: int, limit: int
     ) -> list[Resource]:
         """Rows ``offset`` to ``offset + limit`` of the selection, in its order."""
-        if selection.user_name is not None:  # one row at most: no order to keep
-            params = self._named(selection.user_name, offset, limit)
-            return list(self.session.scalars(_BY_USER_NAME, params))
         query = self.query(selection.where).order_by(*selection.order_by(descending))
         return list(self.session.scalars(query.offset(offset).limit(limit), selection.params))
-
-    def named_with_groups(
-        self, user_name: str, offset: int, limit: int
-    ) -> tuple[list[Resource], dict[str, list[MemberRow]]]:
-        """The user with this userName key (a page of at most one row) and its groups."""
-        statement = _BY_USER_NAME_AND_GROUPS[self.session.get_bind().dialect.name]
-        rows = self.session.execute(statement, self._named(user_name, offset, limit))
-        found, groups = [], {}
-        for resource, pairs in rows:
-            found.append(resource)
-            listed = sorted(MemberRow(gid, "direct", display) for gid, display in pairs or ())
-            groups[resource.id] = listed
-        return found, groups
-
-    def _named(self, user_name: str, offset: int, limit: int) -> dict[str, Any]:
-        """The parameters of the prebuilt ``userName eq`` statements."""
-        scope = {"tenant": self.tenant_id, "type": self.resource_type}
-        return scope | {"key": user_name, "offset": offset, "limit": limit}
 
     def keyed_page(
         self, selection: Selection, descending: bool, after: Position | None, limit: int

@@ -225,6 +225,9 @@ def test_out_of_range_index_paging_is_clamped_not_an_error(
         {"count": 0},
         {"cursor": ""},
         {"startIndex": 1, "count": 5},
+        {"count": 1},
+        {"startIndex": 99999999999999999999, "count": 1},
+        {"attributes": "userName"},
     ],
 )
 def test_a_user_name_lookup_pages_and_counts_like_any_filter(
@@ -235,5 +238,11 @@ def test_a_user_name_lookup_pages_and_counts_like_any_filter(
     body = scim.get("/Users", query_string=query).get_json()
     assert body["totalResults"] == 1
     shown = [r["id"] for r in body.get("Resources", [])]
-    expected = [] if params.get("startIndex") == 2 or params.get("count") == 0 else [users[7]["id"]]
-    assert shown == expected
+    skipped = params.get("startIndex", 1) > 1 or params.get("count") == 0
+    assert shown == ([] if skipped else [users[7]["id"]])
+    if "attributes" in params:
+        assert sorted(body["Resources"][0]) == ["id", "schemas", "userName"]
+    missing = scim.get("/Users", query_string={**query, "filter": 'userName eq "nobody"'})
+    assert missing.status_code == 200
+    assert missing.get_json()["totalResults"] == 0
+    assert missing.get_json().get("Resources", []) == []
