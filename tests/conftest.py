@@ -12,17 +12,19 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from werkzeug.test import TestResponse
 
 from scimserver.app import create_app
 from scimserver.config import Settings
 from scimserver.schema import default_schema_dir
+from scimserver.store.prepared import Prepared
 
 FIXTURES = Path(__file__).parent / "fixtures"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -178,16 +180,23 @@ def scim(app: Flask) -> ScimClient:
 
 
 def statements_run(app: Flask, action: Any) -> list[str]:
-    """The SQL statements the app's engine ran while ``action()`` ran."""
+    """The SQL statements the app's engine ran while ``action()`` ran: SQLAlchemy's, and
+    the prepared ones run on the driver's cursor."""
     seen: list[str] = []
     engine = app.extensions["scimserver"].db.engine
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         seen.append(statement)
 
+    def first(prepared: Prepared, connection: Connection, values: Any) -> Any:
+        seen.append(prepared.sql(connection.dialect))
+        return run_prepared(prepared, connection, values)
+
+    run_prepared = Prepared.first
     event.listen(engine, "before_cursor_execute", record)
     try:
-        action()
+        with patch.object(Prepared, "first", first):
+            action()
     finally:
         event.remove(engine, "before_cursor_execute", record)
     return seen

@@ -39,6 +39,7 @@ from scimserver.store import changes
 from scimserver.store.batch import InsertMany
 from scimserver.store.models import STR_KEY_LENGTH, AttributeValue, Membership, Resource
 from scimserver.store.paging import Position, Selection
+from scimserver.store.prepared import Prepared
 
 _CHUNK = 500
 """Ids per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits."""
@@ -130,10 +131,15 @@ def _groups_column(json_array: Any, json_aggregate: Any) -> Any:
 
 
 _SHOWN = (Resource.id, Resource.version, Resource.created, Resource.last_modified, Resource.data)
-_NAMED = select(*_SHOWN).where(*_IN_SCOPE, Resource.user_name_key == bindparam("key"))
+_NAMED_SELECT = select(*_SHOWN).where(*_IN_SCOPE, Resource.user_name_key == bindparam("key"))
+_NAMED = Prepared(_NAMED_SELECT)
 _NAMED_WITH_GROUPS = {  # the user and its groups in one statement (one round trip)
-    "sqlite": _NAMED.add_columns(_groups_column(func.json_array, func.json_group_array)),
-    "postgresql": _NAMED.add_columns(_groups_column(func.json_build_array, func.json_agg)),
+    "sqlite": Prepared(
+        _NAMED_SELECT.add_columns(_groups_column(func.json_array, func.json_group_array))
+    ),
+    "postgresql": Prepared(
+        _NAMED_SELECT.add_columns(_groups_column(func.json_build_array, func.json_agg))
+    ),
 }
 Lock = Literal["change", "delete"]
 _LOCKED = {"change": _FIND_FOR_CHANGE, "delete": _FIND_FOR_DELETE}
@@ -252,10 +258,9 @@ def named(
     needs no transaction around it."""
     params = {"tenant": tenant_id, "type": resource_type, "key": key}
     if not with_groups:
-        row = connection.execute(_NAMED, params).first()
+        row = _NAMED.first(connection, params)
         return None if row is None else (Found(*row), None)
-    statement = _NAMED_WITH_GROUPS[connection.dialect.name]
-    row = connection.execute(statement, params).first()
+    row = _NAMED_WITH_GROUPS[connection.dialect.name].first(connection, params)
     if row is None:
         return None
     *shown, pairs = row

@@ -23,6 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import CompoundSelect, ScalarSelect
 
 from scimserver.store.models import Resource, Tenant, Token
+from scimserver.store.prepared import Prepared
 
 
 class Credentials(NamedTuple):
@@ -76,9 +77,12 @@ token's previous one."""
 _TENANT_ID = select(Tenant.id).where(Tenant.name == bindparam("name"))
 
 
+_CREDENTIALS = Prepared(_BY_PREFIX)
+
+
 def credentials(connection: Connection, prefix: str) -> Credentials | None:
     """The token whose current or previous prefix is ``prefix``, or None."""
-    row = connection.execute(_BY_PREFIX, {"prefix": prefix}).first()
+    row = _CREDENTIALS.first(connection, {"prefix": prefix})
     return None if row is None else Credentials(*row)
 
 

@@ -1,0 +1,87 @@
+"""Statements run on the driver's cursor read what SQLAlchemy reads and fail as it fails."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import DateTime, bindparam, column, select, table
+from sqlalchemy.exc import DBAPIError
+
+from scimserver.store.db import Database
+from scimserver.store.migrate import upgrade
+from scimserver.store.models import Resource, Tenant
+from scimserver.store.prepared import Prepared
+from tests.conftest import POSTGRES_ADMIN_URL, PostgresDatabases
+
+SHOWN = select(
+    Resource.id, Resource.version, Resource.created, Resource.data, Resource.password_hash
+).where(Resource.id == bindparam("id"), Resource.tenant_id == bindparam("tenant"))
+
+
+@pytest.fixture
+def db(backend: str, database_url_factory: Any) -> Iterator[Database]:
+    database = Database(database_url_factory(backend))
+    upgrade(database)
+    with database.write() as session:
+        session.add(Tenant(id=1, name="t", created=datetime(2026, 1, 2)))
+        session.flush()
+        session.add(
+            Resource(
+                id="r1",
+                tenant_id=1,
+                resource_type="User",
+                version=3,
+                created=datetime(2026, 1, 2, 3, 4, 5, 678000),
+                last_modified=datetime(2026, 1, 2, 3, 4, 5),
+                data={"userName": "zoë", "emails": [{"value": "z@example.com"}], "n": 2**40},
+            )
+        )
+    yield database
+    database.dispose()
+
+
+def test_a_prepared_row_equals_sqlalchemys(db: Database) -> None:
+    prepared = Prepared(SHOWN)
+    with db.connect() as connection:
+        row = prepared.first(connection, {"id": "r1", "tenant": 1})
+        expected = connection.execute(SHOWN, {"id": "r1", "tenant": 1}).first()
+        missing = prepared.first(connection, {"id": "r2", "tenant": 1})
+    assert expected is not None
+    assert row == tuple(expected)
+    assert row == (
+        "r1",
+        3,
+        datetime(2026, 1, 2, 3, 4, 5, 678000),
+        {"userName": "zoë", "emails": [{"value": "z@example.com"}], "n": 2**40},
+        None,
+    )
+    assert missing is None
+
+
+def test_a_driver_error_is_raised_as_sqlalchemy_raises_it(db: Database) -> None:
+    nowhere = select(column("x", DateTime)).select_from(table("no_such_table"))
+    with db.connect() as connection, pytest.raises(DBAPIError):
+        Prepared(nowhere).first(connection, {})
+
+
+def test_a_lost_connection_is_invalidated_like_any_other(postgres: PostgresDatabases) -> None:
+    """A dead pooled connection is reported as SQLAlchemy reports it (the pool is
+    invalidated, so the next read connects afresh), never as a bare driver error."""
+    database = Database(postgres.create())
+    upgrade(database)
+    try:
+        with database.connect() as connection:
+            pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with database.connect() as connection, pytest.raises(DBAPIError) as raised:
+            Prepared(SHOWN).first(connection, {"id": "r1", "tenant": 1})
+        assert raised.value.connection_invalidated
+        with database.connect() as connection:
+            assert Prepared(SHOWN).first(connection, {"id": "r1", "tenant": 1}) is None
+    finally:
+        database.dispose()
