@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from scimserver.errors import Conflict, Unavailable
 from scimserver.store import changes
 from scimserver.store.changes import Origin
+from scimserver.store.models import Base
+from scimserver.store.statistics import Statistics
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
 CHECKPOINT_INTERVAL = 1.0
 """Seconds between a server's WAL checkpoints (SQLite), taken off the request path."""
+_TABLES = frozenset(Base.metadata.tables)
 DATABASE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError,)
 """What the database or its driver raises (connection lost, locked, ...), for ``except``."""
 
@@ -255,6 +258,7 @@ class Database:
         path = self.engine.url.database if self.is_sqlite else None
         self._queue = WriterQueue(path) if path and path != ":memory:" else None
         self._checkpointer = Checkpointer(path, self._queue) if path and self._queue else None
+        self._statistics = None if self.is_sqlite else Statistics(self.engine.url, _TABLES)
 
     @contextmanager
     def read(self, snapshot: bool = False) -> Iterator[Session]:
@@ -281,6 +285,8 @@ class Database:
             changes.append_pending(session)
         if self._checkpointer is not None:
             self._checkpointer.nudge()
+        if self._statistics is not None:
+            self._statistics.nudge()
 
     def _turn(self) -> AbstractContextManager[None]:
         return self._queue.turn() if self._queue is not None else nullcontext()
