@@ -16,7 +16,7 @@ from scimserver.store.models import RequestHour, RequestRecord, Tenant
 
 _LOG = RequestRecord.metadata.tables[RequestRecord.__tablename__]
 _HOURS = RequestHour.metadata.tables[RequestHour.__tablename__]
-_APPEND = InsertMany(insert(_LOG))
+_APPEND = InsertMany(insert(_LOG), [c.name for c in _LOG.columns if c.name != "id"])
 _ADD_HOURS = Accumulate(
     _HOURS,
     ("tenant_id", "hour"),

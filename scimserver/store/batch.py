@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Insert, String, Table, bindparam, func, select
+import orjson
+from sqlalchemy import JSON, Insert, String, Table, Text, bindparam, cast, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
@@ -34,6 +36,7 @@ class InsertMany:
         self.returning = statement.returning(*table.primary_key.columns)
         self.columns = tuple(columns)
         self.arrays = _from_arrays(statement, table, self.columns) if columns else None
+        self.json = frozenset(c for c in self.columns if isinstance(table.c[c].type, JSON))
 
     def __call__(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
@@ -41,18 +44,38 @@ class InsertMany:
         if session.get_bind().dialect.name != "postgresql":
             session.execute(self.plain, [dict(r) for r in rows])
         elif self.arrays is not None:
-            session.execute(self.arrays, {f"a_{c}": [r[c] for r in rows] for c in self.columns})
+            session.execute(self.arrays, {f"a_{c}": self._array(rows, c) for c in self.columns})
         else:
             session.execute(self.returning, [dict(r) for r in rows])
 
+    def _array(self, rows: Sequence[Mapping[str, Any]], column: str) -> list[Any]:
+        """One column's values; a JSON column's as text (an array of lists is not a
+        list of JSON values to the driver, but a two-dimensional array)."""
+        if column not in self.json:
+            return [r[column] for r in rows]
+        return [None if r[column] is None else dump_json(r[column]) for r in rows]
+
+
+def dump_json(value: Any) -> str:
+    """A JSON column's text: orjson, or the json module for integers beyond 64 bits."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
 
 def _from_arrays(statement: Insert, table: Table, columns: Sequence[str]) -> Insert:
-    """``statement`` taking its rows from ``unnest`` of one bound array per column."""
+    """``statement`` taking its rows from ``unnest`` of one bound array per column
+    (JSON values bound as text and cast back)."""
+    types = {c: table.c[c].type for c in columns}
+    as_text = {c for c, kind in types.items() if isinstance(kind, JSON)}
     arrays = [
-        bindparam(f"a_{c}", type_=postgresql.ARRAY(_unbounded(table.c[c].type))) for c in columns
+        bindparam(f"a_{c}", type_=postgresql.ARRAY(Text() if c in as_text else _unbounded(t)))
+        for c, t in types.items()
     ]
     rows = func.unnest(*arrays).table_valued(*columns).render_derived()
-    built = statement.from_select(list(columns), select(*rows.c))
+    shown = [cast(rows.c[c], types[c]) if c in as_text else rows.c[c] for c in columns]
+    built = statement.from_select(list(columns), select(*shown))
     assert isinstance(built, Insert)
     return built
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import sqlite3
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scimserver.errors import Conflict, Unavailable
 from scimserver.store import changes
+from scimserver.store.batch import dump_json
 from scimserver.store.changes import Origin
 from scimserver.store.models import Base
 from scimserver.store.statistics import Statistics
@@ -56,14 +56,6 @@ def make_engine(url: str) -> Engine:
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
-
-
-def dump_json(value: Any) -> str:
-    """A JSON column's text: orjson, or the json module for integers beyond 64 bits."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
