@@ -24,6 +24,7 @@ from werkzeug.test import TestResponse
 from scimserver.app import create_app
 from scimserver.config import Settings
 from scimserver.schema import default_schema_dir
+from scimserver.store.batch import InsertMany
 from scimserver.store.prepared import Prepared
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -181,7 +182,7 @@ def scim(app: Flask) -> ScimClient:
 
 def statements_run(app: Flask, action: Any) -> list[str]:
     """The SQL statements the app's engine ran while ``action()`` ran: SQLAlchemy's, and
-    the prepared ones run on the driver's cursor."""
+    those run on the driver's cursor (prepared reads, SQLite's batch inserts)."""
     seen: list[str] = []
     engine = app.extensions["scimserver"].db.engine
 
@@ -192,10 +193,17 @@ def statements_run(app: Flask, action: Any) -> list[str]:
         seen.append(prepared.sql(connection.dialect))
         return run_prepared(prepared, connection, values)
 
-    run_prepared = Prepared.first
+    def on_cursor(insert: InsertMany, connection: Connection, rows: Any) -> None:
+        seen.append(insert._compiled(connection.dialect)[0])
+        run_insert(insert, connection, rows)
+
+    run_prepared, run_insert = Prepared.first, InsertMany._on_cursor
     event.listen(engine, "before_cursor_execute", record)
     try:
-        with patch.object(Prepared, "first", first):
+        with (
+            patch.object(Prepared, "first", first),
+            patch.object(InsertMany, "_on_cursor", on_cursor),
+        ):
             action()
     finally:
         event.remove(engine, "before_cursor_execute", record)
