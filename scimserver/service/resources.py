@@ -44,6 +44,7 @@ from scimserver.store.repository import (
     ResourceRepository,
     Session,
     describe,
+    identified,
     named,
 )
 
@@ -353,7 +354,7 @@ class ResourceService:
             repo = self._repo(session)
             repo.remove(self._locked(repo, resource_id, if_match, "delete"), now())
 
-    def _early(self, resource_id: str, plan: Callable[[Resource], _Planned]) -> _Planned | None:
+    def _early(self, resource_id: str, plan: Callable[[Found], _Planned]) -> _Planned | None:
         """``plan`` worked out before the write transaction, or None.
 
         On SQLite every writer waits for the one write lock, so the CPU work of an update
@@ -365,8 +366,8 @@ class ResourceService:
         """
         if not self.db.is_sqlite:
             return None
-        with self.db.read() as session:
-            seen = self._repo(session).find(resource_id)
+        with self.db.connect() as connection:
+            seen = identified(connection, self.tenant_id, self.type.id, resource_id)
         if seen is None:
             return None
         try:
@@ -375,7 +376,7 @@ class ResourceService:
             return None
 
     def _replaced(
-        self, resource: Resource, document: dict[str, Any], password_hash: str | None
+        self, resource: Resource | Found, document: dict[str, Any], password_hash: str | None
     ) -> _Planned:
         """A PUT of ``document`` over ``resource``: immutables kept, ``active`` kept if omitted."""
         self._check_immutable(resource.data, document)
@@ -384,7 +385,7 @@ class ResourceService:
         return _Planned(resource.version, self._diff(resource.data, document, password_hash))
 
     def _patched(
-        self, resource: Resource, operations: Sequence[scim_patch.PatchOperation]
+        self, resource: Resource | Found, operations: Sequence[scim_patch.PatchOperation]
     ) -> _Planned:
         result = scim_patch.apply_patch(self.type, resource.data, operations)
         diff = None

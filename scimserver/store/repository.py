@@ -133,6 +133,7 @@ def _groups_column(json_array: Any, json_aggregate: Any) -> Any:
 _SHOWN = (Resource.id, Resource.version, Resource.created, Resource.last_modified, Resource.data)
 _NAMED_SELECT = select(*_SHOWN).where(*_IN_SCOPE, Resource.user_name_key == bindparam("key"))
 _NAMED = Prepared(_NAMED_SELECT)
+_IDENTIFIED = Prepared(select(*_SHOWN).where(*_IN_SCOPE, Resource.id == bindparam("id")))
 _NAMED_WITH_GROUPS = {  # the user and its groups in one statement (one round trip)
     "sqlite": Prepared(
         _NAMED_SELECT.add_columns(_groups_column(func.json_array, func.json_group_array))
@@ -248,6 +249,15 @@ class Found(NamedTuple):
     created: datetime
     last_modified: datetime
     data: dict[str, Any]
+
+
+def identified(
+    connection: Connection, tenant_id: int, resource_type: str, resource_id: str
+) -> Found | None:
+    """The resource with this id, or None: one statement, needing no transaction."""
+    params = {"tenant": tenant_id, "type": resource_type, "id": resource_id}
+    row = _IDENTIFIED.first(connection, params)
+    return None if row is None else Found(*row)
 
 
 def named(
