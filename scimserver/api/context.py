@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 
 from flask import current_app, g, request
+from werkzeug.sansio.utils import get_current_url
 
 from scimserver.service.server import Server
 from scimserver.service.tokens import Principal
@@ -41,4 +43,10 @@ def base_url() -> str:
     configured = server().settings.base_url
     if configured:
         return configured.rstrip("/")
-    return request.host_url.rstrip("/") + "/scim/v2"
+    return _scim_base(request.scheme, request.host)
+
+
+@functools.lru_cache(maxsize=64)
+def _scim_base(scheme: str, host: str) -> str:
+    """``request.host_url`` plus ``/scim/v2``: built once per host, not once per request."""
+    return get_current_url(scheme, host).rstrip("/") + "/scim/v2"

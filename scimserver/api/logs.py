@@ -54,3 +54,7 @@ def configure_logging(level: str, fmt: str) -> None:
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # Neither format shows the caller's file and line, the thread or the process: the
+    # logging HOWTO's "Optimization" switches spare every record (one a request) finding them.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
