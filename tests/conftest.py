@@ -21,6 +21,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Connection, event
 from werkzeug.test import TestResponse
 
+from scimserver.api.context import ACTIVITY
 from scimserver.app import create_app
 from scimserver.config import Settings
 from scimserver.schema import default_schema_dir
@@ -91,7 +92,7 @@ def app(backend: str, database_url_factory: Any) -> Iterator[Flask]:
     )
     application = create_app(settings)
     yield application
-    application.extensions["scimserver"].db.dispose()
+    close_app(application)
 
 
 @pytest.fixture(scope="session")
@@ -104,6 +105,15 @@ def custom_app(backend: str, database_url_factory: Any) -> Iterator[Flask]:
     )
     application = create_app(settings)
     yield application
+    close_app(application)
+
+
+def close_app(application: Flask) -> None:
+    """Write the app's waiting request activity and let go of its connections, before
+    its database is dropped (else its recorder tries again at exit, and logs it)."""
+    recorder = application.extensions.get(ACTIVITY)
+    if recorder is not None:
+        recorder.close()
     application.extensions["scimserver"].db.dispose()
 
 

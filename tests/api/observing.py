@@ -13,7 +13,7 @@ from prometheus_client.samples import Sample
 
 from scimserver.app import create_app
 from scimserver.config import Settings
-from tests.conftest import ScimClient
+from tests.conftest import ScimClient, close_app
 
 LEGACY_ENTERPRISE = "urn:scim:schemas:extension:enterprise:1.0"
 
@@ -38,7 +38,7 @@ def app_with(database_url: str, **settings: Any) -> Iterator[Flask]:
     try:
         yield application
     finally:
-        application.extensions["scimserver"].db.dispose()
+        close_app(application)
 
 
 def client_named(app: Flask, name: str | None = None) -> ScimClient:
