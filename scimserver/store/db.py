@@ -7,7 +7,6 @@ import logging
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
 from typing import Any
@@ -23,6 +22,7 @@ from scimserver.store import changes
 from scimserver.store.batch import dump_json
 from scimserver.store.changes import Origin
 from scimserver.store.models import Base
+from scimserver.store.rounds import AfterCommits
 from scimserver.store.statistics import Statistics
 
 log = logging.getLogger(__name__)
@@ -172,26 +172,8 @@ class Checkpointer:
     ) -> None:
         self.path = path
         self.writers = writers
-        self.interval = interval
-        self._dirty = threading.Event()
-        self._pid = 0
-
-    def nudge(self) -> None:
-        """Note a commit; start the thread in this process if it is not running."""
-        self._dirty.set()
-        if self._pid != os.getpid():
-            self._pid = os.getpid()
-            threading.Thread(target=self._run, name="scimserver-checkpoint", daemon=True).start()
-
-    def _run(self) -> None:
-        while True:
-            self._dirty.wait()
-            time.sleep(self.interval)
-            self._dirty.clear()
-            try:
-                self.checkpoint()
-            except sqlite3.Error:
-                log.warning("WAL checkpoint failed; the next one retries", exc_info=True)
+        self.rounds = AfterCommits(self.checkpoint, interval, "scimserver-checkpoint", _SQLITE)
+        self.nudge = self.rounds.nudge
 
     def checkpoint(self) -> None:
         """Copy the WAL into the database file, to its end.
@@ -211,6 +193,7 @@ class Checkpointer:
                 connection.execute(_CHECKPOINT)
 
 
+_SQLITE = (sqlite3.Error,)
 _CHECKPOINT = "PRAGMA wal_checkpoint(PASSIVE)"
 _FREE_PASSES = 4
 _HELD_PASS_FRAMES = 256

@@ -13,20 +13,18 @@ is ever due and a round is one query.
 
 from __future__ import annotations
 
-import logging
-import os
-import threading
-import time
 from collections.abc import Collection
 
 from sqlalchemy import URL, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-log = logging.getLogger(__name__)
+from scimserver.store.rounds import AfterCommits
+
 ANALYZE_INTERVAL = 5.0
 """Seconds from a commit to the round that checks for tables due (at most one a round)."""
 
+_DATABASE = (SQLAlchemyError,)
 _ONE_AT_A_TIME = text("SELECT pg_try_advisory_lock(7366537123)")  # every worker may try
 _DUE = text(
     """
@@ -39,34 +37,16 @@ _DUE = text(
 
 
 class Statistics:
-    """ANALYZEs the tables whose statistics fell behind, from a daemon thread that the
-    first commit in each process starts, on a connection of its own (never the pool's)."""
+    """ANALYZEs the tables whose statistics fell behind, a few seconds after commits (from
+    a daemon thread), on a connection of its own (never the pool's)."""
 
     def __init__(
         self, url: URL, tables: Collection[str], interval: float = ANALYZE_INTERVAL
     ) -> None:
         self.url = url
         self.tables = frozenset(tables)
-        self.interval = interval
-        self._dirty = threading.Event()
-        self._pid = 0
-
-    def nudge(self) -> None:
-        """Note a commit; start the thread in this process if it is not running."""
-        self._dirty.set()
-        if self._pid != os.getpid():
-            self._pid = os.getpid()
-            threading.Thread(target=self._run, name="scimserver-analyze", daemon=True).start()
-
-    def _run(self) -> None:
-        while True:
-            self._dirty.wait()
-            time.sleep(self.interval)
-            self._dirty.clear()
-            try:
-                self.analyze()
-            except SQLAlchemyError:
-                log.warning("ANALYZE failed; the next round retries", exc_info=True)
+        self.rounds = AfterCommits(self.analyze, interval, "scimserver-analyze", _DATABASE)
+        self.nudge = self.rounds.nudge
 
     def analyze(self) -> list[str]:
         """ANALYZE this schema's tables that are due; the names of those analyzed (none

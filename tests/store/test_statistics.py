@@ -77,7 +77,7 @@ def test_writes_start_the_rounds_in_the_background(postgres: PostgresDatabases) 
     upgrade(db)
     try:
         assert db._statistics is not None
-        db._statistics.interval = 0.2
+        db._statistics.rounds.interval = 0.2
         _load_users(db, 2_000)  # db.write() nudges the thread when it commits
         deadline = time.monotonic() + 15
         while _last_analyzed(db, "resources") is None and time.monotonic() < deadline:
