@@ -179,7 +179,8 @@ class ResourceService:
         count = self.default_count if query.count is None else query.count
         count = min(max(count, 0), self.max_count)
         start = max(query.start_index, 1)
-        if chosen.user_name is not None and query.cursor is None and count > 0:
+        plain = query.cursor is None and count > 0 and not self.has_members
+        if chosen.user_name is not None and plain:
             return self._named(chosen.user_name, start, count, query.projection)
         with self._held_read() as held:
             repo = self._repo(held.session)
