@@ -43,24 +43,22 @@ class Statistics:
     def __init__(
         self, url: URL, tables: Collection[str], interval: float = ANALYZE_INTERVAL
     ) -> None:
-        self.url = url
         self.tables = frozenset(tables)
+        # NullPool: a round connects and disconnects, so nothing is shared across a fork,
+        # and the dialect's first-connect queries run once, not every round.
+        self._engine = create_engine(url, poolclass=NullPool)
         self.rounds = AfterCommits(self.analyze, interval, "scimserver-analyze", _DATABASE)
         self.nudge = self.rounds.nudge
 
     def analyze(self) -> list[str]:
         """ANALYZE this schema's tables that are due; the names of those analyzed (none
         while another process holds the round)."""
-        engine = create_engine(self.url, poolclass=NullPool)
-        try:
-            with engine.connect() as connection:
-                if not connection.execute(_ONE_AT_A_TIME).scalar():
-                    return []
-                due = sorted(set(connection.execute(_DUE).scalars()) & self.tables)
-                quote = connection.dialect.identifier_preparer.quote
-                for name in due:  # a name of our own schema's tables, never a client's text
-                    connection.exec_driver_sql(f"ANALYZE {quote(name)}")
-                connection.commit()
-            return due
-        finally:
-            engine.dispose()
+        with self._engine.connect() as connection:
+            if not connection.execute(_ONE_AT_A_TIME).scalar():
+                return []
+            due = sorted(set(connection.execute(_DUE).scalars()) & self.tables)
+            quote = connection.dialect.identifier_preparer.quote
+            for name in due:  # a name of our own schema's tables, never a client's text
+                connection.exec_driver_sql(f"ANALYZE {quote(name)}")
+            connection.commit()
+        return due
