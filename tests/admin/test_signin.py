@@ -16,7 +16,7 @@ from scimserver.service.admins import Throttled
 from scimserver.service.tokens import TenantService
 from scimserver.store.models import AdminSession
 from tests.admin.conftest import PASSWORD, Console, csrf_of, h1, make_admin, title
-from tests.conftest import make_client
+from tests.conftest import close_app, make_client
 
 SESSION = "scimserver_console"
 
@@ -126,7 +126,7 @@ def test_secure_flag_follows_tls_through_a_trusted_proxy(tmp_path: Path) -> None
     data["csrf_token"] = csrf_of(form)
     response = untrusted.client.post("/admin/login", data=data, headers=headers)
     assert "Secure" not in response.headers.getlist("Set-Cookie")[0]
-    app.extensions["scimserver"].db.dispose()
+    close_app(app)
 
 
 def test_five_wrong_passwords_throttle_even_the_right_one(app: Flask) -> None:

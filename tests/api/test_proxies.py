@@ -8,6 +8,7 @@ import pytest
 
 from scimserver.app import create_app
 from scimserver.config import Settings
+from tests.conftest import close_app
 
 FORWARDED = {
     "X-Forwarded-Proto": "https",
@@ -24,7 +25,7 @@ def created(tmp_path: Path, **settings: str) -> tuple[str, str]:
     headers = {"Authorization": f"Bearer {secret}", **FORWARDED}
     response = app.test_client().post("/scim/v2/Users", json=USER, headers=headers)
     assert response.status_code == 201
-    server.db.dispose()
+    close_app(app)
     return response.headers["Location"], response.get_json()["meta"]["location"]
 
 

@@ -11,7 +11,7 @@ from flask import Flask
 from scimserver.app import create_app
 from scimserver.config import Settings
 from scimserver.service.ratelimit import RateLimiter
-from tests.conftest import assert_scim_error, make_client
+from tests.conftest import assert_scim_error, close_app, make_client
 
 LIMIT = 5
 
@@ -32,7 +32,7 @@ def limited(backend: str, database_url_factory: Any) -> Iterator[tuple[Flask, Cl
     server = app.extensions["scimserver"]
     server.limiter = RateLimiter(server.db, LIMIT, 60, clock)
     yield app, clock
-    server.db.dispose()
+    close_app(app)
 
 
 def test_the_request_over_the_limit_is_429_with_retry_after(

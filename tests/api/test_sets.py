@@ -15,7 +15,7 @@ from werkzeug.test import TestResponse
 from scimserver.app import create_app
 from scimserver.config import Settings
 from scimserver.store.changes import ChangeRepository
-from tests.conftest import ScimClient, make_client
+from tests.conftest import ScimClient, close_app, make_client
 
 POLL = "/api/v1/sets/poll"
 P = "urn:ietf:params:scim:event:"
@@ -295,7 +295,7 @@ def full_app(app: Flask) -> Iterator[Flask]:
     settings = app.extensions["scimserver"].settings
     other = create_app(Settings(settings.database_url, base_url=ISS, poll_full_events=True))
     yield other
-    other.extensions["scimserver"].db.dispose()
+    close_app(other)
 
 
 def test_every_instance_signs_with_the_same_key(app: Flask, full_app: Flask) -> None:

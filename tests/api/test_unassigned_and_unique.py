@@ -13,7 +13,7 @@ from flask import Flask
 from scimserver.app import create_app
 from scimserver.config import Settings
 from scimserver.schema import default_schema_dir
-from tests.conftest import FIXTURES, ScimClient, assert_scim_error, make_client
+from tests.conftest import FIXTURES, ScimClient, assert_scim_error, close_app, make_client
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -43,7 +43,7 @@ def unique_app(backend: str, database_url_factory: Any) -> Iterator[Flask]:
     schema_dirs = (default_schema_dir(), FIXTURES / "unique_schemas")
     app = create_app(Settings(database_url=database_url_factory(backend), schema_dirs=schema_dirs))
     yield app
-    app.extensions["scimserver"].db.dispose()
+    close_app(app)
 
 
 def test_concurrent_creates_of_one_unique_value_store_it_once(unique_app: Flask) -> None:

@@ -6,7 +6,7 @@ import psycopg
 
 from scimserver.app import create_app
 from scimserver.config import Settings
-from tests.conftest import POSTGRES_ADMIN_URL, PostgresDatabases
+from tests.conftest import POSTGRES_ADMIN_URL, PostgresDatabases, close_app
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 
@@ -36,4 +36,4 @@ def test_requests_after_the_connections_died_succeed(postgres: PostgresDatabases
         body = {"schemas": [USER], "userName": "after-restart@example.com"}
         assert http.post("/scim/v2/Users", json=body, headers=headers).status_code == 201
     finally:
-        server.db.dispose()
+        close_app(app)

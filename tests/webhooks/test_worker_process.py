@@ -17,6 +17,7 @@ from flask import Flask
 
 from scimserver.app import create_app
 from scimserver.config import Settings
+from tests.conftest import close_app
 from tests.live import default_executable, fresh_database
 from tests.webhooks.conftest import Hooks, make_hooks
 from tests.webhooks.receiver import Received, Receiver
@@ -37,7 +38,7 @@ def live_app(backend: str, tmp_path: Path) -> Iterator[tuple[Flask, str]]:
     with fresh_database(backend, tmp_path) as url:
         app = create_app(Settings(database_url=url))
         yield app, url
-        app.extensions["scimserver"].db.dispose()
+        close_app(app)
 
 
 def start_worker(url: str, log: Path) -> subprocess.Popen[bytes]:
