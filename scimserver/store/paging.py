@@ -17,7 +17,8 @@ Position = tuple[Any, ...]
 """Where a keyset page resumes: the sort key value and the id of the row it follows."""
 
 _ID: ColumnElement[str] = Resource.id.expression
-_CREATED: ColumnElement[Any] = Resource.created.expression
+CREATED: ColumnElement[Any] = Resource.created.expression
+"""The default sort key (creation order); a :class:`Selection` without sortBy has it."""
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,15 @@ class Selection:
 
     def order_by(self, descending: bool) -> list[ColumnElement[Any]]:
         """ORDER BY clauses; NULL keys last when ascending, first when descending."""
-        columns = [self.key, _ID]
+        return self.order_of(self.key, _ID, descending)
+
+    def order_of(
+        self, key: ColumnElement[Any], id_: ColumnElement[Any], descending: bool
+    ) -> list[ColumnElement[Any]]:
+        """The same order, by ``key`` and ``id_`` as some subquery names them."""
+        columns = [key, id_]
         if self.nullable:
-            columns.insert(0, self.key.is_(None))
+            columns.insert(0, key.is_(None))
         return [c.desc() if descending else c.asc() for c in columns]
 
     def after(self, position: Position | None, descending: bool) -> ColumnElement[bool] | None:
@@ -60,8 +67,8 @@ def selection(
     """Resources matching ``node`` (all without one), sorted by ``sort_by`` or by creation."""
     user_name = None if node is None or sort_by is not None else user_name_equal(node)
     if user_name is not None:  # an IdP's lookup: its clause is known without compiling
-        return Selection(USER_NAME_IS, _CREATED, nullable=False, user_name=user_name)
+        return Selection(USER_NAME_IS, CREATED, nullable=False, user_name=user_name)
     where = None if node is None else filter_clause(node, resource_type, tenant_id)
     if sort_by is None:
-        return Selection(where, _CREATED, nullable=False)
+        return Selection(where, CREATED, nullable=False)
     return Selection(where, sort_key(sort_by, resource_type), nullable=True)

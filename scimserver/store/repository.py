@@ -11,8 +11,10 @@ from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     ColumnElement,
     Connection,
+    Integer,
     Result,
     Select,
     bindparam,
@@ -38,7 +40,7 @@ from scimserver.scim.values import IndexedValue
 from scimserver.store import changes
 from scimserver.store.batch import InsertMany
 from scimserver.store.models import STR_KEY_LENGTH, AttributeValue, Membership, Resource
-from scimserver.store.paging import Position, Selection
+from scimserver.store.paging import CREATED, Position, Selection
 from scimserver.store.prepared import Prepared
 
 _CHUNK = 500
@@ -86,6 +88,44 @@ _FIND_FOR_DELETE = _FIND.with_for_update()
 # membership takes on the member's row, so a user's PATCH and a member add of that user
 # do not wait for each other. (SQLite ignores both: its writers hold the database lock.)
 _FIND_FOR_CHANGE = _FIND.with_for_update(key_share=True)
+
+
+def _page_query(scoped: Select[Any], selection: Selection, descending: bool) -> Select[Any]:
+    """A page of ``scoped`` (``offset`` and ``limit`` bound at execution): the page's ids
+    are found first, on the listing index alone, and only their rows are read. Asked for
+    whole rows past an offset, PostgreSQL sorted every resource of the type, documents
+    and all (5,000 users: 15 ms, spilling to disk), to keep a hundred of them."""
+    ids = (
+        scoped.with_only_columns(Resource.id, selection.key.label("key"))
+        .order_by(*selection.order_by(descending))
+        .offset(bindparam("offset", type_=BigInteger))
+        .limit(bindparam("limit", type_=Integer))
+        .subquery()
+    )
+    return (
+        select(Resource)
+        .join(ids, Resource.id == ids.c.id)
+        .order_by(*selection.order_of(ids.c.key, ids.c.id, descending))
+    )
+
+
+_PLAIN_PAGES = {
+    descending: _page_query(_SCOPED, Selection(None, CREATED, nullable=False), descending)
+    for descending in (False, True)
+}
+"""The page statements of an unfiltered list in creation order, the commonest."""
+
+
+def page_query(selection: Selection, descending: bool) -> Select[Any]:
+    """The statement of :meth:`ResourceRepository.page`; it binds ``tenant``, ``type``,
+    ``offset``, ``limit`` and the selection's own parameters."""
+    if selection.where is None:
+        if selection.key is CREATED:
+            return _PLAIN_PAGES[descending]
+        return _page_query(_SCOPED, selection, descending)
+    return _page_query(_SCOPED.where(selection.where), selection, descending)
+
+
 _MEMBERS_OF = (
     select(Membership.group_id, Membership.member_id, Membership.member_type, Membership.display)
     .where(
@@ -446,8 +486,14 @@ class ResourceRepository:
         self, selection: Selection, descending: bool, offset: int, limit: int
     ) -> list[Resource]:
         """Rows ``offset`` to ``offset + limit`` of the selection, in its order."""
-        query = self.query(selection.where).order_by(*selection.order_by(descending))
-        return list(self.session.scalars(query.offset(offset).limit(limit), selection.params))
+        params = {
+            **selection.params,
+            "tenant": self.tenant_id,
+            "type": self.resource_type,
+            "offset": offset,
+            "limit": limit,
+        }
+        return list(self.session.scalars(page_query(selection, descending), params))
 
     def keyed_page(
         self, selection: Selection, descending: bool, after: Position | None, limit: int

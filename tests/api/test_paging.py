@@ -175,6 +175,35 @@ def test_service_provider_config_advertises_both_paging_methods(scim: ScimClient
     }
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"sortOrder": "descending"},
+        {"sortBy": "title"},
+        {"sortBy": "title", "sortOrder": "descending"},
+        {"filter": 'title pr and userName sw "u"', "sortBy": "userName"},
+    ],
+)
+def test_index_pages_cover_the_list_once_in_its_order(
+    scim: ScimClient, users: list[dict[str, Any]], params: dict[str, Any]
+) -> None:
+    """Pages of 4 by startIndex, laid end to end, are the list read in one page."""
+    whole = scim.get("/Users", query_string={**params, "count": 100}).get_json()
+    expected = [r["id"] for r in whole["Resources"]]
+    paged: list[str] = []
+    for start in range(1, len(expected) + 5, 4):
+        body = scim.get("/Users", query_string={**params, "startIndex": start, "count": 4})
+        page = body.get_json()
+        assert page["totalResults"] == len(expected) and page["startIndex"] == start
+        assert page["itemsPerPage"] == len(page.get("Resources", []))
+        paged += [r["id"] for r in page.get("Resources", [])]
+    assert paged == expected
+    assert len(expected) == (18 if "filter" in params else 25)
+    if not params:
+        assert expected == [u["id"] for u in users]
+
+
 def test_sort_by_is_case_insensitive_with_missing_last_and_ties_by_id(scim: ScimClient) -> None:
     made = [
         scim.create_user(f"s{i}@example.com", name={"familyName": n} if n else {})
