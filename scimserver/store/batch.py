@@ -12,6 +12,7 @@ from sqlalchemy import JSON, Insert, String, Table, Text, bindparam, cast, colum
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlalchemy.types import TypeEngine
 
 _Bind = Callable[[Any], Any] | None
@@ -119,13 +120,19 @@ def dump_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
 
 
 def _from_json(statement: Insert, table: Table, columns: Sequence[str]) -> Insert:
-    """``statement`` taking its rows from ``json_to_recordset`` of one bound document."""
-    shape = [column(c, _unbounded(table.c[c].type)) for c in columns]
-    document = cast(bindparam("rows", type_=Text), JSON)
-    rows = func.json_to_recordset(document).table_valued(*shape).render_derived(with_types=True)
+    """``statement`` taking its rows from the bound ``rows`` document."""
+    rows = json_rows(table, columns)
     built = statement.from_select(list(columns), select(*(rows.c[c] for c in columns)))
     assert isinstance(built, Insert)
     return built
+
+
+def json_rows(table: Table, columns: Sequence[str]) -> TableValuedAlias:
+    """The bound ``rows`` (a JSON array of objects, see :func:`dump_rows`) as a table of
+    ``columns`` typed as ``table``'s: PostgreSQL's ``json_to_recordset``."""
+    shape = [column(c, _unbounded(table.c[c].type)) for c in columns]
+    document = cast(bindparam("rows", type_=Text), JSON)
+    return func.json_to_recordset(document).table_valued(*shape).render_derived(with_types=True)
 
 
 def _unbounded(column_type: TypeEngine[Any]) -> TypeEngine[Any]:

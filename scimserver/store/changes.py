@@ -5,8 +5,9 @@ as the write transaction's last step (``Database.write``), so every write path l
 a rolled-back transaction logs nothing.
 
 Ordering. A tenant's ``seq`` comes from its ``feed_heads`` row, incremented by an
-upsert that is the transaction's last statement but the inserts. On PostgreSQL that
-row stays locked until commit, so the tenant's writers commit in ``seq`` order and a
+upsert that is the transaction's last statement but the inserts (on PostgreSQL, one
+statement with them: a data-modifying WITH). On PostgreSQL that row stays locked until
+commit, so the tenant's writers commit in ``seq`` order and a
 reader that has seen ``seq`` N never later finds a new change below N: no visibility
 horizon or hold-back window is needed. The cost is that writes of one tenant
 serialise for the last few statements and the commit (its cost: bench/README.md);
@@ -21,13 +22,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, insert, select, union, update
+from sqlalchemy import (
+    BigInteger,
+    Insert,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    true,
+    union,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from scimserver.scim.changes import ChangeRecord
 from scimserver.scim.versions import now
-from scimserver.store.batch import InsertMany
+from scimserver.store.batch import InsertMany, dump_rows, json_rows
 from scimserver.store.counters import Increment
 from scimserver.store.models import Change, FeedHead
 
@@ -96,18 +109,38 @@ def append_pending(session: Session) -> int:
     by_tenant: dict[int, list[_Pending]] = {}
     for item in pending:
         by_tenant.setdefault(item.tenant_id, []).append(item)
+    postgres = session.get_bind().dialect.name == "postgresql"
     for tenant_id in sorted(by_tenant):
         items = by_tenant[tenant_id]
+        if postgres:  # seq = the advanced head - count + position, in the one statement
+            rows = [_row(item, i + 1, origin) for i, item in enumerate(items)]
+            params = {"tenant": tenant_id, "count": len(items), "rows": dump_rows(rows, _SEQ_LAST)}
+            session.execute(_ADVANCE_AND_INSERT, params)
+            continue
         last = _advance(session, tenant_id, len(items))
         first = last - len(items) + 1
-        rows = [_row(item, first + i, origin) for i, item in enumerate(items)]
-        _INSERT(session, rows)
+        _INSERT(session, [_row(item, first + i, origin) for i, item in enumerate(items)])
     return len(pending)
 
 
 _ADVANCE = Increment(
     _HEADS, ("tenant_id",), "seq", {"tenant_id": "tenant", "seq": "count", "pruned_through": 0}
 )
+
+
+def _advance_and_insert() -> Insert:
+    """PostgreSQL: the head's advance and the changes' insert as one statement (one round
+    trip, where they were two); ``rows`` carry their position (1…count) as ``seq``."""
+    head = _ADVANCE.statements["postgresql"].cte("head")
+    rows = json_rows(_CHANGES, _SEQ_LAST)
+    seq = head.c.seq - bindparam("count", type_=BigInteger) + rows.c.seq
+    shown = [rows.c[c] for c in _SEQ_LAST[:-1]]
+    numbered = select(*shown, seq).select_from(head).join(rows, true())
+    return insert(_CHANGES).from_select(_SEQ_LAST, numbered).add_cte(head)
+
+
+_SEQ_LAST = [*(c.name for c in _CHANGES.columns if c.name != "seq"), "seq"]
+_ADVANCE_AND_INSERT = _advance_and_insert()
 
 
 def _advance(session: Session, tenant_id: int, count: int) -> int:
