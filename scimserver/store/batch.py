@@ -8,10 +8,23 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Insert, String, Table, Text, bindparam, cast, column, func, select
+from sqlalchemy import (
+    JSON,
+    Insert,
+    String,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    column,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlalchemy.types import TypeEngine
 
@@ -125,6 +138,14 @@ def _from_json(statement: Insert, table: Table, columns: Sequence[str]) -> Inser
     built = statement.from_select(list(columns), select(*(rows.c[c] for c in columns)))
     assert isinstance(built, Insert)
     return built
+
+
+def insert_after(first: UpdateBase, table: Table, columns: Sequence[str]) -> Insert:
+    """PostgreSQL: ``first`` (an INSERT or a DELETE), then the INSERT of the bound
+    ``rows`` into ``table``, as one statement (a data-modifying WITH): one round trip
+    where there were two. Foreign keys are checked at the statement's end, so the rows
+    may refer to a row ``first`` inserts."""
+    return _from_json(insert(table), table, columns).add_cte(first.cte("first"))
 
 
 def json_rows(table: Table, columns: Sequence[str]) -> TableValuedAlias:

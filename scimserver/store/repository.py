@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,7 +38,7 @@ from scimserver.errors import Conflict, InvalidValue, Uniqueness
 from scimserver.scim.changes import MEMBER_ADDED, MEMBER_REMOVED, ChangeRecord, event_type
 from scimserver.scim.values import IndexedValue
 from scimserver.store import changes
-from scimserver.store.batch import InsertMany
+from scimserver.store.batch import InsertMany, dump_rows, insert_after
 from scimserver.store.models import STR_KEY_LENGTH, AttributeValue, Membership, Resource
 from scimserver.store.paging import CREATED, Position, Selection
 from scimserver.store.prepared import Prepared
@@ -230,6 +230,13 @@ _DELETE_VALUES = delete(_VALUES).where(
     tuple_(_VALUES.c.path, _VALUES.c.ordinal).in_(bindparam("b_keys", expanding=True)),
 )
 """One statement for every stale row, not an executemany (see :class:`InsertMany`)."""
+_ADD_WITH_VALUES = insert_after(
+    insert(_RESOURCES).values({c.key: bindparam(c.key) for c in _RESOURCES.columns}),
+    _VALUES,
+    _VALUE_COLUMNS,
+)
+_REPLACE_VALUES = insert_after(_DELETE_VALUES, _VALUES, _VALUE_COLUMNS)
+"""PostgreSQL: the two statements each of a create and an update makes, as one."""
 
 
 @dataclass(frozen=True)
@@ -347,9 +354,14 @@ class ResourceRepository:
         A unique clash is 409 uniqueness.
         """
         row = {column.key: getattr(resource, column.key) for column in _RESOURCES.columns}
-        with _storing():
-            self.session.execute(_INSERT_RESOURCE, row)  # Core: no unit of work for one row
-        self._index(resource.id, values)
+        rows = self._value_rows(resource.id, values)
+        if rows and self._postgres:
+            with _storing():
+                self.session.execute(_ADD_WITH_VALUES, {**row, "rows": self._dumped(rows)})
+        else:
+            with _storing():
+                self.session.execute(_INSERT_RESOURCE, row)  # Core: no unit of work
+            _INSERT_VALUES(self.session, rows)
         self._record(change, resource)
 
     def update(
@@ -382,9 +394,14 @@ class ResourceRepository:
         before = {(v.path, v.ordinal): v for v in old}
         after = {(v.path, v.ordinal): v for v in new}
         stale = [key for key, value in before.items() if after.get(key) != value]
+        fresh = self._value_rows(resource.id, [v for k, v in after.items() if before.get(k) != v])
+        gone = {"b_resource": resource.id, "b_keys": stale}
+        if stale and fresh and self._postgres:
+            self.session.execute(_REPLACE_VALUES, {**gone, "rows": self._dumped(fresh)})
+            return
         if stale:
-            self.session.execute(_DELETE_VALUES, {"b_resource": resource.id, "b_keys": stale})
-        self._index(resource.id, [v for k, v in after.items() if before.get(k) != v])
+            self.session.execute(_DELETE_VALUES, gone)
+        _INSERT_VALUES(self.session, fresh)
 
     def touch(self, resource: Resource, now: datetime) -> None:
         """Bump version and lastModified without rewriting the document."""
@@ -427,8 +444,13 @@ class ResourceRepository:
         for name in _REWRITTEN:  # written: the session has nothing left to flush
             set_committed_value(resource, name, params[f"b_{name}"])
 
-    def _index(self, resource_id: str, values: Iterable[IndexedValue]) -> None:
-        rows = [
+    @property
+    def _postgres(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
+
+    def _value_rows(self, resource_id: str, values: Iterable[IndexedValue]) -> list[dict[str, Any]]:
+        """The attribute_values rows indexing ``values``."""
+        return [
             {
                 "resource_id": resource_id,
                 "tenant_id": self.tenant_id,
@@ -442,8 +464,9 @@ class ResourceRepository:
             }
             for v in values
         ]
-        if rows:
-            _INSERT_VALUES(self.session, rows)
+
+    def _dumped(self, rows: Sequence[Mapping[str, Any]]) -> str:
+        return dump_rows(rows, _VALUE_COLUMNS)
 
     def value_taken(self, path: str, value: str, exclude_id: str | None) -> bool:
         """Whether another resource of this type already holds ``value`` at ``path``.
@@ -452,7 +475,7 @@ class ResourceRepository:
         advisory lock on its hash), so two writers cannot both find it free and both
         store it; SQLite's writers are serialised already.
         """
-        if self.session.get_bind().dialect.name == "postgresql":
+        if self._postgres:
             key = f"{self.tenant_id}\0{self.resource_type}\0{path}\0{value}".encode()
             digest = hashlib.blake2b(key, digest_size=8).digest()
             lock = int.from_bytes(digest, "big", signed=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -411,14 +412,56 @@ def test_a_users_values_go_in_one_insert_whose_text_never_changes(
     scim: ScimClient, app: Flask
 ) -> None:
     """One statement text for any number of rows: psycopg parses a query once, and a
-    multi-row VALUES list long enough to miss its cache was parsed on every create."""
+    multi-row VALUES list long enough to miss its cache was parsed on every create.
+    (On PostgreSQL the same statement inserts the user: see the next test.)"""
     emails = [{"value": f"u{i}@example.com", "type": "work"} for i in range(30)]
     runs = [
         statements_run(app, scim.create_user),
         statements_run(app, lambda: scim.create_user(emails=emails)),
     ]
-    inserts = [[s for s in run if s.startswith("INSERT INTO attribute_values")] for run in runs]
+    inserts = [[s for s in run if "INSERT INTO attribute_values" in s] for run in runs]
     assert [len(found) for found in inserts] == [1, 1]
     assert inserts[0] == inserts[1]
     found = scim.get('/Users?filter=emails.value eq "u29@example.com"').get_json()
     assert found["totalResults"] == 1
+
+
+def _write_of(statement: str) -> str | None:
+    """What a statement writes to a resource's tables, as its opening words (else None)."""
+    words = " ".join(statement.split())
+    found = re.match(r"(WITH \w+ AS \()?(INSERT INTO|UPDATE|DELETE FROM) (\w+)", words)
+    tables = {"resources", "attribute_values", "feed_heads", "changes"}
+    return found.group(0) if found and found.group(3) in tables else None
+
+
+def test_a_create_and_an_update_make_one_round_trip_per_table_on_postgresql(
+    scim: ScimClient, app: Flask, backend: str
+) -> None:
+    """PostgreSQL: the user and its values, and an update's stale and fresh values, each
+    go in one statement, as does the feed's head with the change rows."""
+    made: list[dict[str, Any]] = []
+    create = statements_run(app, lambda: made.append(scim.create_user(title="a")))
+    patch = statements_run(
+        app,
+        lambda: scim.patch(
+            f"/Users/{made[0]['id']}",
+            {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "title", "value": "b"}],
+            },
+        ),
+    )
+    writes = [[w for w in map(_write_of, run) if w] for run in (create, patch)]
+    if backend == "postgresql":
+        assert writes == [
+            ["WITH first AS (INSERT INTO resources", "WITH head AS (INSERT INTO feed_heads"],
+            [
+                "UPDATE resources",
+                "WITH first AS (DELETE FROM attribute_values",
+                "WITH head AS (INSERT INTO feed_heads",
+            ],
+        ], writes
+    user = scim.get(f"/Users/{made[0]['id']}").get_json()
+    assert user["title"] == "b" and user["meta"]["version"] == 'W/"2"'
+    assert scim.get('/Users?filter=title eq "b"').get_json()["totalResults"] == 1
+    assert scim.get('/Users?filter=title eq "a"').get_json()["totalResults"] == 0
