@@ -178,3 +178,22 @@ def test_a_user_name_lookup_reads_the_user_and_its_groups_in_one_statement(
     statements = statements_run(app, lambda: scim.get(excluded))
     assert not any("memberships" in s for s in statements)
     assert "groups" not in scim.get(excluded).get_json()["Resources"][0]
+
+
+def test_a_list_page_shows_each_user_its_own_groups(scim: ScimClient) -> None:
+    """A page's groups are read for all its users at once; each gets exactly its own."""
+    users = [scim.create_user() for _ in range(5)]
+    first = scim.create_group("First", [u["id"] for u in users[:3]])
+    second = scim.create_group("Second", [users[1]["id"], users[4]["id"]])
+    expected = {
+        users[0]["id"]: [first["id"]],
+        users[1]["id"]: sorted([first["id"], second["id"]]),
+        users[2]["id"]: [first["id"]],
+        users[3]["id"]: [],
+        users[4]["id"]: [second["id"]],
+    }
+    page = scim.get("/Users", query_string={"count": 10}).get_json()["Resources"]
+    shown = {r["id"]: [g["value"] for g in r.get("groups", [])] for r in page}
+    assert shown == expected
+    for user in page:
+        assert user == scim.get(f"/Users/{user['id']}").get_json()
