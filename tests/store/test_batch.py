@@ -12,8 +12,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from scimserver.store.batch import InsertMany
 from scimserver.store.db import Database
-from scimserver.store.migrate import upgrade
-from scimserver.store.models import AttributeValue, RequestRecord, Resource, Tenant
+from scimserver.store.models import AttributeValue, RequestRecord, Resource
+from tests.store.conftest import database_holding
 
 _VALUES = AttributeValue.metadata.tables[AttributeValue.__tablename__]
 _LOG = RequestRecord.metadata.tables[RequestRecord.__tablename__]
@@ -23,23 +23,17 @@ LOG_COLUMNS = [c.name for c in _LOG.columns if c.name != "id"]
 
 @pytest.fixture
 def db(backend: str, database_url_factory: Any) -> Iterator[Database]:
-    database = Database(database_url_factory(backend))
-    upgrade(database)
     moment = datetime(2026, 1, 2)
-    with database.write() as session:
-        session.add(Tenant(id=1, name="t", created=moment))
-        session.flush()
-        session.add(
-            Resource(
-                id="r1",
-                tenant_id=1,
-                resource_type="User",
-                version=1,
-                created=moment,
-                last_modified=moment,
-                data={},
-            )
-        )
+    resource = Resource(
+        id="r1",
+        tenant_id=1,
+        resource_type="User",
+        version=1,
+        created=moment,
+        last_modified=moment,
+        data={},
+    )
+    database = database_holding(database_url_factory(backend), resource)
     yield database
     database.dispose()
 

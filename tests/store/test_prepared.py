@@ -13,9 +13,10 @@ from sqlalchemy.exc import DBAPIError
 
 from scimserver.store.db import Database
 from scimserver.store.migrate import upgrade
-from scimserver.store.models import Resource, Tenant
+from scimserver.store.models import Resource
 from scimserver.store.prepared import Prepared
 from tests.conftest import POSTGRES_ADMIN_URL, PostgresDatabases
+from tests.store.conftest import database_holding
 
 SHOWN = select(
     Resource.id, Resource.version, Resource.created, Resource.data, Resource.password_hash
@@ -24,22 +25,16 @@ SHOWN = select(
 
 @pytest.fixture
 def db(backend: str, database_url_factory: Any) -> Iterator[Database]:
-    database = Database(database_url_factory(backend))
-    upgrade(database)
-    with database.write() as session:
-        session.add(Tenant(id=1, name="t", created=datetime(2026, 1, 2)))
-        session.flush()
-        session.add(
-            Resource(
-                id="r1",
-                tenant_id=1,
-                resource_type="User",
-                version=3,
-                created=datetime(2026, 1, 2, 3, 4, 5, 678000),
-                last_modified=datetime(2026, 1, 2, 3, 4, 5),
-                data={"userName": "zoë", "emails": [{"value": "z@example.com"}], "n": 2**40},
-            )
-        )
+    resource = Resource(
+        id="r1",
+        tenant_id=1,
+        resource_type="User",
+        version=3,
+        created=datetime(2026, 1, 2, 3, 4, 5, 678000),
+        last_modified=datetime(2026, 1, 2, 3, 4, 5),
+        data={"userName": "zoë", "emails": [{"value": "z@example.com"}], "n": 2**40},
+    )
+    database = database_holding(database_url_factory(backend), resource)
     yield database
     database.dispose()
 
