@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
-from scimserver.store.db import CHECKPOINT_INTERVAL, Checkpointer, Database, WriterQueue
+from scimserver.store.db import (
+    CHECKPOINT_INTERVAL,
+    WAL_SIZE_LIMIT,
+    Checkpointer,
+    Database,
+    WriterQueue,
+)
 
 
 def _write_rows(db: Database, count: int) -> None:
@@ -68,3 +78,64 @@ def test_the_wal_starts_over_while_writers_keep_writing(tmp_path: Path) -> None:
         db.dispose()
     assert written[0] >= 24_000_000
     assert largest < 16_000_000  # a WAL that never starts over holds all 24 MB, and more
+
+
+class _Passes:
+    """A stand-in for the checkpointer's connection: each PASSIVE pass reports the next
+    (busy, WAL frames, frames copied) of a script."""
+
+    def __init__(self, script: list[tuple[int, int, int]]) -> None:
+        self.script = script
+        self.passes = 0
+
+    def execute(self, _sql: str) -> _Passes:
+        self.passes += 1
+        return self
+
+    def fetchone(self) -> tuple[int, int, int]:
+        return self.script[min(self.passes, len(self.script)) - 1]
+
+    def close(self) -> None:
+        pass
+
+
+class _Turns(WriterQueue):
+    """Counts the times the checkpointer held the writers back."""
+
+    def __init__(self) -> None:
+        super().__init__("/nonexistent")
+        self.taken = 0
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        self.taken += 1
+        yield
+
+
+BIG = WAL_SIZE_LIMIT // 4096 + 1  # frames: a WAL past its size limit
+
+
+@pytest.mark.parametrize(
+    ("frames", "held", "passes"),
+    [
+        ([100, 120], 1, 3),  # the second pass found 20 new pages: few, so writers wait once
+        ([100 * n for n in range(1, 8)], 0, 6),  # writes outpace every pass, the WAL is small
+        ([BIG + 100 * n for n in range(1, 8)], 1, 7),  # ... and past its limit: hold them
+    ],
+)
+def test_writers_are_held_back_only_for_a_few_pages_or_a_big_wal(
+    monkeypatch: pytest.MonkeyPatch, frames: list[int], held: int, passes: int
+) -> None:
+    connection = _Passes([(0, f, f) for f in frames])
+    monkeypatch.setattr(sqlite3, "connect", lambda *_, **__: connection)
+    writers = _Turns()
+    Checkpointer("unused.db", writers).checkpoint()
+    assert (writers.taken, connection.passes) == (held, passes)
+
+
+def test_a_checkpoint_another_process_runs_is_left_to_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    connection = _Passes([(1, 500, 0)])
+    monkeypatch.setattr(sqlite3, "connect", lambda *_, **__: connection)
+    writers = _Turns()
+    Checkpointer("unused.db", writers).checkpoint()
+    assert (writers.taken, connection.passes) == (0, 1)
