@@ -19,7 +19,7 @@ LOOKUP = text(
 )
 
 
-def _load_users(db: Database, count: int) -> None:
+def _load_users(db: Database, count: int, first: int = 0) -> None:
     """What an IdP's first sync leaves: many rows written since the last ANALYZE."""
     moment = datetime(2026, 1, 2)
     rows = [
@@ -33,10 +33,11 @@ def _load_users(db: Database, count: int) -> None:
             "last_modified": moment,
             "data": {"userName": f"u{n:05d}@example.com"},
         }
-        for n in range(count)
+        for n in range(first, first + count)
     ]
     with db.write() as session:
-        session.execute(insert(Tenant), [{"id": 1, "name": "t", "created": moment}])
+        if not first:
+            session.execute(insert(Tenant), [{"id": 1, "name": "t", "created": moment}])
         session.execute(insert(Resource), rows)
     db.dispose()  # its backend exits and reports its counters (else it may wait ~10 s idle)
 
@@ -68,6 +69,47 @@ def test_a_loaded_table_is_analyzed_and_a_lookup_takes_the_unique_index(
             plan = "\n".join(connection.execute(LOOKUP).scalars())
         assert "uq_resources_user_name" in plan, plan
         assert statistics.analyze() == []  # nothing changed since: nothing is due
+    finally:
+        db.dispose()
+
+
+def _changed_since_analyzed(db: Database, table: str) -> int:
+    """The rows the statistics views count as changed since the last ANALYZE, once the
+    backends have reported them."""
+    query = text("SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = :t")
+    deadline = time.monotonic() + 20
+    while True:
+        with db.connect() as connection:
+            changed = connection.execute(query, {"t": table}).scalar_one()
+        if changed or time.monotonic() > deadline:
+            return int(changed)
+        time.sleep(0.2)
+
+
+def _analyzed_once_settled(statistics: Statistics) -> list[str]:
+    """A round's answer once the backends' counts have reached the statistics views."""
+    deadline = time.monotonic() + 20
+    while True:
+        analyzed = statistics.analyze()
+        if analyzed or time.monotonic() > deadline:
+            return analyzed
+        time.sleep(0.2)
+
+
+def test_a_table_is_due_again_once_it_has_changed_as_many_rows_as_it_held(
+    postgres: PostgresDatabases,
+) -> None:
+    db = Database(postgres.create())
+    upgrade(db)
+    try:
+        statistics = Statistics(db.engine.url, ["resources"])
+        _load_users(db, 2_000)
+        assert _analyzed_once_settled(statistics) == ["resources"]
+        _load_users(db, 1_500, first=2_000)  # 75% more: autovacuum's 10% would be due
+        assert _changed_since_analyzed(db, "resources") == 1_500
+        assert statistics.analyze() == []
+        _load_users(db, 600, first=3_500)  # 2,100 since: past 2,000 and the threshold
+        assert _analyzed_once_settled(statistics) == ["resources"]
     finally:
         db.dispose()
 
