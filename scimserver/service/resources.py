@@ -391,7 +391,7 @@ class ResourceService:
         result = scim_patch.apply_patch(self.type, resource.data, operations)
         diff = None
         if result.changed or result.password is not None:
-            document = self.marshaller.load(result.document, Phase.REPLACE)
+            document = self.marshaller.reload(resource.data, result.document)
             document.pop("password", None)
             diff = self._diff(resource.data, document, _hashed(result.password))
         return _Planned(resource.version, diff, result)
