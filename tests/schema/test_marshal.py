@@ -12,8 +12,9 @@ from scimserver.errors import InvalidValue
 from scimserver.schema.marshal import Marshaller, Phase
 from scimserver.schema.registry import default_schema_dir, load_registry
 
-REGISTRY = load_registry([default_schema_dir()])
-USERS = Marshaller(REGISTRY.resource_type("User"))
+USER = load_registry([default_schema_dir()]).resource_type("User")
+assert USER is not None
+USERS = Marshaller(USER)
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 STORED = USERS.load(
