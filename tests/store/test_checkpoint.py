@@ -6,7 +6,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from scimserver.store.db import (
     CHECKPOINT_INTERVAL,
+    WAL_FILE_LIMIT,
     WAL_SIZE_LIMIT,
     Checkpointer,
     Database,
@@ -78,6 +79,26 @@ def test_the_wal_starts_over_while_writers_keep_writing(tmp_path: Path) -> None:
         db.dispose()
     assert written[0] >= 24_000_000
     assert largest < 16_000_000  # a WAL that never starts over holds all 24 MB, and more
+
+
+def test_a_wal_that_starts_over_keeps_its_file(tmp_path: Path) -> None:
+    """Past the size at which the checkpointer holds writers back, the WAL file is
+    reused when it starts over, not cut back (and grown again by the next writes)."""
+    path = tmp_path / "kept.db"
+    db = Database(f"sqlite:///{path}")
+    wal = Path(f"{path}-wal")
+    try:
+        _write_rows(db, WAL_SIZE_LIMIT // 1000 + 2_000)  # 1 kB rows: past the size limit
+        grown = wal.stat().st_size
+        assert WAL_SIZE_LIMIT < grown < WAL_FILE_LIMIT
+        Checkpointer(str(path), WriterQueue(str(path))).checkpoint()
+        _write_rows(db, 1)
+        with closing(sqlite3.connect(path)) as connection:
+            _, frames, _ = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert frames < 10  # the WAL started over ...
+        assert wal.stat().st_size == grown  # ... in the file it had
+    finally:
+        db.dispose()
 
 
 class _Passes:
