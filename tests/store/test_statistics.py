@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import datetime
 
+import pytest
 from sqlalchemy import insert, text
 
 from scimserver.store.db import Database
@@ -50,29 +52,6 @@ def _last_analyzed(db: Database, table: str) -> datetime | None:
     return found if isinstance(found, datetime) else None
 
 
-def test_a_loaded_table_is_analyzed_and_a_lookup_takes_the_unique_index(
-    postgres: PostgresDatabases,
-) -> None:
-    db = Database(postgres.create())
-    upgrade(db)
-    try:
-        _load_users(db, 5_000)
-        statistics = Statistics(db.engine.url, ["resources", "tenants", "not_ours"])
-        deadline = time.monotonic() + 20
-        analyzed: list[str] = []
-        while "resources" not in analyzed and time.monotonic() < deadline:
-            analyzed = statistics.analyze()
-            time.sleep(0.2)
-        assert "resources" in analyzed
-        assert "not_ours" not in analyzed
-        with db.connect() as connection:
-            plan = "\n".join(connection.execute(LOOKUP).scalars())
-        assert "uq_resources_user_name" in plan, plan
-        assert statistics.analyze() == []  # nothing changed since: nothing is due
-    finally:
-        db.dispose()
-
-
 def _changed_since_analyzed(db: Database, table: str) -> int:
     """The rows the statistics views count as changed since the last ANALYZE, once the
     backends have reported them."""
@@ -96,36 +75,45 @@ def _analyzed_once_settled(statistics: Statistics) -> list[str]:
         time.sleep(0.2)
 
 
-def test_a_table_is_due_again_once_it_has_changed_as_many_rows_as_it_held(
-    postgres: PostgresDatabases,
-) -> None:
-    db = Database(postgres.create())
-    upgrade(db)
-    try:
-        statistics = Statistics(db.engine.url, ["resources"])
-        _load_users(db, 2_000)
-        assert _analyzed_once_settled(statistics) == ["resources"]
-        _load_users(db, 1_500, first=2_000)  # 75% more: autovacuum's 10% would be due
-        assert _changed_since_analyzed(db, "resources") == 1_500
-        assert statistics.analyze() == []
-        _load_users(db, 600, first=3_500)  # 2,100 since: past 2,000 and the threshold
-        assert _analyzed_once_settled(statistics) == ["resources"]
-    finally:
-        db.dispose()
+@pytest.fixture
+def db(postgres: PostgresDatabases) -> Iterator[Database]:
+    """A migrated PostgreSQL database of its own."""
+    database = Database(postgres.create())
+    upgrade(database)
+    yield database
+    database.dispose()
 
 
-def test_writes_start_the_rounds_in_the_background(postgres: PostgresDatabases) -> None:
-    db = Database(postgres.create())
-    upgrade(db)
-    try:
-        assert db._statistics is not None
-        db._statistics.rounds.interval = 0.2
-        _load_users(db, 2_000)  # db.write() nudges the thread when it commits
-        deadline = time.monotonic() + 15
-        while _last_analyzed(db, "resources") is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-            with db.write():  # as above; each commit also nudges the thread again
-                pass
-        assert _last_analyzed(db, "resources") is not None
-    finally:
-        db.dispose()
+def test_a_loaded_table_is_analyzed_and_a_lookup_takes_the_unique_index(db: Database) -> None:
+    _load_users(db, 5_000)
+    statistics = Statistics(db.engine.url, ["resources", "tenants", "not_ours"])
+    analyzed = _analyzed_once_settled(statistics)
+    assert "resources" in analyzed
+    assert "not_ours" not in analyzed
+    with db.connect() as connection:
+        plan = "\n".join(connection.execute(LOOKUP).scalars())
+    assert "uq_resources_user_name" in plan, plan
+    assert statistics.analyze() == []  # nothing changed since: nothing is due
+
+
+def test_a_table_is_due_again_once_it_has_changed_as_many_rows_as_it_held(db: Database) -> None:
+    statistics = Statistics(db.engine.url, ["resources"])
+    _load_users(db, 2_000)
+    assert _analyzed_once_settled(statistics) == ["resources"]
+    _load_users(db, 1_500, first=2_000)  # 75% more: autovacuum's 10% would be due
+    assert _changed_since_analyzed(db, "resources") == 1_500
+    assert statistics.analyze() == []
+    _load_users(db, 600, first=3_500)  # 2,100 since: past 2,000 and the threshold
+    assert _analyzed_once_settled(statistics) == ["resources"]
+
+
+def test_writes_start_the_rounds_in_the_background(db: Database) -> None:
+    assert db._statistics is not None
+    db._statistics.rounds.interval = 0.2
+    _load_users(db, 2_000)  # db.write() nudges the thread when it commits
+    deadline = time.monotonic() + 15
+    while _last_analyzed(db, "resources") is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        with db.write():  # as above; each commit also nudges the thread again
+            pass
+    assert _last_analyzed(db, "resources") is not None
