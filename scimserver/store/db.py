@@ -34,8 +34,8 @@ WAL_FILE_LIMIT = 4 * WAL_SIZE_LIMIT
 
 Writes outpace the checkpointer's free passes past ``WAL_SIZE_LIMIT`` (to ~110 MB under
 scimbench's creates) before it holds them back; a WAL cut back to that limit as it
-started over cost the first commit after it ~5 ms more while every writer waited (the
-file shortened, then grown again block by block). Kept, it is overwritten in place.
+started over cost the first commit after it ~5 ms more while every writer waited, and the
+file grew again with the next writes. Kept, it is overwritten in place.
 """
 CHECKPOINT_INTERVAL = 1.0
 """Seconds between a server's WAL checkpoints (SQLite), taken off the request path."""
