@@ -31,6 +31,7 @@ from scimserver.service.observed import note_normalisations, note_subject
 from scimserver.service.passwords import hash_password
 from scimserver.service.retry import reading, retrying
 from scimserver.service.streamed import Document, HeldRead, Streamed
+from scimserver.store import single
 from scimserver.store.changes import Origin
 from scimserver.store.db import Database
 from scimserver.store.models import Resource
@@ -45,6 +46,7 @@ from scimserver.store.repository import (
     Session,
     describe,
     identified,
+    identified_with_groups,
     named,
 )
 
@@ -154,6 +156,10 @@ class ResourceService:
         self.request_id = request_id
         self.has_members = _is_group(resource_type)
         self.has_groups = resource_type.schema.attribute("groups") is not None
+        self.writes_alone = not (db.is_sqlite or self.has_members or self._checks_unique())
+        """Creates and updates are one statement each, outside a transaction: PostgreSQL,
+        a type without members (they are written in the transaction) and no attribute but
+        userName unique (its index refuses a clash; others are checked by a read)."""
 
     # -- reads ------------------------------------------------------------------------
 
@@ -298,6 +304,10 @@ class ResourceService:
         kind = event_type(self.type.id, "created")
         paths = changed_paths(self.type, {}, document)
         change = describe(resource, kind, attributes=paths, data=document)
+        if self.writes_alone:
+            with self.db.write_alone() as connection:
+                single.add(connection, resource, values, change, self._origin("POST"))
+            return self._written(resource, (None, None), projection)
         with self.db.write(self._origin("POST")) as session:
             self._check_unique(session, resource)
             self._repo(session).add(resource, values, change)
@@ -314,10 +324,18 @@ class ResourceService:
         document = self.marshaller.load(self._normalised("PUT", body), Phase.REPLACE)
         hashed = _hashed(document.pop("password", None))
         members = document.pop("members", None) if self.has_members else None
-        early = self._early(resource_id, lambda seen: self._replaced(seen, document, hashed))
+
+        def plan(seen: Resource | Found) -> _Planned:
+            return self._replaced(seen, document, hashed)
+
+        if self.writes_alone:
+            written = self._updated_alone(resource_id, if_match, plan, "PUT", projection)
+            if written is not None:
+                return written
+        early = self._early(resource_id, plan)
         with self.db.write(self._origin("PUT")) as session:
             resource = self._locked(self._repo(session), resource_id, if_match)
-            planned = _current(early, resource) or self._replaced(resource, document, hashed)
+            planned = _current(early, resource) or plan(resource)
             changed = self._update(session, resource, planned.diff)
             if self.has_members:
                 moved = self._replace_members(session, resource, members or [])
@@ -332,12 +350,20 @@ class ResourceService:
     ) -> Written:
         """Apply a PatchOp; ``projection`` None means the caller wants no body back."""
         operations = scim_patch.parse_operations(body)
+
+        def plan(seen: Resource | Found) -> _Planned:
+            return self._patched(seen, operations)
+
+        if self.writes_alone:
+            written = self._updated_alone(resource_id, if_match, plan, "PATCH", projection)
+            if written is not None:
+                return written
         early = None
         if not scim_patch.only_members(operations):  # a membership change has nothing to plan
-            early = self._early(resource_id, lambda seen: self._patched(seen, operations))
+            early = self._early(resource_id, plan)
         with self.db.write(self._origin("PATCH")) as session:
             resource = self._locked(self._repo(session), resource_id, if_match)
-            planned = _current(early, resource) or self._patched(resource, operations)
+            planned = _current(early, resource) or plan(resource)
             assert planned.patch is not None
             self._log_normalisations("PATCH", planned.patch.normalisations)
             changed = self._update(session, resource, planned.diff)
@@ -354,6 +380,70 @@ class ResourceService:
         with self.db.write(self._origin("DELETE")) as session:
             repo = self._repo(session)
             repo.remove(self._locked(repo, resource_id, if_match, "delete"), now())
+
+    def _updated_alone(
+        self,
+        resource_id: str,
+        if_match: str | None,
+        plan: Callable[[Found], _Planned],
+        operation: str,
+        projection: Projection | None,
+    ) -> Written | None:
+        """PostgreSQL: the update planned against the version read just now and written
+        as one statement (``store.single``), or None for the locked path to decide: the
+        resource was not found, If-Match or the plan refused it, or another writer
+        changed it in between. Its groups, if shown, are read with it, in one statement."""
+        groups_shown = projection is not None and self._shows_groups(projection)
+        with self.db.connect() as connection:
+            found = identified_with_groups(
+                connection, self.tenant_id, self.type.id, resource_id, groups_shown
+            )
+        if found is None:
+            return None
+        seen, groups = found
+        if if_match is not None and not matches_any(if_match, seen.version):
+            return None
+        try:
+            planned = plan(seen)
+        except ScimError:
+            return None
+        if planned.diff is None:
+            note_subject(_named(seen.data))
+            shown: Resource | Found = seen
+        else:
+            shown = self._rewritten(seen, planned.diff)
+            if not self._stored_alone(shown, seen.version, planned.diff, operation):
+                return None
+        if planned.patch is not None:
+            self._log_normalisations(operation, planned.patch.normalisations)
+        if projection is None:
+            return Written(None, shown.version, self._location(shown.id))
+        return self._written(
+            shown, (None, None if groups is None else {seen.id: groups}), projection
+        )
+
+    def _stored_alone(self, resource: Resource, read: int, diff: _Diff, operation: str) -> bool:
+        """``resource`` written over its version ``read`` as one statement; False, with
+        nothing written, when ``read`` is no longer the stored version."""
+        change = describe(resource, diff.kind, attributes=diff.paths, data=diff.document)
+        old, new = diff.old_values, diff.new_values
+        with self.db.write_alone() as connection:
+            origin = self._origin(operation)
+            return single.rewrite(connection, resource, read, old, new, change, origin)
+
+    def _rewritten(self, seen: Found, diff: _Diff) -> Resource:
+        """The resource ``seen`` as ``diff`` leaves it, one version on (not in a session)."""
+        resource = Resource(
+            id=seen.id,
+            tenant_id=self.tenant_id,
+            resource_type=self.type.id,
+            version=seen.version,
+            created=seen.created,
+            last_modified=seen.last_modified,
+        )
+        self._store_document(resource, diff.document, diff.password_hash)
+        self._bump(resource)
+        return resource
 
     def _early(self, resource_id: str, plan: Callable[[Found], _Planned]) -> _Planned | None:
         """``plan`` worked out before the write transaction, or None.
@@ -498,6 +588,12 @@ class ResourceService:
     def _values(self, document: Mapping[str, Any]) -> list[Any]:
         return index_values(self.type, document)
 
+    def _checks_unique(self) -> bool:
+        """Whether :meth:`_check_unique` has any attribute to check."""
+        return any(
+            a.uniqueness != "none" and a.name != "userName" for a in self.type.schema.attributes
+        )
+
     def _check_unique(self, session: Session, resource: Resource) -> None:
         """Uniqueness ``server`` on attributes other than userName (which has its own index)."""
         repo = self._repo(session)
@@ -575,7 +671,9 @@ class ResourceService:
         session.flush()
         return self._related(session, [resource.id], projection, in_groups=not new)
 
-    def _written(self, resource: Resource, related: _Related, projection: Projection) -> Written:
+    def _written(
+        self, resource: Resource | Found, related: _Related, projection: Projection
+    ) -> Written:
         rendered = project(self.type, self._document(resource, *related), projection)
         return Written(rendered, resource.version, self._location(resource.id))
 

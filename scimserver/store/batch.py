@@ -148,11 +148,11 @@ def insert_after(first: UpdateBase, table: Table, columns: Sequence[str]) -> Ins
     return _from_json(insert(table), table, columns).add_cte(first.cte("first"))
 
 
-def json_rows(table: Table, columns: Sequence[str]) -> TableValuedAlias:
-    """The bound ``rows`` (a JSON array of objects, see :func:`dump_rows`) as a table of
+def json_rows(table: Table, columns: Sequence[str], name: str = "rows") -> TableValuedAlias:
+    """The bound ``name`` (a JSON array of objects, see :func:`dump_rows`) as a table of
     ``columns`` typed as ``table``'s: PostgreSQL's ``json_to_recordset``."""
     shape = [column(c, _unbounded(table.c[c].type)) for c in columns]
-    document = cast(bindparam("rows", type_=Text), JSON)
+    document = cast(bindparam(name, type_=Text), JSON)
     return func.json_to_recordset(document).table_valued(*shape).render_derived(with_types=True)
 
 

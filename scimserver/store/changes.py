@@ -18,23 +18,28 @@ the database lock anyway.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     BigInteger,
     Insert,
+    Integer,
     Select,
     bindparam,
     delete,
     func,
     insert,
+    literal,
     select,
     true,
     union,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -113,9 +118,7 @@ def append_pending(session: Session) -> int:
     for tenant_id in sorted(by_tenant):
         items = by_tenant[tenant_id]
         if postgres:  # seq = the advanced head - count + position, in the one statement
-            rows = [_row(item, i + 1, origin) for i, item in enumerate(items)]
-            params = {"tenant": tenant_id, "count": len(items), "rows": dump_rows(rows, _SEQ_LAST)}
-            session.execute(_ADVANCE_AND_INSERT, params)
+            session.execute(_ADVANCE_AND_INSERT, _appended(tenant_id, items, origin))
             continue
         last = _advance(session, tenant_id, len(items))
         first = last - len(items) + 1
@@ -123,15 +126,26 @@ def append_pending(session: Session) -> int:
     return len(pending)
 
 
+def one_appended(tenant_id: int, change: ChangeRecord, version: int, origin: Origin) -> Any:
+    """The parameters of :func:`appended_after` for ``change``, made now, at ``version``."""
+    return _appended(tenant_id, [_Pending(tenant_id, change, version, now())], origin)
+
+
+def _appended(tenant_id: int, items: Sequence[_Pending], origin: Origin) -> dict[str, Any]:
+    """The parameters of a PostgreSQL append of ``items``: their rows numbered 1…count."""
+    rows = [_row(item, i + 1, origin) for i, item in enumerate(items)]
+    return {"tenant": tenant_id, "count": len(items), "rows": dump_rows(rows, _SEQ_LAST)}
+
+
 _ADVANCE = Increment(
     _HEADS, ("tenant_id",), "seq", {"tenant_id": "tenant", "seq": "count", "pruned_through": 0}
 )
 
 
-def _advance_and_insert() -> Insert:
-    """PostgreSQL: the head's advance and the changes' insert as one statement (one round
-    trip, where they were two); ``rows`` carry their position (1…count) as ``seq``."""
-    head = _ADVANCE.statements["postgresql"].cte("head")
+def _appending(head: CTE) -> Insert:
+    """PostgreSQL: the bound ``rows`` inserted after ``head`` (the head's advance, which
+    returns the new ``seq``), one statement; ``rows`` carry their position (1…count) as
+    ``seq``."""
     rows = json_rows(_CHANGES, _SEQ_LAST)
     seq = head.c.seq - bindparam("count", type_=BigInteger) + rows.c.seq
     shown = [rows.c[c] for c in _SEQ_LAST[:-1]]
@@ -139,8 +153,28 @@ def _advance_and_insert() -> Insert:
     return insert(_CHANGES).from_select(_SEQ_LAST, numbered).add_cte(head)
 
 
+def appended_after(first: CTE) -> Insert:
+    """PostgreSQL: the bound changes (:func:`one_appended`) appended once ``first`` returns a
+    row, and not otherwise. The head's advance takes its row from ``first``, so whatever
+    ``first`` locks is locked before the tenant's head, in the order of a transaction
+    that appends its changes last (a data-modifying WITH runs its parts in no set order
+    else: head then row, against row then head, is a deadlock)."""
+    advance = postgresql.insert(_HEADS).from_select(
+        ["tenant_id", "seq", "pruned_through"],
+        select(
+            bindparam("tenant", type_=Integer),
+            bindparam("count", type_=BigInteger),
+            literal(0, BigInteger),
+        ).select_from(first),
+    )
+    advance = advance.on_conflict_do_update(
+        index_elements=[_HEADS.c.tenant_id], set_={"seq": _HEADS.c.seq + advance.excluded.seq}
+    )
+    return _appending(advance.returning(_HEADS.c.seq).cte("head"))
+
+
 _SEQ_LAST = [*(c.name for c in _CHANGES.columns if c.name != "seq"), "seq"]
-_ADVANCE_AND_INSERT = _advance_and_insert()
+_ADVANCE_AND_INSERT = _appending(_ADVANCE.statements["postgresql"].cte("head"))
 
 
 def _advance(session: Session, tenant_id: int, count: int) -> int:

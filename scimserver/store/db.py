@@ -280,6 +280,17 @@ class Database:
         if self._statistics is not None:
             self._statistics.nudge()
 
+    @contextmanager
+    def write_alone(self) -> Iterator[Connection]:
+        """PostgreSQL: a connection on which each statement commits on its own, for a write
+        that is one statement (``store.single``); errors are raised as :meth:`write`
+        raises them."""
+        assert not self.is_sqlite, "SQLite writers take the write lock in a transaction"
+        with _translated(), self._single.connect() as connection:
+            yield connection
+        if self._statistics is not None:
+            self._statistics.nudge()
+
     def _turn(self) -> AbstractContextManager[None]:
         return self._queue.turn() if self._queue is not None else nullcontext()
 

@@ -49,7 +49,8 @@ _CHUNK = 500
 """Ids per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits."""
 
 
-def _rowcount(result: Result[Any]) -> int:
+def rowcount(result: Result[Any]) -> int:
+    """The rows a write changed (0 where the driver does not say)."""
     count = getattr(result, "rowcount", 0)
     return max(int(count), 0)
 
@@ -65,7 +66,7 @@ def _changed_underneath() -> Conflict:
 
 
 @contextmanager
-def _storing() -> Iterator[None]:
+def storing() -> Iterator[None]:
     """Database refusals of a resource row's INSERT or UPDATE as SCIM errors."""
     try:
         yield
@@ -195,15 +196,24 @@ def _groups_column(json_array: Any, json_aggregate: Any) -> Any:
 _SHOWN = (Resource.id, Resource.version, Resource.created, Resource.last_modified, Resource.data)
 _NAMED_SELECT = select(*_SHOWN).where(*_IN_SCOPE, Resource.user_name_key == bindparam("key"))
 _NAMED = Prepared(_NAMED_SELECT)
-_IDENTIFIED = Prepared(select(*_SHOWN).where(*_IN_SCOPE, Resource.id == bindparam("id")))
-_NAMED_WITH_GROUPS = {  # the user and its groups in one statement (one round trip)
-    "sqlite": Prepared(
-        _NAMED_SELECT.add_columns(_groups_column(func.json_array, func.json_group_array))
-    ),
-    "postgresql": Prepared(
-        _NAMED_SELECT.add_columns(_groups_column(func.json_build_array, func.json_agg))
-    ),
-}
+_IDENTIFIED_SELECT = select(*_SHOWN).where(*_IN_SCOPE, Resource.id == bindparam("id"))
+_IDENTIFIED = Prepared(_IDENTIFIED_SELECT)
+
+
+def _with_groups(found: Select[Any]) -> dict[str, Prepared]:
+    """``found`` and its resource's groups in one statement (one round trip), by dialect."""
+    return {
+        "sqlite": Prepared(
+            found.add_columns(_groups_column(func.json_array, func.json_group_array))
+        ),
+        "postgresql": Prepared(
+            found.add_columns(_groups_column(func.json_build_array, func.json_agg))
+        ),
+    }
+
+
+_NAMED_WITH_GROUPS = _with_groups(_NAMED_SELECT)
+_IDENTIFIED_WITH_GROUPS = _with_groups(_IDENTIFIED_SELECT)
 Lock = Literal["change", "delete"]
 _LOCKED = {"change": _FIND_FOR_CHANGE, "delete": _FIND_FOR_DELETE}
 _VALUES = AttributeValue.metadata.tables[AttributeValue.__tablename__]
@@ -240,8 +250,8 @@ DERIVED_GROUPS = "User"
 """The member type whose representation shows its groups (``User.groups``): adding or
 removing its membership changes it, so its version moves too."""
 _ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
-_VALUE_COLUMNS = tuple(c.name for c in _VALUES.columns if not c.primary_key)  # all but id
-_INSERT_VALUES = InsertMany(insert(_VALUES), _VALUE_COLUMNS)
+VALUE_COLUMNS = tuple(c.name for c in _VALUES.columns if not c.primary_key)  # all but id
+_INSERT_VALUES = InsertMany(insert(_VALUES), VALUE_COLUMNS)
 _INSERT_RESOURCE = insert(_RESOURCES)
 _ADD_MEMBERS = {  # racing adds of the same member are fine
     module.dialect.name: InsertMany(module.insert(Membership).on_conflict_do_nothing())
@@ -255,10 +265,52 @@ _DELETE_VALUES = delete(_VALUES).where(
 _ADD_WITH_VALUES = insert_after(
     insert(_RESOURCES).values({c.key: bindparam(c.key) for c in _RESOURCES.columns}),
     _VALUES,
-    _VALUE_COLUMNS,
+    VALUE_COLUMNS,
 )
-_REPLACE_VALUES = insert_after(_DELETE_VALUES, _VALUES, _VALUE_COLUMNS)
+_REPLACE_VALUES = insert_after(_DELETE_VALUES, _VALUES, VALUE_COLUMNS)
 """PostgreSQL: the two statements each of a create and an update makes, as one."""
+
+
+def value_rows(
+    tenant_id: int, resource_id: str, values: Iterable[IndexedValue]
+) -> list[dict[str, Any]]:
+    """The attribute_values rows indexing ``values``."""
+    return [
+        {
+            "resource_id": resource_id,
+            "tenant_id": tenant_id,
+            "path": v.path,
+            "ordinal": v.ordinal,
+            "str_key": v.str_value[:STR_KEY_LENGTH] if v.str_value is not None else None,
+            "str_value": v.str_value,
+            "num_value": v.num_value,
+            "time_value": v.time_value,
+            "bool_value": v.bool_value,
+        }
+        for v in values
+    ]
+
+
+def dumped_values(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Value rows as the one JSON document PostgreSQL's inserts take."""
+    return dump_rows(rows, VALUE_COLUMNS)
+
+
+def reindexing(
+    tenant_id: int, resource_id: str, old: Iterable[IndexedValue], new: Iterable[IndexedValue]
+) -> tuple[list[tuple[str, int]], list[dict[str, Any]]]:
+    """The (path, ordinal) keys of the index rows to delete and the rows to insert.
+
+    ``old`` are the values of the changed attributes as stored, ``new`` as they are now.
+    A value is a row per (path, ordinal), so only rows whose value differs are deleted
+    and inserted: a PATCH of one attribute writes one index row, not twenty-five, and
+    dirties correspondingly fewer index pages at commit.
+    """
+    before = {(v.path, v.ordinal): v for v in old}
+    after = {(v.path, v.ordinal): v for v in new}
+    stale = [key for key, value in before.items() if after.get(key) != value]
+    fresh = [v for k, v in after.items() if before.get(k) != v]
+    return stale, value_rows(tenant_id, resource_id, fresh)
 
 
 @dataclass(frozen=True)
@@ -336,10 +388,28 @@ def named(
     when ``with_groups``; None if there is none. One statement: its own snapshot, so it
     needs no transaction around it."""
     params = {"tenant": tenant_id, "type": resource_type, "key": key}
+    return _found(connection, _NAMED, _NAMED_WITH_GROUPS, params, with_groups)
+
+
+def identified_with_groups(
+    connection: Connection, tenant_id: int, resource_type: str, resource_id: str, with_groups: bool
+) -> tuple[Found, list[MemberRow] | None] | None:
+    """:func:`identified`, with the resource's groups when ``with_groups``."""
+    params = {"tenant": tenant_id, "type": resource_type, "id": resource_id}
+    return _found(connection, _IDENTIFIED, _IDENTIFIED_WITH_GROUPS, params, with_groups)
+
+
+def _found(
+    connection: Connection,
+    plain: Prepared,
+    grouped: Mapping[str, Prepared],
+    params: Mapping[str, Any],
+    with_groups: bool,
+) -> tuple[Found, list[MemberRow] | None] | None:
     if not with_groups:
-        row = _NAMED.first(connection, params)
+        row = plain.first(connection, params)
         return None if row is None else (Found(*row), None)
-    row = _NAMED_WITH_GROUPS[connection.dialect.name].first(connection, params)
+    row = grouped[connection.dialect.name].first(connection, params)
     if row is None:
         return None
     *shown, pairs = row
@@ -376,12 +446,12 @@ class ResourceRepository:
         A unique clash is 409 uniqueness.
         """
         row = {column.key: getattr(resource, column.key) for column in _RESOURCES.columns}
-        rows = self._value_rows(resource.id, values)
+        rows = value_rows(self.tenant_id, resource.id, values)
         if rows and self._postgres:
-            with _storing():
-                self.session.execute(_ADD_WITH_VALUES, {**row, "rows": self._dumped(rows)})
+            with storing():
+                self.session.execute(_ADD_WITH_VALUES, {**row, "rows": dumped_values(rows)})
         else:
-            with _storing():
+            with storing():
                 self.session.execute(_INSERT_RESOURCE, row)  # Core: no unit of work
             _INSERT_VALUES(self.session, rows)
         self._record(change, resource)
@@ -397,11 +467,7 @@ class ResourceRepository:
 
         A renamed group changes the ``groups`` its member users show, so their versions
         move too (one statement; a rename is rare, a membership change never does this).
-
-        ``old`` are the values of the changed attributes as stored, ``new`` as they are
-        now. A value is a row per (path, ordinal), so only rows whose value differs are
-        deleted and inserted: a PATCH of one attribute writes one index row, not
-        twenty-five, and dirties correspondingly fewer index pages at commit.
+        Only the index rows whose values changed are rewritten (:func:`reindexing`).
         """
         renamed = inspect(resource).attrs.display_name.history.has_changes()
         self._write_back(resource)
@@ -413,13 +479,10 @@ class ResourceRepository:
                 memberships.member_ids(resource.id, DERIVED_GROUPS),
                 resource.last_modified,
             )
-        before = {(v.path, v.ordinal): v for v in old}
-        after = {(v.path, v.ordinal): v for v in new}
-        stale = [key for key, value in before.items() if after.get(key) != value]
-        fresh = self._value_rows(resource.id, [v for k, v in after.items() if before.get(k) != v])
+        stale, fresh = reindexing(self.tenant_id, resource.id, old, new)
         gone = {"b_resource": resource.id, "b_keys": stale}
         if stale and fresh and self._postgres:
-            self.session.execute(_REPLACE_VALUES, {**gone, "rows": self._dumped(fresh)})
+            self.session.execute(_REPLACE_VALUES, {**gone, "rows": dumped_values(fresh)})
             return
         if stale:
             self.session.execute(_DELETE_VALUES, gone)
@@ -434,7 +497,7 @@ class ResourceRepository:
             "b_new": version,
             "b_now": now,
         }
-        if _rowcount(self.session.execute(_TOUCH, params)) != 1:
+        if rowcount(self.session.execute(_TOUCH, params)) != 1:
             raise _changed_underneath()
         # What was written is known: record it on the object as loaded, without a re-read.
         set_committed_value(resource, "version", version)
@@ -459,9 +522,9 @@ class ResourceRepository:
         read = inspect(resource).attrs.version.history.deleted
         params = {f"b_{name}": getattr(resource, name) for name in _REWRITTEN}
         params |= {"b_id": resource.id, "b_read": read[0] if read else resource.version}
-        with _storing(), self.session.no_autoflush:
+        with storing(), self.session.no_autoflush:
             result = self.session.execute(_REWRITE, params)
-        if _rowcount(result) != 1:
+        if rowcount(result) != 1:
             raise _changed_underneath()
         for name in _REWRITTEN:  # written: the session has nothing left to flush
             set_committed_value(resource, name, params[f"b_{name}"])
@@ -469,26 +532,6 @@ class ResourceRepository:
     @property
     def _postgres(self) -> bool:
         return self.session.get_bind().dialect.name == "postgresql"
-
-    def _value_rows(self, resource_id: str, values: Iterable[IndexedValue]) -> list[dict[str, Any]]:
-        """The attribute_values rows indexing ``values``."""
-        return [
-            {
-                "resource_id": resource_id,
-                "tenant_id": self.tenant_id,
-                "path": v.path,
-                "ordinal": v.ordinal,
-                "str_key": v.str_value[:STR_KEY_LENGTH] if v.str_value is not None else None,
-                "str_value": v.str_value,
-                "num_value": v.num_value,
-                "time_value": v.time_value,
-                "bool_value": v.bool_value,
-            }
-            for v in values
-        ]
-
-    def _dumped(self, rows: Sequence[Mapping[str, Any]]) -> str:
-        return dump_rows(rows, _VALUE_COLUMNS)
 
     def value_taken(self, path: str, value: str, exclude_id: str | None) -> bool:
         """Whether another resource of this type already holds ``value`` at ``path``.
