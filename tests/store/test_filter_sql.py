@@ -39,6 +39,7 @@ from scimserver.store.models import (
     Resource,
     Tenant,
 )
+from scimserver.store.repository import value_rows
 
 T = TypeVar("T")
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -230,19 +231,9 @@ def _resource(tenant_id: int, draft: Draft) -> Resource:
 
 def _insert_values(session: Session, tenant_id: int, drafts: list[Draft]) -> None:
     rows = [
-        {
-            "resource_id": draft.id,
-            "tenant_id": tenant_id,
-            "path": v.path,
-            "ordinal": v.ordinal,
-            "str_key": v.str_value[:STR_KEY_LENGTH] if v.str_value is not None else None,
-            "str_value": v.str_value,
-            "num_value": v.num_value,
-            "time_value": v.time_value,
-            "bool_value": v.bool_value,
-        }
+        row
         for draft in drafts
-        for v in index_values(draft.resource_type, draft.data)
+        for row in value_rows(tenant_id, draft.id, index_values(draft.resource_type, draft.data))
     ]
     if rows:
         session.execute(insert(AttributeValue), rows)
