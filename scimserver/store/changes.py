@@ -2,7 +2,8 @@
 
 Repositories ``record()`` what they change as they change it; ``append_pending()`` runs
 as the write transaction's last step (``Database.write``), so every write path logs and
-a rolled-back transaction logs nothing.
+a rolled-back transaction logs nothing. A write that is one statement on PostgreSQL
+(``store.single``) appends its change in that statement (:func:`appended_after`).
 
 Ordering. A tenant's ``seq`` comes from its ``feed_heads`` row, incremented by an
 upsert that is the transaction's last statement but the inserts (on PostgreSQL, one
@@ -126,7 +127,9 @@ def append_pending(session: Session) -> int:
     return len(pending)
 
 
-def one_appended(tenant_id: int, change: ChangeRecord, version: int, origin: Origin) -> Any:
+def one_appended(
+    tenant_id: int, change: ChangeRecord, version: int, origin: Origin
+) -> dict[str, Any]:
     """The parameters of :func:`appended_after` for ``change``, made now, at ``version``."""
     return _appended(tenant_id, [_Pending(tenant_id, change, version, now())], origin)
 
