@@ -18,7 +18,7 @@ from scimserver.errors import (
     Uniqueness,
 )
 from scimserver.schema.marshal import Marshaller, Phase
-from scimserver.schema.model import ResourceType
+from scimserver.schema.model import Attribute, ResourceType
 from scimserver.scim import patch as scim_patch
 from scimserver.scim.changes import PASSWORD, changed_paths, event_type, update_type
 from scimserver.scim.cursors import Cursor, CursorCodec, fingerprint
@@ -156,7 +156,7 @@ class ResourceService:
         self.request_id = request_id
         self.has_members = _is_group(resource_type)
         self.has_groups = resource_type.schema.attribute("groups") is not None
-        self.writes_alone = not (db.is_sqlite or self.has_members or self._checks_unique())
+        self.writes_alone = not (db.is_sqlite or self.has_members or self._unique_checked())
         """Creates and updates are one statement each, outside a transaction: PostgreSQL,
         a type without members (they are written in the transaction) and no attribute but
         userName unique (its index refuses a clash; others are checked by a read)."""
@@ -588,18 +588,19 @@ class ResourceService:
     def _values(self, document: Mapping[str, Any]) -> list[Any]:
         return index_values(self.type, document)
 
-    def _checks_unique(self) -> bool:
-        """Whether :meth:`_check_unique` has any attribute to check."""
-        return any(
-            a.uniqueness != "none" and a.name != "userName" for a in self.type.schema.attributes
-        )
+    def _unique_checked(self) -> list[Attribute]:
+        """The attributes :meth:`_check_unique` checks: unique ones but userName (which has
+        its own index)."""
+        return [
+            a
+            for a in self.type.schema.attributes
+            if a.uniqueness != "none" and a.name != "userName"
+        ]
 
     def _check_unique(self, session: Session, resource: Resource) -> None:
         """Uniqueness ``server`` on attributes other than userName (which has its own index)."""
         repo = self._repo(session)
-        for attribute in self.type.schema.attributes:
-            if attribute.uniqueness == "none" or attribute.name == "userName":
-                continue
+        for attribute in self._unique_checked():
             value = resource.data.get(attribute.name)
             if not isinstance(value, str):
                 continue

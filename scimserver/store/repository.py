@@ -223,11 +223,12 @@ _TOUCH = (
     .where(_RESOURCES.c.id == bindparam("b_id"), _RESOURCES.c.version == bindparam("b_version"))
     .values(version=bindparam("b_new"), last_modified=bindparam("b_now"))
 )
-_REWRITTEN = ("user_name_key", "display_name", "version", "last_modified", "data", "password_hash")
+REWRITTEN = ("user_name_key", "display_name", "version", "last_modified", "data", "password_hash")
+"""The columns an update writes back."""
 _REWRITE = (
     update(_RESOURCES)
     .where(_RESOURCES.c.id == bindparam("b_id"), _RESOURCES.c.version == bindparam("b_read"))
-    .values({name: bindparam(f"b_{name}") for name in _REWRITTEN})
+    .values({name: bindparam(f"b_{name}") for name in REWRITTEN})
 )
 _BUMP = (
     update(_RESOURCES)
@@ -520,13 +521,13 @@ class ResourceRepository:
         """The columns a write changes, as one UPDATE checked against the version read
         (what the ORM's unit of work would do, at a fraction of its cost)."""
         read = inspect(resource).attrs.version.history.deleted
-        params = {f"b_{name}": getattr(resource, name) for name in _REWRITTEN}
+        params = {f"b_{name}": getattr(resource, name) for name in REWRITTEN}
         params |= {"b_id": resource.id, "b_read": read[0] if read else resource.version}
         with storing(), self.session.no_autoflush:
             result = self.session.execute(_REWRITE, params)
         if rowcount(result) != 1:
             raise _changed_underneath()
-        for name in _REWRITTEN:  # written: the session has nothing left to flush
+        for name in REWRITTEN:  # written: the session has nothing left to flush
             set_committed_value(resource, name, params[f"b_{name}"])
 
     @property

@@ -20,15 +20,10 @@ from typing import Any
 
 from sqlalchemy import (
     CTE,
-    JSON,
     Connection,
     Insert,
-    Integer,
     String,
-    Text,
     bindparam,
-    cast,
-    column,
     delete,
     func,
     insert,
@@ -45,6 +40,7 @@ from scimserver.store.batch import dump_json, json_rows
 from scimserver.store.changes import Origin
 from scimserver.store.models import AttributeValue, Resource
 from scimserver.store.repository import (
+    REWRITTEN,
     VALUE_COLUMNS,
     dumped_values,
     reindexing,
@@ -55,7 +51,7 @@ from scimserver.store.repository import (
 
 _RESOURCES = Resource.metadata.tables[Resource.__tablename__]
 _VALUES = AttributeValue.metadata.tables[AttributeValue.__tablename__]
-_SET = ("user_name_key", "display_name", "version", "last_modified", "data")
+_SET = tuple(name for name in REWRITTEN if name != "password_hash")  # kept unless sent
 
 
 def _indexed(written: CTE) -> CTE:
@@ -87,11 +83,7 @@ def _rewritten() -> Insert:
         .returning(row.id)
         .cte("written")
     )
-    stale = (
-        func.json_to_recordset(cast(bindparam("stale", type_=Text), JSON))
-        .table_valued(column("path", String()), column("ordinal", Integer()))
-        .render_derived(with_types=True)
-    )
+    stale = json_rows(_VALUES, ("path", "ordinal"), "stale")
     gone = (
         delete(_VALUES)
         .where(
