@@ -156,8 +156,8 @@ class ResourceService:
         self.request_id = request_id
         self.has_members = _is_group(resource_type)
         self.has_groups = resource_type.schema.attribute("groups") is not None
-        self.writes_alone = not (db.is_sqlite or self.has_members or self._unique_checked())
-        """Creates and updates are one statement each, outside a transaction: PostgreSQL,
+        self.writes_alone = not (self.has_members or self._unique_checked())
+        """Creates and updates skip the ORM session and the locked read (``store.single``):
         a type without members (they are written in the transaction) and no attribute but
         userName unique (its index refuses a clash; others are checked by a read)."""
 
@@ -389,8 +389,8 @@ class ResourceService:
         operation: str,
         projection: Projection | None,
     ) -> Written | None:
-        """PostgreSQL: the update planned against the version read just now and written
-        as one statement (``store.single``), or None for the locked path to decide: the
+        """The update planned against the version read just now and written without a
+        locked read (``store.single``), or None for the locked path to decide: the
         resource was not found, If-Match or the plan refused it, or another writer
         changed it in between. Its groups, if shown, are read with it, in one statement."""
         groups_shown = projection is not None and self._shows_groups(projection)
@@ -423,8 +423,8 @@ class ResourceService:
         )
 
     def _stored_alone(self, resource: Resource, read: int, diff: _Diff, operation: str) -> bool:
-        """``resource`` written over its version ``read`` as one statement; False, with
-        nothing written, when ``read`` is no longer the stored version."""
+        """``resource`` written over its version ``read``; False, with nothing written,
+        when ``read`` is no longer the stored version."""
         change = describe(resource, diff.kind, attributes=diff.paths, data=diff.document)
         old, new = diff.old_values, diff.new_values
         with self.db.write_alone() as connection:

@@ -29,6 +29,15 @@ from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlalchemy.types import TypeEngine
 
 _Bind = Callable[[Any], Any] | None
+Executor = Session | Connection
+"""Where a statement runs: an ORM session's transaction, or a Core connection's."""
+
+
+def dialect_of(executor: Executor) -> str:
+    """The name of the database ``executor`` talks to: "sqlite" or "postgresql"."""
+    if isinstance(executor, Connection):
+        return executor.dialect.name
+    return executor.get_bind().dialect.name
 
 
 class InsertMany:
@@ -64,19 +73,21 @@ class InsertMany:
         self.documents = _from_json(statement, table, self.columns) if columns else None
         self._positional: dict[str, tuple[str, list[tuple[str, _Bind]]]] = {}
 
-    def __call__(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    def __call__(self, executor: Executor, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
-        if session.get_bind().dialect.name != "postgresql":
-            if self.columns:
-                session.flush()  # as session.execute would: pending rows go first
-                self._on_cursor(session.connection(), rows)
+        if dialect_of(executor) != "postgresql":
+            if not self.columns:
+                executor.execute(self.plain, [dict(r) for r in rows])
+            elif isinstance(executor, Session):
+                executor.flush()  # as session.execute would: pending rows go first
+                self._on_cursor(executor.connection(), rows)
             else:
-                session.execute(self.plain, [dict(r) for r in rows])
+                self._on_cursor(executor, rows)
         elif self.documents is not None:
-            session.execute(self.documents, {"rows": dump_rows(rows, self.columns)})
+            executor.execute(self.documents, {"rows": dump_rows(rows, self.columns)})
         else:
-            session.execute(self.returning, [dict(r) for r in rows])
+            executor.execute(self.returning, [dict(r) for r in rows])
 
     def _on_cursor(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         sql, binds = self._compiled(connection.dialect)

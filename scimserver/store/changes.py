@@ -2,8 +2,10 @@
 
 Repositories ``record()`` what they change as they change it; ``append_pending()`` runs
 as the write transaction's last step (``Database.write``), so every write path logs and
-a rolled-back transaction logs nothing. A write that is one statement on PostgreSQL
-(``store.single``) appends its change in that statement (:func:`appended_after`).
+a rolled-back transaction logs nothing. A user's write without the ORM session
+(``store.single``) appends its change itself: in its one statement on PostgreSQL
+(:func:`appended_after`), as its transaction's last statements on SQLite
+(:func:`append_one`).
 
 Ordering. A tenant's ``seq`` comes from its ``feed_heads`` row, incremented by an
 upsert that is the transaction's last statement but the inserts (on PostgreSQL, one
@@ -46,7 +48,7 @@ from sqlalchemy.orm import Session
 
 from scimserver.scim.changes import ChangeRecord
 from scimserver.scim.versions import now
-from scimserver.store.batch import InsertMany, dump_rows, json_rows
+from scimserver.store.batch import Executor, InsertMany, dialect_of, dump_rows, json_rows
 from scimserver.store.counters import Increment
 from scimserver.store.models import Change, FeedHead
 
@@ -115,16 +117,17 @@ def append_pending(session: Session) -> int:
     by_tenant: dict[int, list[_Pending]] = {}
     for item in pending:
         by_tenant.setdefault(item.tenant_id, []).append(item)
-    postgres = session.get_bind().dialect.name == "postgresql"
     for tenant_id in sorted(by_tenant):
-        items = by_tenant[tenant_id]
-        if postgres:  # seq = the advanced head - count + position, in the one statement
-            session.execute(_ADVANCE_AND_INSERT, _appended(tenant_id, items, origin))
-            continue
-        last = _advance(session, tenant_id, len(items))
-        first = last - len(items) + 1
-        _INSERT(session, [_row(item, first + i, origin) for i, item in enumerate(items)])
+        _append(session, tenant_id, by_tenant[tenant_id], origin)
     return len(pending)
+
+
+def append_one(
+    connection: Connection, tenant_id: int, change: ChangeRecord, version: int, origin: Origin
+) -> None:
+    """Append ``change``, made now, at ``version``: the last statements of a transaction
+    on ``connection`` (SQLite's one-writer write, ``store.single``)."""
+    _append(connection, tenant_id, [_Pending(tenant_id, change, version, now())], origin)
 
 
 def one_appended(
@@ -132,6 +135,16 @@ def one_appended(
 ) -> dict[str, Any]:
     """The parameters of :func:`appended_after` for ``change``, made now, at ``version``."""
     return _appended(tenant_id, [_Pending(tenant_id, change, version, now())], origin)
+
+
+def _append(executor: Executor, tenant_id: int, items: Sequence[_Pending], origin: Origin) -> None:
+    """The tenant's ``items`` numbered from its head on, and the head advanced past them."""
+    if dialect_of(executor) == "postgresql":  # seq = the advanced head - count + position
+        executor.execute(_ADVANCE_AND_INSERT, _appended(tenant_id, items, origin))
+        return
+    last = _ADVANCE(executor, {"tenant": tenant_id, "count": len(items)})
+    first = last - len(items) + 1
+    _INSERT(executor, [_row(item, first + i, origin) for i, item in enumerate(items)])
 
 
 def _appended(tenant_id: int, items: Sequence[_Pending], origin: Origin) -> dict[str, Any]:
@@ -178,11 +191,6 @@ def appended_after(first: CTE) -> Insert:
 
 _SEQ_LAST = [*(c.name for c in _CHANGES.columns if c.name != "seq"), "seq"]
 _ADVANCE_AND_INSERT = _appending(_ADVANCE.statements["postgresql"].cte("head"))
-
-
-def _advance(session: Session, tenant_id: int, count: int) -> int:
-    """Take ``count`` seq numbers for the tenant; the head row stays locked until commit."""
-    return _ADVANCE(session, {"tenant": tenant_id, "count": count})
 
 
 def _row(item: _Pending, seq: int, origin: Origin) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, func
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+
+from scimserver.store.batch import Executor, dialect_of
 
 
 class Increment:
@@ -23,10 +24,10 @@ class Increment:
     ) -> None:
         self.statements = _prebuilt(table, keys, values, (counter,), (), table.c[counter])
 
-    def __call__(self, session: Session, params: Mapping[str, Any]) -> int:
+    def __call__(self, executor: Executor, params: Mapping[str, Any]) -> int:
         """Add; the row's new total."""
-        statement = self.statements[session.get_bind().dialect.name]
-        return int(session.execute(statement, dict(params)).scalar_one())
+        statement = self.statements[dialect_of(executor)]
+        return int(executor.execute(statement, dict(params)).scalar_one())
 
 
 class Accumulate:
@@ -46,10 +47,10 @@ class Accumulate:
     ) -> None:
         self.statements = _prebuilt(table, keys, values, counters, latest, None)
 
-    def __call__(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    def __call__(self, executor: Executor, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
-            statement = self.statements[session.get_bind().dialect.name]
-            session.execute(statement, [dict(r) for r in rows])
+            statement = self.statements[dialect_of(executor)]
+            executor.execute(statement, [dict(r) for r in rows])
 
 
 def _prebuilt(

@@ -244,9 +244,8 @@ class Database:
                 expire_on_commit=False,
             )
         )
-        self._writer = sessionmaker(
-            self.engine.execution_options(scim_write=True), expire_on_commit=False
-        )
+        self._writing = self.engine.execution_options(scim_write=True)
+        self._writer = sessionmaker(self._writing, expire_on_commit=False)
         path = self.engine.url.database if self.is_sqlite else None
         self._queue = WriterQueue(path) if path and path != ":memory:" else None
         self._checkpointer = Checkpointer(path, self._queue) if path and self._queue else None
@@ -275,19 +274,25 @@ class Database:
             changes.begin(session, origin or Origin())
             yield session
             changes.append_pending(session)
-        if self._checkpointer is not None:
-            self._checkpointer.nudge()
-        if self._statistics is not None:
-            self._statistics.nudge()
+        self._written()
 
     @contextmanager
     def write_alone(self) -> Iterator[Connection]:
-        """PostgreSQL: a connection on which each statement commits on its own, for a write
-        that is one statement (``store.single``); errors are raised as :meth:`write`
-        raises them."""
-        assert not self.is_sqlite, "SQLite writers take the write lock in a transaction"
-        with _translated(), self._single.connect() as connection:
-            yield connection
+        """A connection for a write without the ORM session (``store.single``): on
+        PostgreSQL each statement commits on its own; on SQLite they are one transaction,
+        committed at the end, on the write lock. Errors are raised as :meth:`write` raises them."""
+        if self.is_sqlite:
+            with self._turn(), _translated(), self._writing.begin() as connection:
+                yield connection
+        else:
+            with _translated(), self._single.connect() as connection:
+                yield connection
+        self._written()
+
+    def _written(self) -> None:
+        """Tell the keepers that run after writes (the WAL's checkpoints, statistics)."""
+        if self._checkpointer is not None:
+            self._checkpointer.nudge()
         if self._statistics is not None:
             self._statistics.nudge()
 

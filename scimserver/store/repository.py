@@ -252,13 +252,13 @@ DERIVED_GROUPS = "User"
 removing its membership changes it, so its version moves too."""
 _ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
 VALUE_COLUMNS = tuple(c.name for c in _VALUES.columns if not c.primary_key)  # all but id
-_INSERT_VALUES = InsertMany(insert(_VALUES), VALUE_COLUMNS)
-_INSERT_RESOURCE = insert(_RESOURCES)
+INSERT_VALUES = InsertMany(insert(_VALUES), VALUE_COLUMNS)
+INSERT_RESOURCE = insert(_RESOURCES)
 _ADD_MEMBERS = {  # racing adds of the same member are fine
     module.dialect.name: InsertMany(module.insert(Membership).on_conflict_do_nothing())
     for module in (postgresql, sqlite)
 }
-_DELETE_VALUES = delete(_VALUES).where(
+DELETE_VALUES = delete(_VALUES).where(
     _VALUES.c.resource_id == bindparam("b_resource"),
     tuple_(_VALUES.c.path, _VALUES.c.ordinal).in_(bindparam("b_keys", expanding=True)),
 )
@@ -268,7 +268,7 @@ _ADD_WITH_VALUES = insert_after(
     _VALUES,
     VALUE_COLUMNS,
 )
-_REPLACE_VALUES = insert_after(_DELETE_VALUES, _VALUES, VALUE_COLUMNS)
+_REPLACE_VALUES = insert_after(DELETE_VALUES, _VALUES, VALUE_COLUMNS)
 """PostgreSQL: the two statements each of a create and an update makes, as one."""
 
 
@@ -453,8 +453,8 @@ class ResourceRepository:
                 self.session.execute(_ADD_WITH_VALUES, {**row, "rows": dumped_values(rows)})
         else:
             with storing():
-                self.session.execute(_INSERT_RESOURCE, row)  # Core: no unit of work
-            _INSERT_VALUES(self.session, rows)
+                self.session.execute(INSERT_RESOURCE, row)  # Core: no unit of work
+            INSERT_VALUES(self.session, rows)
         self._record(change, resource)
 
     def update(
@@ -486,8 +486,8 @@ class ResourceRepository:
             self.session.execute(_REPLACE_VALUES, {**gone, "rows": dumped_values(fresh)})
             return
         if stale:
-            self.session.execute(_DELETE_VALUES, gone)
-        _INSERT_VALUES(self.session, fresh)
+            self.session.execute(DELETE_VALUES, gone)
+        INSERT_VALUES(self.session, fresh)
 
     def touch(self, resource: Resource, now: datetime) -> None:
         """Bump version and lastModified without rewriting the document."""

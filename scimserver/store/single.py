@@ -1,13 +1,18 @@
-"""PostgreSQL: a resource's create or update as one statement, with no transaction around it.
+"""A user's create or update without the ORM session: the fewest statements it can be.
 
-The resource row, the changed rows of its value index, the tenant's feed head and the
-change record are written by one data-modifying WITH, which commits on its own. A PUT or
-PATCH then takes two round trips (the read it is planned against, and this) where its
-transaction took seven (BEGIN, the locked read, the UPDATE, the index rows, the groups,
-the change record, COMMIT); a create takes one where it took four.
+On PostgreSQL it is one statement, with no transaction around it. The resource row, the
+changed rows of its value index, the tenant's feed head and the change record are written
+by one data-modifying WITH, which commits on its own. A PUT or PATCH then takes two round
+trips (the read it is planned against, and this) where its transaction took seven (BEGIN,
+the locked read, the UPDATE, the index rows, the groups, the change record, COMMIT); a
+create takes one where it took four.
+
+On SQLite, which has no data-modifying WITH, the same rows are written by a few Core
+statements in one transaction on the write lock (``Database.write_alone``): no locked
+read, no unit of work, no session (whose bookkeeping cost more than the statements).
 
 An update names the version it was planned against: if another writer got there first,
-the statement writes nothing and says so, and the caller takes the locked path. Every
+it writes nothing and says so, and the caller takes the locked path. On PostgreSQL every
 other part takes its rows from the resource row's own INSERT or UPDATE (its RETURNING):
 nothing is written unless that row is, and that row is locked before the feed head, as
 in a transaction that appends its changes last (:func:`changes.appended_after`).
@@ -23,6 +28,7 @@ from sqlalchemy import (
     Connection,
     Insert,
     String,
+    Update,
     bindparam,
     delete,
     func,
@@ -40,6 +46,9 @@ from scimserver.store.batch import dump_json, json_rows
 from scimserver.store.changes import Origin
 from scimserver.store.models import AttributeValue, Resource
 from scimserver.store.repository import (
+    DELETE_VALUES,
+    INSERT_RESOURCE,
+    INSERT_VALUES,
     REWRITTEN,
     VALUE_COLUMNS,
     dumped_values,
@@ -67,11 +76,13 @@ def _added() -> Insert:
     return changes.appended_after(written).add_cte(_indexed(written))
 
 
-def _rewritten() -> Insert:
+def _row_rewritten() -> Update:
+    """The resource row's UPDATE over its version ``b_read`` (a hash of None keeps the
+    stored one)."""
     row = _RESOURCES.c
     changed: dict[str, Any] = {name: bindparam(f"b_{name}") for name in _SET}
     kept = func.coalesce(bindparam("b_password_hash", type_=String), row.password_hash)
-    written = (
+    return (
         update(_RESOURCES)
         .where(
             row.id == bindparam("b_id"),
@@ -80,9 +91,11 @@ def _rewritten() -> Insert:
             row.version == bindparam("b_read"),
         )
         .values({**changed, "password_hash": kept})
-        .returning(row.id)
-        .cte("written")
     )
+
+
+def _rewritten() -> Insert:
+    written = _ROW_REWRITTEN.returning(_RESOURCES.c.id).cte("written")
     stale = json_rows(_VALUES, ("path", "ordinal"), "stale")
     gone = (
         delete(_VALUES)
@@ -95,6 +108,7 @@ def _rewritten() -> Insert:
     return changes.appended_after(written).add_cte(gone, _indexed(written))
 
 
+_ROW_REWRITTEN = _row_rewritten()
 _ADD = _added()
 _REWRITE = _rewritten().execution_options(preserve_rowcount=True)  # an INSERT's is dropped
 
@@ -107,11 +121,19 @@ def add(
     origin: Origin,
 ) -> None:
     """Insert a new resource, index its values and log ``change``; a unique clash is 409."""
-    params: dict[str, Any] = {c.key: getattr(resource, c.key) for c in _RESOURCES.columns}
-    params["values"] = dumped_values(value_rows(resource.tenant_id, resource.id, values))
-    params |= changes.one_appended(resource.tenant_id, change, resource.version, origin)
+    row: dict[str, Any] = {c.key: getattr(resource, c.key) for c in _RESOURCES.columns}
+    rows = value_rows(resource.tenant_id, resource.id, values)
+    tenant, version = resource.tenant_id, resource.version
+    if connection.dialect.name == "postgresql":
+        row["values"] = dumped_values(rows)
+        row |= changes.one_appended(tenant, change, version, origin)
+        with storing():
+            connection.execute(_ADD, row)
+        return
     with storing():
-        connection.execute(_ADD, params)
+        connection.execute(INSERT_RESOURCE, row)
+    INSERT_VALUES(connection, rows)
+    changes.append_one(connection, tenant, change, version, origin)
 
 
 def rewrite(
@@ -134,9 +156,19 @@ def rewrite(
         "b_tenant": resource.tenant_id,
         "b_type": resource.resource_type,
         "b_read": read,
-        "stale": dump_json([{"path": path, "ordinal": ordinal} for path, ordinal in stale]),
-        "values": dumped_values(fresh),
     }
-    params |= changes.one_appended(resource.tenant_id, change, resource.version, origin)
+    tenant, version = resource.tenant_id, resource.version
+    if connection.dialect.name == "postgresql":
+        params["stale"] = dump_json([{"path": path, "ordinal": ordinal} for path, ordinal in stale])
+        params["values"] = dumped_values(fresh)
+        params |= changes.one_appended(tenant, change, version, origin)
+        with storing():
+            return rowcount(connection.execute(_REWRITE, params)) == 1
     with storing():
-        return rowcount(connection.execute(_REWRITE, params)) == 1
+        if rowcount(connection.execute(_ROW_REWRITTEN, params)) != 1:
+            return False
+    if stale:
+        connection.execute(DELETE_VALUES, {"b_resource": resource.id, "b_keys": stale})
+    INSERT_VALUES(connection, fresh)
+    changes.append_one(connection, tenant, change, version, origin)
+    return True

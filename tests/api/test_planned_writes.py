@@ -1,5 +1,6 @@
-"""Updates planned against the version read before they write (on PostgreSQL, written as
-one statement outside a transaction; on SQLite, planned outside the write lock).
+"""Updates planned against the version read before they write, and written without a
+locked read (on PostgreSQL as one statement outside a transaction; on SQLite in a
+transaction that reads nothing, on the write lock).
 
 What a client must not be able to tell: a write overtaken between its read and its
 write is made again on the locked row, keeping the other writer's change; a refused

@@ -434,11 +434,13 @@ def _write_of(statement: str) -> str | None:
     return found.group(0) if found and found.group(3) in tables else None
 
 
-def test_a_create_and_an_update_are_one_statement_each_on_postgresql(
+def test_a_create_and_an_update_write_without_a_locked_read(
     scim: ScimClient, app: Flask, backend: str
 ) -> None:
     """PostgreSQL: a user, its values, the feed's head and the change row are written by
-    one statement, as are an update's row, its stale and fresh values and its change."""
+    one statement, as are an update's row, its stale and fresh values and its change.
+    SQLite: those rows are written by one statement each in a transaction that reads
+    nothing (the update was planned against the row read before it, outside the lock)."""
     made: list[dict[str, Any]] = []
     create = statements_run(app, lambda: made.append(scim.create_user(title="a")))
     patch = statements_run(
@@ -457,6 +459,18 @@ def test_a_create_and_an_update_are_one_statement_each_on_postgresql(
             ["WITH written AS (INSERT INTO resources"],
             ["WITH written AS (UPDATE resources"],
         ], writes
+    else:
+        values, logged = (
+            "INSERT INTO attribute_values",
+            ["INSERT INTO feed_heads", "INSERT INTO changes"],
+        )
+        assert writes == [
+            ["INSERT INTO resources", values, *logged],
+            ["UPDATE resources", "DELETE FROM attribute_values", values, *logged],
+        ], writes
+        for run in (create, patch):
+            locked = run[run.index("BEGIN IMMEDIATE") + 1 :]
+            assert not [s for s in locked if s.lstrip().upper().startswith("SELECT")], locked
     user = scim.get(f"/Users/{made[0]['id']}").get_json()
     assert user["title"] == "b" and user["meta"]["version"] == 'W/"2"'
     assert scim.get('/Users?filter=title eq "b"').get_json()["totalResults"] == 1
