@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -117,6 +118,11 @@ class Schema:
         """The attribute called ``name``, matched case-insensitively."""
         return self._by_name.get(name.lower())
 
+    @property
+    def by_name(self) -> Mapping[str, Attribute]:
+        """The attributes by lowercase name."""
+        return self._by_name
+
     def to_json(self, location: str) -> dict[str, Any]:
         return {
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
@@ -220,6 +226,12 @@ class ResourceType:
     @property
     def schemas(self) -> tuple[Schema, ...]:
         return (self.schema, *(e.schema for e in self.extensions))
+
+    @cached_property
+    def top_level(self) -> Mapping[str, Attribute]:
+        """The core schema's attributes and the common ones (id, externalId, meta), by
+        lowercase name: what a document's top-level keys name."""
+        return {**self.schema.by_name, **COMMON}
 
     def extension(self, urn: str) -> Schema | None:
         """The extension schema with id ``urn`` (case-insensitive)."""

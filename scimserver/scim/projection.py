@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scimserver.schema.model import COMMON, Attribute, AttrRef, ResourceType
+from scimserver.schema.model import Attribute, AttrRef, ResourceType
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def _decide(projection: Projection, attribute: Attribute, key: str) -> str:
         return "drop"
     if attribute.returned == "request" or key in projection.excluded:
         return "drop"
-    if any(k.startswith(key + ".") for k in projection.excluded):
+    if projection.excluded and any(k.startswith(key + ".") for k in projection.excluded):
         return "partial"
     return "keep"
 
@@ -132,15 +132,14 @@ def project(
     resource_type: ResourceType, resource: Mapping[str, Any], projection: Projection
 ) -> dict[str, Any]:
     """The resource as the client asked to see it; ``schemas`` and ``id`` always stay."""
-    core = {a.name.lower(): a for a in resource_type.schema.attributes} | dict(COMMON)
-    out = _project_object(projection, core, "", resource)
+    out = _project_object(projection, resource_type.top_level, "", resource)
     out["schemas"] = resource.get("schemas", [resource_type.schema.id])
     for extension in resource_type.extensions:
         urn = extension.schema.id
         value = resource.get(urn)
         if not isinstance(value, Mapping):
             continue
-        lookup = {a.name.lower(): a for a in extension.schema.attributes}
+        lookup = extension.schema.by_name
         if projection.attributes and urn.lower() in projection.attributes:
             out[urn] = dict(value)
             continue

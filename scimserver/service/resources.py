@@ -679,7 +679,7 @@ class ResourceService:
         return Written(rendered, resource.version, self._location(resource.id))
 
     def _render(
-        self, held: HeldRead, rows: Sequence[Resource], projection: Projection
+        self, held: HeldRead, rows: Sequence[Resource | Found], projection: Projection
     ) -> Sequence[Document]:
         """The rows as returned; when their members are many, every row is streamed in
         the held transaction (their members are not read here)."""
@@ -695,7 +695,7 @@ class ResourceService:
     def _built(
         self,
         session: Session,
-        rows: Sequence[Resource],
+        rows: Sequence[Resource | Found],
         projection: Projection,
         members: _Rows | None = None,
     ) -> list[dict[str, Any]]:
@@ -725,7 +725,7 @@ class ResourceService:
         return self.has_groups and self._wants(projection, "groups")
 
     def _streamed(
-        self, held: HeldRead, rows: Sequence[Resource], projection: Projection
+        self, held: HeldRead, rows: Sequence[Resource | Found], projection: Projection
     ) -> list[Document]:
         memberships = self._memberships(held.session)
         groups = None

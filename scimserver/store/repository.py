@@ -85,6 +85,8 @@ _IN_SCOPE = (
 _SCOPED = select(Resource).where(*_IN_SCOPE)
 _COUNT_SCOPED = select(func.count()).select_from(Resource).where(*_IN_SCOPE)
 _FIND = _SCOPED.where(Resource.id == bindparam("id"))
+_SHOWN = (Resource.id, Resource.version, Resource.created, Resource.last_modified, Resource.data)
+"""The columns a response shows (:class:`Found`): reads that only show rows skip the ORM."""
 _FIND_FOR_DELETE = _FIND.with_for_update()
 # A change that keeps the row's key takes the weaker FOR NO KEY UPDATE on PostgreSQL: it
 # still serialises writers of this resource, but not the FOR KEY SHARE that inserting a
@@ -106,7 +108,7 @@ def _page_query(scoped: Select[Any], selection: Selection, descending: bool) -> 
         .subquery()
     )
     return (
-        select(Resource)
+        select(*_SHOWN)
         .join(ids, Resource.id == ids.c.id)
         .order_by(*selection.order_of(ids.c.key, ids.c.id, descending))
     )
@@ -193,7 +195,6 @@ def _groups_column(json_array: Any, json_aggregate: Any) -> Any:
     )
 
 
-_SHOWN = (Resource.id, Resource.version, Resource.created, Resource.last_modified, Resource.data)
 _NAMED_SELECT = select(*_SHOWN).where(*_IN_SCOPE, Resource.user_name_key == bindparam("key"))
 _NAMED = Prepared(_NAMED_SELECT)
 _IDENTIFIED_SELECT = select(*_SHOWN).where(*_IN_SCOPE, Resource.id == bindparam("id"))
@@ -571,9 +572,7 @@ class ResourceRepository:
             query = query.where(selection.where)
         return int(self.session.scalar(query, selection.params) or 0)
 
-    def page(
-        self, selection: Selection, descending: bool, offset: int, limit: int
-    ) -> list[Resource]:
+    def page(self, selection: Selection, descending: bool, offset: int, limit: int) -> list[Found]:
         """Rows ``offset`` to ``offset + limit`` of the selection, in its order."""
         params = {
             **selection.params,
@@ -582,16 +581,19 @@ class ResourceRepository:
             "offset": offset,
             "limit": limit,
         }
-        return list(self.session.scalars(page_query(selection, descending), params))
+        return [
+            Found(*row) for row in self.session.execute(page_query(selection, descending), params)
+        ]
 
     def keyed_page(
         self, selection: Selection, descending: bool, after: Position | None, limit: int
-    ) -> list[tuple[Resource, Any]]:
+    ) -> list[tuple[Found, Any]]:
         """The rows that follow ``after``, each with its sort key value (keyset paging)."""
-        query = self.query(selection.after(after, descending)).add_columns(selection.key)
+        query = self.query(selection.after(after, descending))
+        query = query.with_only_columns(*_SHOWN, selection.key)
         ordered = query.order_by(*selection.order_by(descending)).limit(limit)
         rows = self.session.execute(ordered, selection.params)
-        return [(resource, value) for resource, value in rows]
+        return [(Found(*shown), value) for *shown, value in rows]
 
 
 class MembershipRepository:
