@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -191,20 +192,26 @@ def scim(app: Flask) -> ScimClient:
 
 
 def statements_run(app: Flask, action: Any) -> list[str]:
-    """The SQL statements the app's engine ran while ``action()`` ran: SQLAlchemy's, and
-    those run on the driver's cursor (prepared reads, SQLite's batch inserts)."""
+    """The SQL statements the app's engine ran for ``action()``: SQLAlchemy's, and those
+    run on the driver's cursor (prepared reads, SQLite's batch inserts). Only this
+    thread's: the server's own threads (request activity's writer) write meanwhile."""
     seen: list[str] = []
     engine = app.extensions["scimserver"].db.engine
+    ours = threading.get_ident()
+
+    def note(statement: str) -> None:
+        if threading.get_ident() == ours:
+            seen.append(statement)
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
+        note(statement)
 
     def first(prepared: Prepared, connection: Connection, values: Any) -> Any:
-        seen.append(prepared.sql(connection.dialect))
+        note(prepared.sql(connection.dialect))
         return run_prepared(prepared, connection, values)
 
     def on_cursor(insert: InsertMany, connection: Connection, rows: Any) -> None:
-        seen.append(insert._compiled(connection.dialect)[0])
+        note(insert._compiled(connection.dialect)[0])
         run_insert(insert, connection, rows)
 
     run_prepared, run_insert = Prepared.first, InsertMany._on_cursor
