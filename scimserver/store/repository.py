@@ -40,7 +40,14 @@ from scimserver.errors import Conflict, InvalidValue, Uniqueness
 from scimserver.scim.changes import MEMBER_ADDED, MEMBER_REMOVED, ChangeRecord, event_type
 from scimserver.scim.values import IndexedValue
 from scimserver.store import changes
-from scimserver.store.batch import InsertMany, dump_json, dump_rows, insert_after
+from scimserver.store.batch import (
+    Executor,
+    InsertMany,
+    dialect_of,
+    dump_json,
+    dump_rows,
+    insert_after,
+)
 from scimserver.store.models import STR_KEY_LENGTH, AttributeValue, Membership, Resource
 from scimserver.store.paging import CREATED, Position, Selection
 from scimserver.store.prepared import Prepared
@@ -253,13 +260,13 @@ DERIVED_GROUPS = "User"
 removing its membership changes it, so its version moves too."""
 _ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
 VALUE_COLUMNS = tuple(c.name for c in _VALUES.columns if not c.primary_key)  # all but id
-INSERT_VALUES = InsertMany(insert(_VALUES), VALUE_COLUMNS)
-INSERT_RESOURCE = insert(_RESOURCES)
+_INSERT_VALUES = InsertMany(insert(_VALUES), VALUE_COLUMNS)
+_INSERT_RESOURCE = insert(_RESOURCES)
 _ADD_MEMBERS = {  # racing adds of the same member are fine
     module.dialect.name: InsertMany(module.insert(Membership).on_conflict_do_nothing())
     for module in (postgresql, sqlite)
 }
-DELETE_VALUES = delete(_VALUES).where(
+_DELETE_VALUES = delete(_VALUES).where(
     _VALUES.c.resource_id == bindparam("b_resource"),
     tuple_(_VALUES.c.path, _VALUES.c.ordinal).in_(bindparam("b_keys", expanding=True)),
 )
@@ -269,7 +276,7 @@ _ADD_WITH_VALUES = insert_after(
     _VALUES,
     VALUE_COLUMNS,
 )
-_REPLACE_VALUES = insert_after(DELETE_VALUES, _VALUES, VALUE_COLUMNS)
+_REPLACE_VALUES = insert_after(_DELETE_VALUES, _VALUES, VALUE_COLUMNS)
 """PostgreSQL: the two statements each of a create and an update makes, as one."""
 
 
@@ -313,6 +320,37 @@ def reindexing(
     stale = [key for key, value in before.items() if after.get(key) != value]
     fresh = [v for k, v in after.items() if before.get(k) != v]
     return stale, value_rows(tenant_id, resource_id, fresh)
+
+
+def inserted(
+    executor: Executor, row: Mapping[str, Any], values: Sequence[Mapping[str, Any]]
+) -> None:
+    """Insert a resource ``row`` and its value rows (:func:`value_rows`), as Core statements
+    (no unit of work); on PostgreSQL as one. A unique clash is 409 uniqueness."""
+    if values and dialect_of(executor) == "postgresql":
+        with storing():
+            executor.execute(_ADD_WITH_VALUES, {**row, "rows": dumped_values(values)})
+        return
+    with storing():
+        executor.execute(_INSERT_RESOURCE, dict(row))
+    _INSERT_VALUES(executor, values)
+
+
+def reindexed(
+    executor: Executor,
+    resource_id: str,
+    stale: Sequence[tuple[str, int]],
+    fresh: Sequence[Mapping[str, Any]],
+) -> None:
+    """Delete a resource's ``stale`` index rows and insert the ``fresh`` ones
+    (:func:`reindexing`); on PostgreSQL as one statement."""
+    gone = {"b_resource": resource_id, "b_keys": stale}
+    if stale and fresh and dialect_of(executor) == "postgresql":
+        executor.execute(_REPLACE_VALUES, {**gone, "rows": dumped_values(fresh)})
+        return
+    if stale:
+        executor.execute(_DELETE_VALUES, gone)
+    _INSERT_VALUES(executor, fresh)
 
 
 @dataclass(frozen=True)
@@ -448,14 +486,7 @@ class ResourceRepository:
         A unique clash is 409 uniqueness.
         """
         row = {column.key: getattr(resource, column.key) for column in _RESOURCES.columns}
-        rows = value_rows(self.tenant_id, resource.id, values)
-        if rows and self._postgres:
-            with storing():
-                self.session.execute(_ADD_WITH_VALUES, {**row, "rows": dumped_values(rows)})
-        else:
-            with storing():
-                self.session.execute(INSERT_RESOURCE, row)  # Core: no unit of work
-            INSERT_VALUES(self.session, rows)
+        inserted(self.session, row, value_rows(self.tenant_id, resource.id, values))
         self._record(change, resource)
 
     def update(
@@ -481,14 +512,7 @@ class ResourceRepository:
                 memberships.member_ids(resource.id, DERIVED_GROUPS),
                 resource.last_modified,
             )
-        stale, fresh = reindexing(self.tenant_id, resource.id, old, new)
-        gone = {"b_resource": resource.id, "b_keys": stale}
-        if stale and fresh and self._postgres:
-            self.session.execute(_REPLACE_VALUES, {**gone, "rows": dumped_values(fresh)})
-            return
-        if stale:
-            self.session.execute(DELETE_VALUES, gone)
-        INSERT_VALUES(self.session, fresh)
+        reindexed(self.session, resource.id, *reindexing(self.tenant_id, resource.id, old, new))
 
     def touch(self, resource: Resource, now: datetime) -> None:
         """Bump version and lastModified without rewriting the document."""

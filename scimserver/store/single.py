@@ -46,12 +46,11 @@ from scimserver.store.batch import dump_json, json_rows
 from scimserver.store.changes import Origin
 from scimserver.store.models import AttributeValue, Resource
 from scimserver.store.repository import (
-    DELETE_VALUES,
-    INSERT_RESOURCE,
-    INSERT_VALUES,
     REWRITTEN,
     VALUE_COLUMNS,
     dumped_values,
+    inserted,
+    reindexed,
     reindexing,
     rowcount,
     storing,
@@ -130,9 +129,7 @@ def add(
         with storing():
             connection.execute(_ADD, row)
         return
-    with storing():
-        connection.execute(INSERT_RESOURCE, row)
-    INSERT_VALUES(connection, rows)
+    inserted(connection, row, rows)
     changes.append_one(connection, tenant, change, version, origin)
 
 
@@ -167,8 +164,6 @@ def rewrite(
     with storing():
         if rowcount(connection.execute(_ROW_REWRITTEN, params)) != 1:
             return False
-    if stale:
-        connection.execute(DELETE_VALUES, {"b_resource": resource.id, "b_keys": stale})
-    INSERT_VALUES(connection, fresh)
+    reindexed(connection, resource.id, stale, fresh)
     changes.append_one(connection, tenant, change, version, origin)
     return True
