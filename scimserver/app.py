@@ -41,6 +41,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     server = Server.build(settings)
     app.extensions[EXTENSION] = server
     register_error_handlers(app)
+    # One plain connection per request, for the token check and the reads that follow.
+    app.before_request(server.db.hold)
+    app.teardown_request(lambda _error: server.db.release())
     _observe(app, server)
     app.register_blueprint(build_blueprint(server.registry), url_prefix="/scim/v2")
     app.register_blueprint(build_changes_blueprint(), url_prefix="/api/v1")

@@ -217,6 +217,9 @@ creates (2 workers, this 2-core VM), a held pass of up to 256 pages kept writers
 _FRAME_BYTES = 4096 + 24
 
 
+_NOT_HELD: Any = object()  # this thread holds no connection (``Database.hold``)
+
+
 class Database:
     """The engine plus read and write transactions as context managers."""
 
@@ -234,6 +237,7 @@ class Database:
         )
         self._reader = sessionmaker(self._reading, expire_on_commit=False)
         self._single = self._reading.execution_options(scim_single=True)
+        self._held = threading.local()
         # A snapshot read (several statements that must agree, e.g. a group and its members
         # read in chunks) is a REPEATABLE READ transaction there; SQLite's reads are already.
         self._snapshot_reader = (
@@ -285,7 +289,7 @@ class Database:
             with self._turn(), _translated(), self._writing.begin() as connection:
                 yield connection
         else:
-            with _translated(), self._single.connect() as connection:
+            with self.connect() as connection:
                 yield connection
         self._written()
 
@@ -302,9 +306,35 @@ class Database:
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         """A plain connection for a single Core read, lighter than an ORM session (and
-        than a transaction: each statement on it stands alone)."""
-        with _translated(), self._single.connect() as connection:
-            yield connection
+        than a transaction: each statement on it stands alone); while this thread holds
+        one (:meth:`hold`), that one."""
+        held = getattr(self._held, "connection", _NOT_HELD)
+        if held is _NOT_HELD:
+            with _translated(), self._single.connect() as connection:
+                yield connection
+            return
+        if held is None:
+            with _translated():
+                held = self._held.connection = self._single.connect()
+        try:
+            with _translated():
+                yield held
+        except BaseException:
+            self.release()  # a failed statement may have left it in any state
+            self.hold()
+            raise
+
+    def hold(self) -> None:
+        """Until :meth:`release`, this thread's plain connections are one, checked out
+        by the first :meth:`connect`: a request's token check and its reads share it."""
+        self.release()
+        self._held.connection = None
+
+    def release(self) -> None:
+        """Return the connection :meth:`hold` kept, if one was checked out."""
+        held = self._held.__dict__.pop("connection", None)
+        if held is not None:
+            held.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -36,7 +36,9 @@ class HeadWatcher:
         return self._waiting
 
     def wait(self, tenant_id: int, seen: int, timeout: float) -> bool:
-        """Block until the tenant's head passes ``seen`` (True) or ``timeout`` runs out."""
+        """Block until the tenant's head passes ``seen`` (True) or ``timeout`` runs out,
+        holding no connection: the one this thread held (``Database.hold``) goes back first."""
+        self.db.release()
         deadline = time.monotonic() + timeout
         with self._cond:
             self._start()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from scimserver.store.models import AttributeValue, Resource
 from tests.conftest import ScimClient, assert_scim_error, fixture_json, statements_run
@@ -475,3 +476,28 @@ def test_a_create_and_an_update_write_without_a_locked_read(
     assert user["title"] == "b" and user["meta"]["version"] == 'W/"2"'
     assert scim.get('/Users?filter=title eq "b"').get_json()["totalResults"] == 1
     assert scim.get('/Users?filter=title eq "a"').get_json()["totalResults"] == 0
+
+
+def test_a_lookup_checks_its_token_and_reads_on_one_connection(
+    scim: ScimClient, app: Flask
+) -> None:
+    """The token check and the ``userName eq`` read share the request's one connection,
+    returned when the request ends."""
+    user = scim.create_user()
+    engine = app.extensions["scimserver"].db.engine
+    ours = threading.get_ident()
+    checkouts: list[int] = []
+
+    def checkout(*_: Any) -> None:
+        if threading.get_ident() == ours:
+            checkouts.append(1)
+
+    event.listen(engine.pool, "checkout", checkout)
+    try:
+        found = scim.get(f'/Users?filter=userName eq "{user["userName"]}"')
+    finally:
+        event.remove(engine.pool, "checkout", checkout)
+    assert found.status_code == 200
+    assert [r["id"] for r in found.get_json()["Resources"]] == [user["id"]]
+    assert len(checkouts) == 1
+    assert engine.pool.checkedout() == 0
