@@ -210,15 +210,20 @@ def statements_run(app: Flask, action: Any) -> list[str]:
         note(prepared.sql(connection.dialect))
         return run_prepared(prepared, connection, values)
 
+    def run(prepared: Prepared, connection: Connection, values: Any) -> Any:
+        note(prepared.sql(connection.dialect))
+        return run_write(prepared, connection, values)
+
     def on_cursor(insert: InsertMany, connection: Connection, rows: Any) -> None:
         note(insert._compiled(connection.dialect)[0])
         run_insert(insert, connection, rows)
 
-    run_prepared, run_insert = Prepared.first, InsertMany._on_cursor
+    run_prepared, run_write, run_insert = Prepared.first, Prepared.run, InsertMany._on_cursor
     event.listen(engine, "before_cursor_execute", record)
     try:
         with (
             patch.object(Prepared, "first", first),
+            patch.object(Prepared, "run", run),
             patch.object(InsertMany, "_on_cursor", on_cursor),
         ):
             action()

@@ -22,11 +22,12 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlalchemy.types import TypeEngine
+
+from scimserver.store.prepared import driver_error
 
 _Bind = Callable[[Any], Any] | None
 Executor = Session | Connection
@@ -38,6 +39,15 @@ def dialect_of(executor: Executor) -> str:
     if isinstance(executor, Connection):
         return executor.dialect.name
     return executor.get_bind().dialect.name
+
+
+def connection_of(executor: Executor) -> Connection:
+    """``executor``'s connection; a session's pending rows flushed first, as its
+    ``execute`` would, for a statement run on the connection itself."""
+    if isinstance(executor, Connection):
+        return executor
+    executor.flush()
+    return executor.connection()
 
 
 class InsertMany:
@@ -79,11 +89,8 @@ class InsertMany:
         if dialect_of(executor) != "postgresql":
             if not self.columns:
                 executor.execute(self.plain, [dict(r) for r in rows])
-            elif isinstance(executor, Session):
-                executor.flush()  # as session.execute would: pending rows go first
-                self._on_cursor(executor.connection(), rows)
             else:
-                self._on_cursor(executor, rows)
+                self._on_cursor(connection_of(executor), rows)
         elif self.documents is not None:
             executor.execute(self.documents, {"rows": dump_rows(rows, self.columns)})
         else:
@@ -98,12 +105,11 @@ class InsertMany:
             )
             for r in rows
         ]
-        driver = connection.dialect.loaded_dbapi
         cursor = connection.connection.cursor()
         try:
             cursor.executemany(sql, values)
-        except driver.Error as exc:
-            raise DBAPIError.instance(sql, values, exc, driver.Error, ismulti=True) from exc
+        except connection.dialect.loaded_dbapi.Error as exc:
+            raise driver_error(connection, sql, values, exc) from exc
         finally:
             cursor.close()
 

@@ -56,7 +56,7 @@ _PENDING = "scim_changes"
 _ORIGIN = "scim_origin"
 _CHANGES = Change.metadata.tables[Change.__tablename__]
 _HEADS = FeedHead.metadata.tables[FeedHead.__tablename__]
-_INSERT = InsertMany(insert(_CHANGES))
+_INSERT = InsertMany(insert(_CHANGES), [c.name for c in _CHANGES.columns])  # SQLite's
 _PAGE = (
     select(Change)
     .where(Change.tenant_id == bindparam("tenant"), Change.seq > bindparam("after"))

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import Table, bindparam, func
 from sqlalchemy.dialects import postgresql, sqlite
 
-from scimserver.store.batch import Executor, dialect_of
+from scimserver.store.batch import Executor, connection_of, dialect_of
+from scimserver.store.prepared import Prepared
 
 
 class Increment:
@@ -23,11 +24,14 @@ class Increment:
         self, table: Table, keys: Sequence[str], counter: str, values: Mapping[str, Any]
     ) -> None:
         self.statements = _prebuilt(table, keys, values, (counter,), (), table.c[counter])
+        self.prepared = {name: Prepared(statement) for name, statement in self.statements.items()}
 
     def __call__(self, executor: Executor, params: Mapping[str, Any]) -> int:
         """Add; the row's new total."""
-        statement = self.statements[dialect_of(executor)]
-        return int(executor.execute(statement, dict(params)).scalar_one())
+        connection = connection_of(executor)
+        row = self.prepared[connection.dialect.name].first(connection, params)
+        assert row is not None  # an upsert returns its row
+        return int(row[0])
 
 
 class Accumulate:

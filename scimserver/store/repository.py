@@ -43,6 +43,7 @@ from scimserver.store import changes
 from scimserver.store.batch import (
     Executor,
     InsertMany,
+    connection_of,
     dialect_of,
     dump_json,
     dump_rows,
@@ -261,7 +262,9 @@ removing its membership changes it, so its version moves too."""
 _ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
 VALUE_COLUMNS = tuple(c.name for c in _VALUES.columns if not c.primary_key)  # all but id
 _INSERT_VALUES = InsertMany(insert(_VALUES), VALUE_COLUMNS)
-_INSERT_RESOURCE = insert(_RESOURCES)
+ROW_INSERTED = insert(_RESOURCES).values({c.key: bindparam(c.key) for c in _RESOURCES.columns})
+"""A resource row's INSERT, each column bound by its name."""
+_INSERT_RESOURCE = Prepared(ROW_INSERTED)
 _ADD_MEMBERS = {  # racing adds of the same member are fine
     module.dialect.name: InsertMany(module.insert(Membership).on_conflict_do_nothing())
     for module in (postgresql, sqlite)
@@ -271,11 +274,7 @@ _DELETE_VALUES = delete(_VALUES).where(
     tuple_(_VALUES.c.path, _VALUES.c.ordinal).in_(bindparam("b_keys", expanding=True)),
 )
 """One statement for every stale row, not an executemany (see :class:`InsertMany`)."""
-_ADD_WITH_VALUES = insert_after(
-    insert(_RESOURCES).values({c.key: bindparam(c.key) for c in _RESOURCES.columns}),
-    _VALUES,
-    VALUE_COLUMNS,
-)
+_ADD_WITH_VALUES = insert_after(ROW_INSERTED, _VALUES, VALUE_COLUMNS)
 _REPLACE_VALUES = insert_after(_DELETE_VALUES, _VALUES, VALUE_COLUMNS)
 """PostgreSQL: the two statements each of a create and an update makes, as one."""
 
@@ -332,7 +331,7 @@ def inserted(
             executor.execute(_ADD_WITH_VALUES, {**row, "rows": dumped_values(values)})
         return
     with storing():
-        executor.execute(_INSERT_RESOURCE, dict(row))
+        _INSERT_RESOURCE.run(connection_of(executor), row)
     _INSERT_VALUES(executor, values)
 
 

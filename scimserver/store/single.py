@@ -45,14 +45,15 @@ from scimserver.store import changes
 from scimserver.store.batch import dump_json, json_rows
 from scimserver.store.changes import Origin
 from scimserver.store.models import AttributeValue, Resource
+from scimserver.store.prepared import Prepared
 from scimserver.store.repository import (
     REWRITTEN,
+    ROW_INSERTED,
     VALUE_COLUMNS,
     dumped_values,
     inserted,
     reindexed,
     reindexing,
-    rowcount,
     storing,
     value_rows,
 )
@@ -70,8 +71,7 @@ def _indexed(written: CTE) -> CTE:
 
 
 def _added() -> Insert:
-    row: dict[str, Any] = {c.key: bindparam(c.key) for c in _RESOURCES.columns}
-    written = insert(_RESOURCES).values(row).returning(_RESOURCES.c.id).cte("written")
+    written = ROW_INSERTED.returning(_RESOURCES.c.id).cte("written")
     return changes.appended_after(written).add_cte(_indexed(written))
 
 
@@ -108,8 +108,9 @@ def _rewritten() -> Insert:
 
 
 _ROW_REWRITTEN = _row_rewritten()
-_ADD = _added()
-_REWRITE = _rewritten().execution_options(preserve_rowcount=True)  # an INSERT's is dropped
+_ROW_REWRITE = Prepared(_ROW_REWRITTEN)
+_ADD = Prepared(_added())
+_REWRITE = Prepared(_rewritten().execution_options(preserve_rowcount=True))
 
 
 def add(
@@ -127,7 +128,7 @@ def add(
         row["values"] = dumped_values(rows)
         row |= changes.one_appended(tenant, change, version, origin)
         with storing():
-            connection.execute(_ADD, row)
+            _ADD.run(connection, row)
         return
     inserted(connection, row, rows)
     changes.append_one(connection, tenant, change, version, origin)
@@ -160,9 +161,9 @@ def rewrite(
         params["values"] = dumped_values(fresh)
         params |= changes.one_appended(tenant, change, version, origin)
         with storing():
-            return rowcount(connection.execute(_REWRITE, params)) == 1
+            return _REWRITE.run(connection, params) == 1
     with storing():
-        if rowcount(connection.execute(_ROW_REWRITTEN, params)) != 1:
+        if _ROW_REWRITE.run(connection, params) != 1:
             return False
     reindexed(connection, resource.id, stale, fresh)
     changes.append_one(connection, tenant, change, version, origin)

@@ -107,10 +107,18 @@ def seed(app: Flask, tenant_id: int) -> str:
         session.execute(insert(Resource), resources)
         session.execute(insert(AttributeValue), values)
         session.execute(insert(Membership), members)
-    with server.db.engine.connect() as connection:
+    analyze(app)
+    return str(members[17]["member_id"])
+
+
+def analyze(app: Flask) -> None:
+    """ANALYZE, then close the pool's idle connections: a SQLite connection reads the
+    statistics when it opens, so one opened before would plan without them."""
+    engine = app.extensions["scimserver"].db.engine
+    with engine.connect() as connection:
         connection.execute(text("ANALYZE"))
         connection.commit()
-    return str(members[17]["member_id"])
+    engine.dispose()
 
 
 def explain(app: Flask, query: Select[Any]) -> str:
@@ -189,9 +197,7 @@ def test_user_history_uses_the_resource_and_member_indexes(
             for n in range(SEED_USERS)
         ]
         session.execute(insert(Change), rows)
-    with app.extensions["scimserver"].db.engine.connect() as connection:
-        connection.execute(text("ANALYZE"))
-        connection.commit()
+    analyze(app)
     plan = explain(app, history_query(tenant_id, member, 10_000))
     assert "ix_changes_resource" in plan and "ix_changes_member" in plan, plan
     assert not re.search(r"Seq Scan on changes|SCAN changes\b", plan), plan

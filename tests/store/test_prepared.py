@@ -8,8 +8,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import DateTime, bindparam, column, select, table
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import DateTime, bindparam, column, insert, select, table
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from scimserver.store.db import Database
 from scimserver.store.migrate import upgrade
@@ -80,3 +80,51 @@ def test_a_lost_connection_is_invalidated_like_any_other(postgres: PostgresDatab
             assert Prepared(SHOWN).first(connection, {"id": "r1", "tenant": 1}) is None
     finally:
         database.dispose()
+
+
+ROW = insert(Resource.__table__).values(
+    {c.key: bindparam(c.key) for c in Resource.__table__.columns}  # type: ignore[attr-defined]
+)
+
+
+def _row(resource_id: str) -> dict[str, Any]:
+    return {
+        "id": resource_id,
+        "tenant_id": 1,
+        "resource_type": "User",
+        "user_name_key": None,
+        "display_name": None,
+        "version": 1,
+        "created": datetime(2026, 5, 6, 7, 8, 9, 123000),
+        "last_modified": datetime(2026, 5, 6, 7, 8, 9),
+        "data": {"userName": "ünï", "n": [1, None]},
+        "password_hash": None,
+    }
+
+
+def test_a_prepared_write_binds_as_sqlalchemy_binds(db: Database) -> None:
+    """Datetimes and JSON go in as SQLAlchemy would write them: it reads them back equal."""
+    with db.write() as session:
+        assert Prepared(ROW).run(session.connection(), _row("r2")) == 1
+    with db.connect() as connection:
+        stored = connection.execute(SHOWN, {"id": "r2", "tenant": 1}).first()
+    assert stored is not None
+    assert tuple(stored) == (
+        "r2",
+        1,
+        datetime(2026, 5, 6, 7, 8, 9, 123000),
+        _row("r2")["data"],
+        None,
+    )
+
+
+def test_a_failed_write_in_a_transaction_raises_its_own_error(db: Database) -> None:
+    """A clash is the IntegrityError it is (PostgreSQL: SQLSTATE 23505), not the error of
+    running it again in the aborted transaction; nothing of it is written."""
+    with pytest.raises(IntegrityError) as raised, db.write() as session:
+        Prepared(ROW).run(session.connection(), _row("r1"))
+    sqlstate = getattr(raised.value.orig, "sqlstate", "23505")
+    assert sqlstate == "23505"
+    with db.connect() as connection:
+        stored = connection.execute(SHOWN, {"id": "r1", "tenant": 1}).first()
+    assert stored is not None and stored.version == 3
