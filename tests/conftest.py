@@ -26,7 +26,7 @@ from scimserver.api.context import ACTIVITY
 from scimserver.app import create_app
 from scimserver.config import Settings
 from scimserver.schema import default_schema_dir
-from scimserver.store.batch import InsertMany
+from scimserver.store.db import begin_statement
 from scimserver.store.prepared import Prepared
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -193,7 +193,7 @@ def scim(app: Flask) -> ScimClient:
 
 def statements_run(app: Flask, action: Any) -> list[str]:
     """The SQL statements the app's engine ran for ``action()``: SQLAlchemy's, and those
-    run on the driver's cursor (prepared reads, SQLite's batch inserts). Only this
+    run on the driver's cursor (:class:`Prepared` reads and writes). Only this
     thread's: the server's own threads (request activity's writer) write meanwhile."""
     seen: list[str] = []
     engine = app.extensions["scimserver"].db.engine
@@ -206,6 +206,11 @@ def statements_run(app: Flask, action: Any) -> list[str]:
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         note(statement)
 
+    def begun(connection: Connection) -> None:
+        sql = begin_statement(connection.get_execution_options())
+        if engine.dialect.name == "sqlite" and sql is not None:
+            note(sql)
+
     def first(prepared: Prepared, connection: Connection, values: Any) -> Any:
         note(prepared.sql(connection.dialect))
         return run_prepared(prepared, connection, values)
@@ -214,21 +219,23 @@ def statements_run(app: Flask, action: Any) -> list[str]:
         note(prepared.sql(connection.dialect))
         return run_write(prepared, connection, values)
 
-    def on_cursor(insert: InsertMany, connection: Connection, rows: Any) -> None:
-        note(insert._compiled(connection.dialect)[0])
-        run_insert(insert, connection, rows)
+    def run_many(prepared: Prepared, connection: Connection, rows: Any) -> None:
+        note(prepared.sql(connection.dialect))
+        run_writes(prepared, connection, rows)
 
-    run_prepared, run_write, run_insert = Prepared.first, Prepared.run, InsertMany._on_cursor
+    run_prepared, run_write, run_writes = Prepared.first, Prepared.run, Prepared.run_many
     event.listen(engine, "before_cursor_execute", record)
+    event.listen(engine, "begin", begun)
     try:
         with (
             patch.object(Prepared, "first", first),
             patch.object(Prepared, "run", run),
-            patch.object(InsertMany, "_on_cursor", on_cursor),
+            patch.object(Prepared, "run_many", run_many),
         ):
             action()
     finally:
         event.remove(engine, "before_cursor_execute", record)
+        event.remove(engine, "begin", begun)
     return seen
 
 

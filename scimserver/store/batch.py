@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,15 +21,14 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlalchemy.types import TypeEngine
 
-from scimserver.store.prepared import driver_error
+from scimserver.store.prepared import Prepared
 
-_Bind = Callable[[Any], Any] | None
 Executor = Session | Connection
 """Where a statement runs: an ORM session's transaction, or a Core connection's."""
 
@@ -69,8 +68,9 @@ class InsertMany:
 
     With ``columns``, SQLite's executemany runs on the driver's cursor, in the session's
     transaction, with the rows already in bind order and converted by their columns' bind
-    processors: SQLAlchemy's own executemany spent about 8 us per row making each row's
-    parameters (a create inserts two dozen value rows, a flush of request activity 500).
+    processors (:meth:`Prepared.run_many`): SQLAlchemy's own executemany spent about 8 us
+    per row making each row's parameters (a create inserts two dozen value rows, a flush
+    of request activity 500).
     A driver error is raised as SQLAlchemy would raise it (IntegrityError, ...).
     """
 
@@ -81,53 +81,21 @@ class InsertMany:
         self.returning = statement.returning(*table.primary_key.columns)
         self.columns = tuple(columns)
         self.documents = _from_json(statement, table, self.columns) if columns else None
-        self._positional: dict[str, tuple[str, list[tuple[str, _Bind]]]] = {}
+        bound = statement.values({c: bindparam(c) for c in self.columns})
+        self.cursor_insert = Prepared(bound) if columns else None
 
     def __call__(self, executor: Executor, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
         if dialect_of(executor) != "postgresql":
-            if not self.columns:
+            if self.cursor_insert is None:
                 executor.execute(self.plain, [dict(r) for r in rows])
             else:
-                self._on_cursor(connection_of(executor), rows)
+                self.cursor_insert.run_many(connection_of(executor), rows)
         elif self.documents is not None:
             executor.execute(self.documents, {"rows": dump_rows(rows, self.columns)})
         else:
             executor.execute(self.returning, [dict(r) for r in rows])
-
-    def _on_cursor(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        sql, binds = self._compiled(connection.dialect)
-        values = [
-            tuple(
-                r[name] if bind is None or r[name] is None else bind(r[name])
-                for name, bind in binds
-            )
-            for r in rows
-        ]
-        cursor = connection.connection.cursor()
-        try:
-            cursor.executemany(sql, values)
-        except connection.dialect.loaded_dbapi.Error as exc:
-            raise driver_error(connection, sql, values, exc) from exc
-        finally:
-            cursor.close()
-
-    def _compiled(self, dialect: Dialect) -> tuple[str, list[tuple[str, _Bind]]]:
-        """The INSERT of ``columns`` in ``dialect``, and its parameters in bind order, each
-        with its column's bind processor (None: the value binds as it is)."""
-        found = self._positional.get(dialect.name)
-        if found is None:
-            statement = self.plain.values({c: bindparam(c) for c in self.columns})
-            compiled = statement.compile(dialect=dialect)
-            table = self.plain.table
-            assert isinstance(table, Table) and compiled.positiontup is not None
-            binds = [
-                (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-                for name in compiled.positiontup
-            ]
-            found = self._positional[dialect.name] = (str(compiled), binds)
-        return found
 
 
 def dump_json(value: Any) -> str:

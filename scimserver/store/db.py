@@ -7,7 +7,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
 from typing import Any
 
@@ -22,6 +22,7 @@ from scimserver.store import changes
 from scimserver.store.batch import dump_json
 from scimserver.store.changes import Origin
 from scimserver.store.models import Base
+from scimserver.store.prepared import cursor_of
 from scimserver.store.rounds import AfterCommits
 from scimserver.store.statistics import Statistics
 
@@ -85,14 +86,22 @@ def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin(connection: Connection) -> None:
-    """Writers take the write lock up front, so they queue instead of failing to upgrade;
-    a single statement is a transaction of its own and needs no BEGIN (nor its ROLLBACK)."""
-    options = connection.get_execution_options()
+def begin_statement(options: Mapping[str, Any]) -> str | None:
+    """What a SQLite transaction with these execution options begins with. Writers take
+    the write lock up front, so they queue instead of failing to upgrade; a single
+    statement is a transaction of its own and needs no BEGIN (nor its ROLLBACK)."""
     if options.get("scim_write"):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-    elif not options.get("scim_single"):
-        connection.exec_driver_sql("BEGIN")
+        return "BEGIN IMMEDIATE"
+    return None if options.get("scim_single") else "BEGIN"
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """Run :func:`begin_statement` on the driver's cursor (through SQLAlchemy's execution
+    path it cost ~20 us, a tenth of it this way)."""
+    sql = begin_statement(connection.get_execution_options())
+    if sql is not None:
+        with cursor_of(connection, sql) as cursor:
+            cursor.execute(sql)
 
 
 class Transient(Conflict):

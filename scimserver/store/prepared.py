@@ -19,7 +19,8 @@ driver's SQLSTATE, the connection invalidated when it was lost).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Dialect
@@ -100,14 +101,16 @@ class Prepared:
         """Run a write for ``values``; the rows it changed (0 where the driver does not say)."""
         compiled = self._for(connection.dialect)
         parameters = compiled.parameters(values)
-        cursor = connection.connection.cursor()
-        try:
+        with cursor_of(connection, compiled.sql, parameters) as cursor:
             cursor.execute(compiled.sql, parameters)
             return max(int(cursor.rowcount), 0)
-        except connection.dialect.loaded_dbapi.Error as exc:
-            raise driver_error(connection, compiled.sql, parameters, exc) from exc
-        finally:
-            cursor.close()
+
+    def run_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run a write once for each of ``rows`` (one executemany: on SQLite, a loop in C)."""
+        compiled = self._for(connection.dialect)
+        parameters = [compiled.parameters(row) for row in rows]
+        with cursor_of(connection, compiled.sql, parameters) as cursor:
+            cursor.executemany(compiled.sql, parameters)
 
     def sql(self, dialect: Dialect) -> str:
         """The statement's SQL in ``dialect``."""
@@ -118,6 +121,19 @@ class Prepared:
         if found is None:
             found = self._compiled[dialect.name] = _Compiled(self.statement, dialect)
         return found
+
+
+@contextmanager
+def cursor_of(connection: Connection, sql: str, parameters: Any = None) -> Iterator[Any]:
+    """A driver cursor of ``connection`` to run ``sql`` on, closed after; a driver error
+    raised as SQLAlchemy raises it (:func:`driver_error`)."""
+    cursor = connection.connection.cursor()
+    try:
+        yield cursor
+    except connection.dialect.loaded_dbapi.Error as exc:
+        raise driver_error(connection, sql, parameters, exc) from exc
+    finally:
+        cursor.close()
 
 
 def driver_error(connection: Connection, sql: str, parameters: Any, exc: Any) -> StatementError:
