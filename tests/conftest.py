@@ -26,7 +26,7 @@ from scimserver.api.context import ACTIVITY
 from scimserver.app import create_app
 from scimserver.config import Settings
 from scimserver.schema import default_schema_dir
-from scimserver.store.db import begin_statement
+from scimserver.store import db as db_module
 from scimserver.store.prepared import Prepared
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -206,10 +206,9 @@ def statements_run(app: Flask, action: Any) -> list[str]:
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         note(statement)
 
-    def begun(connection: Connection) -> None:
-        sql = begin_statement(connection.get_execution_options())
-        if engine.dialect.name == "sqlite" and sql is not None:
-            note(sql)
+    def run_sql(connection: Connection, sql: str) -> None:
+        note(sql)
+        run_fixed(connection, sql)
 
     def first(prepared: Prepared, connection: Connection, values: Any) -> Any:
         note(prepared.sql(connection.dialect))
@@ -224,18 +223,18 @@ def statements_run(app: Flask, action: Any) -> list[str]:
         run_writes(prepared, connection, rows)
 
     run_prepared, run_write, run_writes = Prepared.first, Prepared.run, Prepared.run_many
+    run_fixed = db_module.run_sql
     event.listen(engine, "before_cursor_execute", record)
-    event.listen(engine, "begin", begun)
     try:
         with (
             patch.object(Prepared, "first", first),
             patch.object(Prepared, "run", run),
             patch.object(Prepared, "run_many", run_many),
+            patch.object(db_module, "run_sql", run_sql),
         ):
             action()
     finally:
         event.remove(engine, "before_cursor_execute", record)
-        event.remove(engine, "begin", begun)
     return seen
 
 

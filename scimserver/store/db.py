@@ -22,7 +22,7 @@ from scimserver.store import changes
 from scimserver.store.batch import dump_json
 from scimserver.store.changes import Origin
 from scimserver.store.models import Base
-from scimserver.store.prepared import cursor_of
+from scimserver.store.prepared import driver_error, run_sql
 from scimserver.store.rounds import AfterCommits
 from scimserver.store.statistics import Statistics
 
@@ -86,22 +86,42 @@ def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     cursor.close()
 
 
-def begin_statement(options: Mapping[str, Any]) -> str | None:
+_BEGIN_WRITE = "BEGIN IMMEDIATE"
+
+
+def _begin_statement(options: Mapping[str, Any]) -> str | None:
     """What a SQLite transaction with these execution options begins with. Writers take
     the write lock up front, so they queue instead of failing to upgrade; a single
     statement is a transaction of its own and needs no BEGIN (nor its ROLLBACK)."""
     if options.get("scim_write"):
-        return "BEGIN IMMEDIATE"
+        return _BEGIN_WRITE
     return None if options.get("scim_single") else "BEGIN"
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    """Run :func:`begin_statement` on the driver's cursor (through SQLAlchemy's execution
+    """Run :func:`_begin_statement` on the driver's cursor (through SQLAlchemy's execution
     path it cost ~20 us, a tenth of it this way)."""
-    sql = begin_statement(connection.get_execution_options())
+    sql = _begin_statement(connection.get_execution_options())
     if sql is not None:
-        with cursor_of(connection, sql) as cursor:
-            cursor.execute(sql)
+        run_sql(connection, sql)
+
+
+@contextmanager
+def _immediate(connection: Connection) -> Iterator[None]:
+    """A SQLite write transaction on ``connection``'s driver connection, under
+    SQLAlchemy's notice: committed at the end, rolled back on any exception."""
+    run_sql(connection, _BEGIN_WRITE)
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    try:
+        yield
+    except BaseException:
+        driver.rollback()
+        raise
+    try:
+        driver.commit()
+    except sqlite3.Error as exc:
+        raise driver_error(connection, "COMMIT", None, exc) from exc
 
 
 class Transient(Conflict):
@@ -293,12 +313,13 @@ class Database:
     def write_alone(self) -> Iterator[Connection]:
         """A connection for a write without the ORM session (``store.single``): on
         PostgreSQL each statement commits on its own; on SQLite they are one transaction,
-        committed at the end, on the write lock. Errors are raised as :meth:`write` raises them."""
-        if self.is_sqlite:
-            with self._turn(), _translated(), self._writing.begin() as connection:
-                yield connection
-        else:
-            with self.connect() as connection:
+        committed at the end, on the write lock. Errors are raised as :meth:`write` raises
+        them. Either way on the connection :meth:`connect` gives (a request's own)."""
+        with self._turn(), self.connect() as connection:
+            if self.is_sqlite:
+                with _immediate(connection):
+                    yield connection
+            else:
                 yield connection
         self._written()
 

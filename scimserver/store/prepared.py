@@ -123,6 +123,12 @@ class Prepared:
         return found
 
 
+def run_sql(connection: Connection, sql: str) -> None:
+    """Run ``sql``, a statement without parameters (BEGIN), on the driver's cursor."""
+    with cursor_of(connection, sql) as cursor:
+        cursor.execute(sql)
+
+
 @contextmanager
 def cursor_of(connection: Connection, sql: str, parameters: Any = None) -> Iterator[Any]:
     """A driver cursor of ``connection`` to run ``sql`` on, closed after; a driver error

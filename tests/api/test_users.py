@@ -478,26 +478,36 @@ def test_a_create_and_an_update_write_without_a_locked_read(
     assert scim.get('/Users?filter=title eq "a"').get_json()["totalResults"] == 0
 
 
-def test_a_lookup_checks_its_token_and_reads_on_one_connection(
+def test_a_lookup_and_an_update_run_on_the_requests_one_connection(
     scim: ScimClient, app: Flask
 ) -> None:
-    """The token check and the ``userName eq`` read share the request's one connection,
-    returned when the request ends."""
+    """The token check, the read and the write (a user's PATCH) share the request's one
+    connection, returned when the request ends."""
     user = scim.create_user()
     engine = app.extensions["scimserver"].db.engine
     ours = threading.get_ident()
-    checkouts: list[int] = []
+    checkouts: list[str] = []
 
     def checkout(*_: Any) -> None:
         if threading.get_ident() == ours:
-            checkouts.append(1)
+            checkouts.append("checkout")
 
     event.listen(engine.pool, "checkout", checkout)
     try:
         found = scim.get(f'/Users?filter=userName eq "{user["userName"]}"')
+        lookup, checkouts[:] = list(checkouts), []
+        patched = scim.patch(
+            f"/Users/{user['id']}",
+            {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "title", "value": "b"}],
+            },
+        )
     finally:
         event.remove(engine.pool, "checkout", checkout)
     assert found.status_code == 200
     assert [r["id"] for r in found.get_json()["Resources"]] == [user["id"]]
-    assert len(checkouts) == 1
+    assert patched.status_code == 200 and patched.get_json()["title"] == "b"
+    assert (lookup, checkouts) == (["checkout"], ["checkout"])
     assert engine.pool.checkedout() == 0
+    assert scim.get(f"/Users/{user['id']}").get_json()["meta"]["version"] == 'W/"2"'
