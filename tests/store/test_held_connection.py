@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -12,25 +10,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from scimserver.store.db import Database
-from scimserver.store.models import Resource
-from tests.store.conftest import database_holding
-
-
-@pytest.fixture
-def db(backend: str, database_url_factory: Any) -> Iterator[Database]:
-    resource = Resource(
-        id="r1",
-        tenant_id=1,
-        resource_type="User",
-        version=1,
-        created=datetime(2026, 1, 2),
-        last_modified=datetime(2026, 1, 2),
-        data={"userName": "a"},
-    )
-    database = database_holding(database_url_factory(backend), resource)
-    yield database
-    database.release()
-    database.dispose()
 
 
 def _checked_out(db: Database) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -16,27 +15,10 @@ from scimserver.store.migrate import upgrade
 from scimserver.store.models import Resource
 from scimserver.store.prepared import Prepared
 from tests.conftest import POSTGRES_ADMIN_URL, PostgresDatabases
-from tests.store.conftest import database_holding
 
 SHOWN = select(
     Resource.id, Resource.version, Resource.created, Resource.data, Resource.password_hash
 ).where(Resource.id == bindparam("id"), Resource.tenant_id == bindparam("tenant"))
-
-
-@pytest.fixture
-def db(backend: str, database_url_factory: Any) -> Iterator[Database]:
-    resource = Resource(
-        id="r1",
-        tenant_id=1,
-        resource_type="User",
-        version=3,
-        created=datetime(2026, 1, 2, 3, 4, 5, 678000),
-        last_modified=datetime(2026, 1, 2, 3, 4, 5),
-        data={"userName": "zoë", "emails": [{"value": "z@example.com"}], "n": 2**40},
-    )
-    database = database_holding(database_url_factory(backend), resource)
-    yield database
-    database.dispose()
 
 
 def test_a_prepared_row_equals_sqlalchemys(db: Database) -> None:
