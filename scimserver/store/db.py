@@ -8,7 +8,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
+from contextlib import AbstractContextManager, closing, contextmanager, nullcontext, suppress
 from typing import Any
 
 import orjson
@@ -116,7 +116,8 @@ def _immediate(connection: Connection) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        driver.rollback()
+        with suppress(sqlite3.Error):  # the error raised is the one that stopped the write
+            driver.rollback()
         raise
     try:
         driver.commit()

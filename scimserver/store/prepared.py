@@ -84,17 +84,18 @@ class Prepared:
         """The first row for ``values`` (bound by name), processed as SQLAlchemy would."""
         compiled = self._for(connection.dialect)
         parameters = compiled.parameters(values)
-        cursor = connection.connection.cursor()
         try:
-            cursor.execute(compiled.sql, parameters)
-            raw = cursor.fetchone()
+            cursor = connection.connection.cursor()
+            try:
+                cursor.execute(compiled.sql, parameters)
+                raw = cursor.fetchone()
+            finally:
+                cursor.close()
         except connection.dialect.loaded_dbapi.Error as exc:
             if not self._is_read:
                 raise driver_error(connection, compiled.sql, parameters, exc) from exc
             row = connection.execute(self.statement, dict(values)).first()
             return None if row is None else tuple(row)
-        finally:
-            cursor.close()
         return None if raw is None else compiled.row(raw)
 
     def run(self, connection: Connection, values: Mapping[str, Any]) -> int:
@@ -133,13 +134,14 @@ def run_sql(connection: Connection, sql: str) -> None:
 def cursor_of(connection: Connection, sql: str, parameters: Any = None) -> Iterator[Any]:
     """A driver cursor of ``connection`` to run ``sql`` on, closed after; a driver error
     raised as SQLAlchemy raises it (:func:`driver_error`)."""
-    cursor = connection.connection.cursor()
     try:
-        yield cursor
+        cursor = connection.connection.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
     except connection.dialect.loaded_dbapi.Error as exc:
         raise driver_error(connection, sql, parameters, exc) from exc
-    finally:
-        cursor.close()
 
 
 def driver_error(connection: Connection, sql: str, parameters: Any, exc: Any) -> StatementError:
