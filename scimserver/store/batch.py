@@ -81,8 +81,9 @@ class InsertMany:
         self.returning = statement.returning(*table.primary_key.columns)
         self.columns = tuple(columns)
         self.documents = _from_json(statement, table, self.columns) if columns else None
-        bound = statement.values({c: bindparam(c) for c in self.columns})
-        self.cursor_insert = Prepared(bound) if columns else None
+        self.cursor_insert = (
+            Prepared(statement.values({c: bindparam(c) for c in self.columns})) if columns else None
+        )
 
     def __call__(self, executor: Executor, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:

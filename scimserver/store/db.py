@@ -351,8 +351,7 @@ class Database:
             with _translated():
                 yield held
         except BaseException:
-            self.release()  # a failed statement may have left it in any state
-            self.hold()
+            self.hold()  # a fresh one: a failed statement may have left it in any state
             raise
 
     def hold(self) -> None:

@@ -110,7 +110,7 @@ def _rewritten() -> Insert:
 _ROW_REWRITTEN = _row_rewritten()
 _ROW_REWRITE = Prepared(_ROW_REWRITTEN)
 _ADD = Prepared(_added())
-_REWRITE = Prepared(_rewritten().execution_options(preserve_rowcount=True))
+_REWRITE = Prepared(_rewritten())
 
 
 def add(
