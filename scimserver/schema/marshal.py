@@ -198,12 +198,11 @@ def _extension_field(schema: Schema, required: bool, phase: Phase) -> ma.fields.
 
 
 class Marshaller:
-    """Loads client input into canonical documents and dumps them, for one resource type."""
+    """Loads client input into canonical documents, for one resource type."""
 
     def __init__(self, resource_type: ResourceType) -> None:
         self.resource_type = resource_type
         self._schemas = {phase: _resource_class(resource_type, phase)() for phase in Phase}
-        self._visible = _visible_resource(resource_type)
         self._known = {a.name.lower() for a in resource_type.schema.attributes} | {
             e.schema.id.lower() for e in resource_type.extensions
         }
@@ -260,10 +259,6 @@ class Marshaller:
             return []
         return sorted(str(k) for k in body if str(k).lower() not in self._known)
 
-    def dump(self, document: Mapping[str, Any]) -> dict[str, Any]:
-        """The stored document as a client may see it (``returned: never`` left out)."""
-        return _visible_object(document, self._visible)
-
     def schemas_of(self, document: Mapping[str, Any]) -> list[str]:
         """The ``schemas`` a document carries: the core schema and each extension present."""
         present = [e.schema.id for e in self.resource_type.extensions if document.get(e.schema.id)]
@@ -279,41 +274,6 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
-
-
-_Visible = dict[str, Any]
-"""Attribute name → None for a simple attribute, or the _Visible of a complex one."""
-
-
-def _visible_tree(attributes: tuple[Attribute, ...]) -> _Visible:
-    return {
-        a.name: _visible_tree(a.sub_attributes) if a.is_complex else None
-        for a in attributes
-        if a.returned != "never"
-    }
-
-
-def _visible_resource(resource_type: ResourceType) -> _Visible:
-    tree = _visible_tree(resource_type.schema.attributes)
-    tree.update({"externalId": None, "schemas": None})
-    for extension in resource_type.extensions:
-        tree[extension.schema.id] = _visible_tree(extension.schema.attributes)
-    return tree
-
-
-def _visible_object(document: Mapping[str, Any], tree: _Visible) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in document.items():
-        if name not in tree:
-            continue  # returned: never, or from a schema no longer loaded
-        sub = tree[name]
-        if sub is None:
-            out[name] = value
-        elif isinstance(value, list):
-            out[name] = [_visible_object(v, sub) if isinstance(v, Mapping) else v for v in value]
-        else:
-            out[name] = _visible_object(value, sub) if isinstance(value, Mapping) else value
-    return out
 
 
 def _describe(messages: Any, prefix: str = "") -> str:

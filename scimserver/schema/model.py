@@ -94,6 +94,34 @@ def _attribute_map(attributes: tuple[Attribute, ...]) -> dict[str, Attribute]:
 
 
 @dataclass(frozen=True)
+class View:
+    """What a client sees of an object: the names (as defined) it shows, and those of
+    them whose value it trims to a view of their own (a complex attribute with a
+    sub-attribute ``returned: never``, an extension); the others are shown whole."""
+
+    names: frozenset[str]
+    trimmed: Mapping[str, View]
+
+
+def _view(attributes: tuple[Attribute, ...], hidden: frozenset[str]) -> View:
+    """The attributes not ``returned`` as in ``hidden`` and, of complex ones, every
+    sub-attribute not ``returned: never``."""
+    shown = [a for a in attributes if a.returned not in hidden]
+    return View(
+        frozenset(a.name for a in shown),
+        {
+            a.name: _view(a.sub_attributes, _NEVER)
+            for a in shown
+            if any(s.returned in _NEVER for s in a.sub_attributes)
+        },
+    )
+
+
+_NEVER = frozenset({"never"})
+_NOT_BY_DEFAULT = frozenset({"never", "request"})
+
+
+@dataclass(frozen=True)
 class Schema:
     """A schema: a URN naming a set of attributes."""
 
@@ -232,6 +260,24 @@ class ResourceType:
         """The core schema's attributes and the common ones (id, externalId, meta), by
         lowercase name: what a document's top-level keys name."""
         return {**self.schema.by_name, **COMMON}
+
+    @cached_property
+    def visible(self) -> View:
+        """All a client may see of a document: every attribute but ``returned: never``
+        ones, the common attributes and ``schemas`` whole, each extension under its URN."""
+        return self._view(_NEVER)
+
+    @cached_property
+    def shown_by_default(self) -> View:
+        """What a request naming neither ``attributes`` nor ``excludedAttributes`` sees:
+        :attr:`visible` less the attributes ``returned: request`` (RFC 7643 §7)."""
+        return self._view(_NOT_BY_DEFAULT)
+
+    def _view(self, hidden: frozenset[str]) -> View:
+        core = _view(self.schema.attributes, hidden)
+        extensions = {e.schema.id: _view(e.schema.attributes, hidden) for e in self.extensions}
+        common = ("schemas", *(a.name for a in COMMON_ATTRIBUTES))
+        return View(core.names | {*common, *extensions}, {**core.trimmed, **extensions})
 
     def extension(self, urn: str) -> Schema | None:
         """The extension schema with id ``urn`` (case-insensitive)."""

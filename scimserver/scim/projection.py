@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scimserver.schema.model import Attribute, AttrRef, ResourceType
+from scimserver.schema.model import Attribute, AttrRef, ResourceType, View
 
 
 @dataclass(frozen=True)
@@ -131,12 +131,15 @@ def _project_object(
 def project(
     resource_type: ResourceType, resource: Mapping[str, Any], projection: Projection
 ) -> dict[str, Any]:
-    """The resource as the client asked to see it; ``schemas`` and ``id`` always stay."""
-    out = _project_object(projection, resource_type.top_level, "", resource)
-    out["schemas"] = resource.get("schemas", [resource_type.schema.id])
+    """The resource as the client asked to see it: ``schemas`` and ``id`` always, a
+    ``returned: never`` value (a stored one too) never."""
+    if not projection.attributes and not projection.excluded:
+        return _by_default(resource_type, resource)
+    visible = _shown(resource, resource_type.visible)
+    out = _project_object(projection, resource_type.top_level, "", visible)
     for extension in resource_type.extensions:
         urn = extension.schema.id
-        value = resource.get(urn)
+        value = visible.get(urn)
         if not isinstance(value, Mapping):
             continue
         lookup = extension.schema.by_name
@@ -148,8 +151,42 @@ def project(
         kept = _project_object(projection, lookup, urn.lower() + ":", value)
         if kept:
             out[urn] = kept
-    schemas = [urn for urn in out.pop("schemas") if urn == resource_type.schema.id or urn in out]
+    return _schemas_first(resource_type, visible, out)
+
+
+def _by_default(resource_type: ResourceType, resource: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`project` when the client named no attributes: one walk of the document."""
+    out = _shown(resource, resource_type.shown_by_default)
+    out.pop("schemas", None)
+    for extension in resource_type.extensions:  # after the core attributes, each non-empty
+        value = out.pop(extension.schema.id, None)
+        if isinstance(value, dict) and value:
+            out[extension.schema.id] = value
+    return _schemas_first(resource_type, resource, out)
+
+
+def _schemas_first(
+    resource_type: ResourceType, resource: Mapping[str, Any], out: dict[str, Any]
+) -> dict[str, Any]:
+    """``out`` after ``resource``'s ``schemas``: the core schema and the extensions kept."""
+    core = resource_type.schema.id
+    schemas = [urn for urn in resource.get("schemas") or [core] if urn == core or urn in out]
     return {"schemas": schemas, **out}
+
+
+def _shown(source: Mapping[str, Any], view: View) -> dict[str, Any]:
+    """The keys of ``source`` that ``view`` names, each value trimmed as the view says."""
+    out = {name: value for name, value in source.items() if name in view.names}
+    for name, sub in view.trimmed.items():
+        if name in out:
+            out[name] = _within(out[name], sub)
+    return out
+
+
+def _within(value: Any, view: View) -> Any:
+    if isinstance(value, list):
+        return [_shown(v, view) if isinstance(v, Mapping) else v for v in value]
+    return _shown(value, view) if isinstance(value, Mapping) else value
 
 
 ElementProjection = Callable[[dict[str, Any]], dict[str, Any]]

@@ -758,8 +758,8 @@ class ResourceService:
         groups: Mapping[str, list[MemberRow]] | None,
         streams_members: bool = False,
     ) -> dict[str, Any]:
-        body = self.marshaller.dump(row.data)
-        document: dict[str, Any] = {"schemas": body.pop("schemas"), "id": row.id, **body}
+        # As stored: project() leaves out what the client may not see (returned: never).
+        document: dict[str, Any] = {"schemas": None, "id": row.id, **row.data}
         if streams_members:
             document["members"] = []  # holds the place of the members streamed later
         elif members is not None and members.get(row.id):
