@@ -214,6 +214,10 @@ def statements_run(app: Flask, action: Any) -> list[str]:
         note(prepared.sql(connection.dialect))
         return run_prepared(prepared, connection, values)
 
+    def every(prepared: Prepared, connection: Connection, values: Any) -> Any:
+        note(prepared.sql(connection.dialect))
+        return run_read_all(prepared, connection, values)
+
     def run(prepared: Prepared, connection: Connection, values: Any) -> Any:
         note(prepared.sql(connection.dialect))
         return run_write(prepared, connection, values)
@@ -222,12 +226,14 @@ def statements_run(app: Flask, action: Any) -> list[str]:
         note(prepared.sql(connection.dialect))
         run_writes(prepared, connection, rows)
 
-    run_prepared, run_write, run_writes = Prepared.first, Prepared.run, Prepared.run_many
+    run_prepared, run_read_all = Prepared.first, Prepared.all
+    run_write, run_writes = Prepared.run, Prepared.run_many
     run_fixed = db_module.run_sql
     event.listen(engine, "before_cursor_execute", record)
     try:
         with (
             patch.object(Prepared, "first", first),
+            patch.object(Prepared, "all", every),
             patch.object(Prepared, "run", run),
             patch.object(Prepared, "run_many", run_many),
             patch.object(db_module, "run_sql", run_sql),

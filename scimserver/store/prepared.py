@@ -82,21 +82,31 @@ class Prepared:
 
     def first(self, connection: Connection, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row for ``values`` (bound by name), processed as SQLAlchemy would."""
+        rows = self._read(connection, values, one=True)
+        return rows[0] if rows else None
+
+    def all(self, connection: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row for ``values`` (a read), processed as SQLAlchemy would."""
+        return self._read(connection, values, one=False)
+
+    def _read(
+        self, connection: Connection, values: Mapping[str, Any], one: bool
+    ) -> list[tuple[Any, ...]]:
         compiled = self._for(connection.dialect)
         parameters = compiled.parameters(values)
         try:
             cursor = connection.connection.cursor()
             try:
                 cursor.execute(compiled.sql, parameters)
-                raw = cursor.fetchone()
+                raw = cursor.fetchmany(1) if one else cursor.fetchall()
             finally:
                 cursor.close()
         except connection.dialect.loaded_dbapi.Error as exc:
             if not self._is_read:
                 raise driver_error(connection, compiled.sql, parameters, exc) from exc
-            row = connection.execute(self.statement, dict(values)).first()
-            return None if row is None else tuple(row)
-        return None if raw is None else compiled.row(raw)
+            result = connection.execute(self.statement, dict(values))
+            return [tuple(row) for row in (result.fetchmany(1) if one else result)]
+        return [compiled.row(row) for row in raw]
 
     def run(self, connection: Connection, values: Mapping[str, Any]) -> int:
         """Run a write for ``values``; the rows it changed (0 where the driver does not say)."""

@@ -122,21 +122,27 @@ def _page_query(scoped: Select[Any], selection: Selection, descending: bool) -> 
     )
 
 
-_PLAIN_PAGES = {
+_PLAIN_PAGE_QUERIES = {
     descending: _page_query(_SCOPED, Selection(None, CREATED, nullable=False), descending)
     for descending in (False, True)
 }
 """The page statements of an unfiltered list in creation order, the commonest."""
+_PLAIN_PAGES = {descending: Prepared(query) for descending, query in _PLAIN_PAGE_QUERIES.items()}
+_PLAIN_COUNT = Prepared(_COUNT_SCOPED)
 
 
 def page_query(selection: Selection, descending: bool) -> Select[Any]:
     """The statement of :meth:`ResourceRepository.page`; it binds ``tenant``, ``type``,
     ``offset``, ``limit`` and the selection's own parameters."""
-    if selection.where is None:
-        if selection.key is CREATED:
-            return _PLAIN_PAGES[descending]
-        return _page_query(_SCOPED, selection, descending)
-    return _page_query(_SCOPED.where(selection.where), selection, descending)
+    if _is_plain(selection):
+        return _PLAIN_PAGE_QUERIES[descending]
+    scoped = _SCOPED if selection.where is None else _SCOPED.where(selection.where)
+    return _page_query(scoped, selection, descending)
+
+
+def _is_plain(selection: Selection) -> bool:
+    """Unfiltered, in creation order: the selection of the plain page statements."""
+    return selection.where is None and selection.key is CREATED
 
 
 _MEMBERS_OF = (
@@ -603,10 +609,13 @@ class ResourceRepository:
         return query if clause is None else query.where(clause)
 
     def count(self, selection: Selection) -> int:
-        query = _COUNT_SCOPED.params(tenant=self.tenant_id, type=self.resource_type)
-        if selection.where is not None:
-            query = query.where(selection.where)
-        return int(self.session.scalar(query, selection.params) or 0)
+        scope = {"tenant": self.tenant_id, "type": self.resource_type}
+        connection = self.session.connection()  # Core: no ORM execution for a number
+        if selection.where is None:
+            row = _PLAIN_COUNT.first(connection, scope)
+            return int(row[0]) if row is not None else 0
+        query = _COUNT_SCOPED.where(selection.where)
+        return int(connection.scalar(query, {**selection.params, **scope}) or 0)
 
     def page(self, selection: Selection, descending: bool, offset: int, limit: int) -> list[Found]:
         """Rows ``offset`` to ``offset + limit`` of the selection, in its order."""
@@ -617,9 +626,13 @@ class ResourceRepository:
             "offset": offset,
             "limit": limit,
         }
-        return [
-            Found(*row) for row in self.session.execute(page_query(selection, descending), params)
-        ]
+        connection = self.session.connection()  # Core rows: no ORM result processing
+        rows: Iterable[Sequence[Any]]
+        if _is_plain(selection):
+            rows = _PLAIN_PAGES[descending].all(connection, params)
+        else:
+            rows = connection.execute(page_query(selection, descending), params)
+        return [Found(*row) for row in rows]
 
     def keyed_page(
         self, selection: Selection, descending: bool, after: Position | None, limit: int

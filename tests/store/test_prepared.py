@@ -39,10 +39,32 @@ def test_a_prepared_row_equals_sqlalchemys(db: Database) -> None:
     assert missing is None
 
 
-def test_a_driver_error_is_raised_as_sqlalchemy_raises_it(db: Database) -> None:
+def test_every_prepared_row_equals_sqlalchemys(db: Database) -> None:
+    with db.write() as session:
+        Prepared(ROW).run(session.connection(), _row("r2"))
+    every = (
+        select(Resource.id, Resource.created, Resource.data)
+        .where(Resource.tenant_id == bindparam("tenant"))
+        .order_by(Resource.id)
+    )
+    with db.connect() as connection:
+        rows = Prepared(every).all(connection, {"tenant": 1})
+        expected = connection.execute(every, {"tenant": 1}).all()
+        none = Prepared(every).all(connection, {"tenant": 2})
+    assert rows == [tuple(row) for row in expected]
+    assert [row[:2] for row in rows] == [
+        ("r1", datetime(2026, 1, 2, 3, 4, 5, 678000)),
+        ("r2", datetime(2026, 5, 6, 7, 8, 9, 123000)),
+    ]
+    assert rows[1][2] == {"userName": "ünï", "n": [1, None]}
+    assert none == []
+
+
+@pytest.mark.parametrize("read", ["first", "all"])
+def test_a_driver_error_is_raised_as_sqlalchemy_raises_it(db: Database, read: str) -> None:
     nowhere = select(column("x", DateTime)).select_from(table("no_such_table"))
     with db.connect() as connection, pytest.raises(DBAPIError):
-        Prepared(nowhere).first(connection, {})
+        getattr(Prepared(nowhere), read)(connection, {})
 
 
 def test_a_lost_connection_is_invalidated_like_any_other(postgres: PostgresDatabases) -> None:
