@@ -20,7 +20,7 @@ driver's SQLSTATE, the connection invalidated when it was lost).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Dialect
@@ -95,12 +95,9 @@ class Prepared:
         compiled = self._for(connection.dialect)
         parameters = compiled.parameters(values)
         try:
-            cursor = connection.connection.cursor()
-            try:
+            with closing(connection.connection.cursor()) as cursor:
                 cursor.execute(compiled.sql, parameters)
                 raw = cursor.fetchmany(1) if one else cursor.fetchall()
-            finally:
-                cursor.close()
         except connection.dialect.loaded_dbapi.Error as exc:
             if not self._is_read:
                 raise driver_error(connection, compiled.sql, parameters, exc) from exc
@@ -145,11 +142,8 @@ def cursor_of(connection: Connection, sql: str, parameters: Any = None) -> Itera
     """A driver cursor of ``connection`` to run ``sql`` on, closed after; a driver error
     raised as SQLAlchemy raises it (:func:`driver_error`)."""
     try:
-        cursor = connection.connection.cursor()
-        try:
+        with closing(connection.connection.cursor()) as cursor:
             yield cursor
-        finally:
-            cursor.close()
     except connection.dialect.loaded_dbapi.Error as exc:
         raise driver_error(connection, sql, parameters, exc) from exc
 
