@@ -70,8 +70,10 @@ async def start_floor(procs: Processes, url: str, workdir: Path) -> tuple[int, s
     return await start_sync(procs, "bench.floor_app:app", env, workdir), token
 
 
-async def start_scimserver(procs: Processes, url: str, workdir: Path) -> tuple[int, str]:
-    env = dict(os.environ, SCIMSERVER_DATABASE_URL=url)
+async def start_scimserver(
+    procs: Processes, url: str, workdir: Path, settings: dict[str, str] | None = None
+) -> tuple[int, str]:
+    env = dict(os.environ, SCIMSERVER_DATABASE_URL=url, **(settings or {}))
     cli = _venv_tool("scimserver")
     subprocess.run([cli, "db", "upgrade"], env=env, check=True, capture_output=True)
     made = subprocess.run(
