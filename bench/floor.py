@@ -25,7 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -152,28 +152,41 @@ async def run(args: argparse.Namespace, procs: Processes, workdir: Path) -> dict
     return report(rounds, args.db)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser_for(doc: str | None) -> argparse.ArgumentParser:
+    """The options every floor benchmark takes: database, rounds, JSON output."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (2)")
-    parser.add_argument("--seconds", type=float, default=15.0, help="time cap per loop (15)")
     parser.add_argument("--json", metavar="FILE", help="also write the medians as JSON")
     parser.add_argument(
         "--pg-admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", PG_ADMIN_URL)
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def measured(
+    args: argparse.Namespace,
+    rounds: Callable[[argparse.Namespace, Processes, Path], Coroutine[Any, Any, dict[str, Any]]],
+) -> int:
+    """Run ``rounds`` in a scratch directory, stop every server it started, save the JSON."""
     procs = Processes()
     workdir = Path(tempfile.mkdtemp(prefix="scimfloor-"))
     try:
-        table = asyncio.run(run(args, procs, workdir))
+        table = asyncio.run(rounds(args, procs, workdir))
     finally:
         procs.stop_all()
         shutil.rmtree(workdir, ignore_errors=True)
     if args.json:
         Path(args.json).write_text(json.dumps(table, indent=2) + "\n")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = parser_for(__doc__)
+    parser.add_argument("--seconds", type=float, default=15.0, help="time cap per loop (15)")
+    return measured(parser.parse_args(argv), run)
 
 
 if __name__ == "__main__":

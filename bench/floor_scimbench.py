@@ -25,14 +25,11 @@ from __future__ import annotations
 
 import argparse
 import ast
-import asyncio
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +37,14 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.floor import start_floor, start_scimserver, start_sync  # noqa: E402
-from bench.run import HOST, PG_ADMIN_URL, Processes, Store, log  # noqa: E402
+from bench.floor import (  # noqa: E402
+    measured,
+    parser_for,
+    start_floor,
+    start_scimserver,
+    start_sync,
+)
+from bench.run import HOST, Processes, Store, log  # noqa: E402
 
 PERF = REPO.parent / "shared" / "perf"
 SCIMBENCH = [
@@ -154,29 +157,12 @@ async def run(args: argparse.Namespace, procs: Processes, workdir: Path) -> dict
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (2)")
-    parser.add_argument("--json", metavar="FILE", help="also write the medians as JSON")
+    parser = parser_for(__doc__)
     parser.add_argument("--perf", type=Path, default=PERF, help="perfcompare's directory")
-    parser.add_argument(
-        "--pg-admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", PG_ADMIN_URL)
-    )
     args = parser.parse_args(argv)
     if not (args.perf / "scimbench.py").is_file():
         parser.error(f"no scimbench.py in {args.perf}")
-    procs = Processes()
-    workdir = Path(tempfile.mkdtemp(prefix="scimfloor-"))
-    try:
-        table = asyncio.run(run(args, procs, workdir))
-    finally:
-        procs.stop_all()
-        shutil.rmtree(workdir, ignore_errors=True)
-    if args.json:
-        Path(args.json).write_text(json.dumps(table, indent=2) + "\n")
-    return 0
+    return measured(args, run)
 
 
 if __name__ == "__main__":
