@@ -108,16 +108,16 @@ async def driven(
 
 
 async def one_round(args: argparse.Namespace, procs: Processes, workdir: Path, index: int) -> Any:
-    measured: dict[str, Any] = {"hello": await hello(procs, args.perf, workdir)}
+    figures: dict[str, Any] = {"hello": await hello(procs, args.perf, workdir)}
     procs.stop_all()
     for system in SYSTEMS:
         directory = workdir / f"{system}-{index}"
         directory.mkdir()
         log(f"round {index + 1}: {system}")
-        measured[system] = await driven(
+        figures[system] = await driven(
             procs, args.perf, system, args.db, args.pg_admin_url, directory
         )
-    return measured
+    return figures
 
 
 def report(rounds: list[Any], db: str) -> dict[str, Any]:
@@ -130,25 +130,27 @@ def report(rounds: list[Any], db: str) -> dict[str, Any]:
     print("| workload | " + " | ".join(heads) + " |")
     print("|---" * (len(SYSTEMS) + 1) + "|")
     for name in WORKLOADS.values():
-        row = {}
-        for system in SYSTEMS:
-            figures = [r[system][name] for r in rounds if name in r[system]]
-            row[system] = {
-                "rate": statistics.median(f["rate"] for f in figures),
-                "share": statistics.median(
-                    f["rate"] / r["hello"] for f, r in zip(figures, rounds, strict=True)
-                ),
-                "cpu_ms": statistics.median(f["cpu_ms"] for f in figures),
-                "p99_ms": statistics.median(f["p99_ms"] for f in figures),
-                "errors": sum(f["errors"] for f in figures),
-            }
+        row = {system: _medians(rounds, system, name) for system in SYSTEMS}
         cells = (
             f"{v['rate']:.0f} ({v['share'] * 100:.1f}%, {v['cpu_ms']:.2f}, {v['p99_ms']:.1f})"
+            + (f" {v['errors']} failed" if v["errors"] else "")
             for v in row.values()
         )
         print(f"| {name} | " + " | ".join(cells) + " |")
         table[name] = row
     return table
+
+
+def _medians(rounds: list[Any], system: str, name: str) -> dict[str, float]:
+    """One system's figures for one workload over the rounds that measured it."""
+    seen = [(r[system][name], r["hello"]) for r in rounds if name in r[system]]
+    return {
+        "rate": statistics.median(f["rate"] for f, _ in seen),
+        "share": statistics.median(f["rate"] / ceiling for f, ceiling in seen),
+        "cpu_ms": statistics.median(f["cpu_ms"] for f, _ in seen),
+        "p99_ms": statistics.median(f["p99_ms"] for f, _ in seen),
+        "errors": sum(f["errors"] for f, _ in seen),
+    }
 
 
 async def run(args: argparse.Namespace, procs: Processes, workdir: Path) -> dict[str, Any]:
