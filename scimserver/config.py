@@ -34,7 +34,11 @@ class Settings:
     bulk_max_payload_bytes: int = 1_048_576
     """The body limit of ``POST /Bulk``, which replaces ``max_body_bytes`` for that route."""
     threads: int = 32
-    """Threads per gunicorn worker (gthread): a long-polling feed reader holds one."""
+    """Threads per gunicorn worker (gthread): a long-polling feed reader holds one. Each
+    worker's database pool has a connection per thread, and two more."""
+    pool_wait_ms: int = 5000
+    """How long a request waits for a free database connection before it is answered 503
+    (with Retry-After): only more threads than connections can make it wait."""
     rate_limit: int = 0
     """Requests one token may make per window, over all workers and instances (0: none)."""
     rate_limit_window_seconds: int = 60

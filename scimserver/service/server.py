@@ -28,6 +28,10 @@ from scimserver.store.db import Database
 from scimserver.store.keys import server_key
 from scimserver.store.watch import HeadWatcher
 
+SPARE_CONNECTIONS = 2
+"""Connections a server process holds beyond one per request thread: the feed watcher's,
+and a second for a request after its streamed answer took its first (``Database.detach``)."""
+
 
 @dataclass
 class Server:
@@ -48,7 +52,8 @@ class Server:
     @classmethod
     def build(cls, settings: Settings) -> Server:
         registry = load_registry(settings.schema_dirs)
-        db = Database(settings.database_url)
+        connections = settings.threads + SPARE_CONNECTIONS
+        db = Database(settings.database_url, connections, settings.pool_wait_ms / 1000)
         if settings.auto_migrate:
             migrate.upgrade(db)
         tenant_id = TenantService(db).ensure(settings.default_tenant)
