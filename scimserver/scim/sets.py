@@ -40,6 +40,7 @@ EVENT_URIS = (
 )
 """Every URI this server emits (advertised in ServiceProviderConfig ``securityEvents``)."""
 FULL_URIS = frozenset({CREATE_FULL, PATCH_FULL, PUT_FULL})
+NOTICE_URIS = frozenset({CREATE_NOTICE, PATCH_NOTICE, PUT_NOTICE})
 
 PATCH_OP_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SET_TYPE = "secevent+jwt"
@@ -65,6 +66,24 @@ class ChangeFacts:
     member_type: str | None = None
     version: int | None = None
     data: Mapping[str, Any] | None = None
+    txn: str | None = None
+    """The id of the write transaction (server-made); None for changes logged before it."""
+
+
+STREAM_URN = "urn:scimserver:stream:"
+
+
+def tenant_issuer(base_url: str, tenant_id: int) -> str:
+    """A tenant's ``iss``: ``<origin>/api/v1/tenants/<id>``, where ``/jwks.json`` below it
+    publishes the tenant's keys. ``base_url`` is the configured public SCIM base URL
+    (``…/scim/v2``), never a request's host."""
+    origin = base_url.rstrip("/").removesuffix("/scim/v2")
+    return f"{origin}/api/v1/tenants/{tenant_id}"
+
+
+def stream_audience(stream_id: str) -> str:
+    """A poll stream's ``aud``: a URN the server assigned, never a name a tenant chose."""
+    return STREAM_URN + stream_id
 
 
 def jti_for(receiver_id: str, change_id: str) -> str:
@@ -89,16 +108,26 @@ def subject(change: ChangeFacts) -> dict[str, str]:
     return found
 
 
+@dataclass(frozen=True)
+class Envelope:
+    """Who a SET is from and for: ``iss``, ``aud``, and the SCIM base URL that
+    ``meta.location`` in full-mode ``data`` starts with."""
+
+    issuer: str
+    audience: str
+    base_url: str
+
+
 def set_claims(
-    change: ChangeFacts, issuer: str, audience: str, jti: str, issued_at: datetime, full: bool
+    change: ChangeFacts, envelope: Envelope, jti: str, issued_at: datetime, full: bool
 ) -> dict[str, Any]:
     """The claims of the SET for ``change``; ``full`` puts ``data`` in place of ``attributes``."""
     return {
-        **_envelope(issuer, audience, jti, issued_at),
-        "txn": change.request_id,
+        **_envelope(envelope.issuer, envelope.audience, jti, issued_at),
+        "txn": change.txn or change.id,
         "toe": _seconds(change.time),
         "sub_id": subject(change),
-        "events": events(change, full, issuer),
+        "events": events(change, full, envelope.base_url),
     }
 
 
@@ -121,16 +150,16 @@ def _envelope(issuer: str, audience: str, jti: str, issued_at: datetime) -> dict
     return {"iss": issuer, "iat": _seconds(issued_at), "jti": jti, "aud": audience}
 
 
-def events(change: ChangeFacts, full: bool, issuer: str) -> dict[str, Any]:
+def events(change: ChangeFacts, full: bool, base_url: str) -> dict[str, Any]:
     """The ``events`` claim: the event URIs of one change and their payloads."""
     action = change.type.rsplit(".", 1)[-1]
     if action == "deleted":
         return {DELETE: {}}
     if action == "created":
         if full:
-            return {CREATE_FULL: {"data": final_resource(change, issuer)}}
+            return {CREATE_FULL: {"data": final_resource(change, base_url)}}
         return {CREATE_NOTICE: {"attributes": list(change.attributes)}}
-    found = _update(change, full, issuer)
+    found = _update(change, full, base_url)
     if action == "deactivated":
         found[DEACTIVATE] = {}
     elif action == "reactivated":
@@ -138,7 +167,7 @@ def events(change: ChangeFacts, full: bool, issuer: str) -> dict[str, Any]:
     return found
 
 
-def _update(change: ChangeFacts, full: bool, issuer: str) -> dict[str, Any]:
+def _update(change: ChangeFacts, full: bool, base_url: str) -> dict[str, Any]:
     version = etag(change.version) if change.version is not None else None
     member = change.member_id is not None
     if member or change.operation == "PATCH":
@@ -146,7 +175,7 @@ def _update(change: ChangeFacts, full: bool, issuer: str) -> dict[str, Any]:
         data = member_patch(change) if member else attribute_patch(change)
     else:
         uri = PUT_FULL if full else PUT_NOTICE
-        data = final_resource(change, issuer)
+        data = final_resource(change, base_url)
     attributes = ["members"] if member else list(change.attributes)
     payload: dict[str, Any] = {"data": data} if full else {"attributes": attributes}
     if version is not None:
@@ -154,7 +183,7 @@ def _update(change: ChangeFacts, full: bool, issuer: str) -> dict[str, Any]:
     return {uri: payload}
 
 
-def final_resource(change: ChangeFacts, issuer: str) -> dict[str, Any]:
+def final_resource(change: ChangeFacts, base_url: str) -> dict[str, Any]:
     """The resource as stored after the change: schemas, id, attributes and meta."""
     stored = dict(change.data or {})
     schemas = stored.pop("schemas", None)
@@ -163,7 +192,7 @@ def final_resource(change: ChangeFacts, issuer: str) -> dict[str, Any]:
     resource.update(stored)
     meta: dict[str, Any] = {
         "resourceType": change.resource_type,
-        "location": issuer.rstrip("/") + resource_uri(change.resource_type, change.resource_id),
+        "location": base_url.rstrip("/") + resource_uri(change.resource_type, change.resource_id),
     }
     if change.type.endswith(".created"):
         meta["created"] = timestamp(change.time)

@@ -1,5 +1,8 @@
 """RFC 8936 poll delivery: each bearer token is a receiver of its tenant's SETs.
 
+A receiver's stream has a server-assigned ``aud``, ``urn:scimserver:stream:<uuid>``
+(:meth:`SetPoller.describe` tells it, with the tenant's ``iss`` and JWKS URL).
+
 A receiver starts at the change log's head when it first polls (no backfill). Each
 poll first releases what it acknowledges (``ack``) or refuses (``setErrs``, logged),
 then answers the receiver's unacknowledged SETs again (same ``jti``, same bytes),
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from scimserver.scim.poll import PollRequest
+from scimserver.scim.sets import stream_audience
 from scimserver.scim.versions import now
 from scimserver.service.sets import SetIssuer
 from scimserver.service.tokens import Principal
@@ -36,8 +40,18 @@ class PollResult:
     more_available: bool
 
 
+@dataclass(frozen=True)
+class StreamInfo:
+    """What a receiver pins: the issuer, the JWKS it publishes, the stream's audience."""
+
+    issuer: str
+    jwks_uri: str
+    audience: str
+    full: bool
+
+
 class SetPoller:
-    """One receiver's poll: the token's tenant, its name as ``aud``, SETs in notice or full."""
+    """One receiver's poll: the token's tenant and stream, SETs in notice or full mode."""
 
     def __init__(
         self,
@@ -60,6 +74,15 @@ class SetPoller:
         """What the ``jti`` is derived from: unique to this token's poll stream."""
         return f"poll:{self.receiver.token_id}"
 
+    def describe(self) -> StreamInfo:
+        """The stream's issuer, JWKS URL and audience (registering the stream, as a
+        first poll does)."""
+        with self.db.write() as session:
+            stream, head = self._open(session)
+            _, stream_id = stream.open(head, now())
+        issuer = self.issuer
+        return StreamInfo(issuer.issuer, issuer.jwks_uri, stream_audience(stream_id), self.full)
+
     def poll(self, request: PollRequest) -> PollResult:
         cursor, available = self._settle(request)
         if not available and not request.return_immediately:
@@ -73,7 +96,7 @@ class SetPoller:
         """Release acked and refused SETs; returns (cursor, whether anything is waiting)."""
         with self.db.write() as session:
             stream, head = self._open(session)
-            cursor = stream.open(head, now())
+            cursor, _ = stream.open(head, now())
             stream.release(request.ack)
             for jti, error in request.errors.items():
                 log.warning(
@@ -95,14 +118,13 @@ class SetPoller:
         with self.db.write() as session:
             stream, head = self._open(session)
             moment = now()
-            cursor = stream.open(head, moment)
+            cursor, stream_id = stream.open(head, moment)
+            audience = stream_audience(stream_id)
             sets = {d.jti: d.jwt for d in stream.outstanding(max_events)}
             room = max_events - len(sets)
             changes = ChangeRepository(session, self.receiver.tenant_id)
             for change in changes.after(cursor, room) if room > 0 else []:
-                jti, token = self.issuer.encode(
-                    change, self.receiver.name, self.full, self.receiver_id
-                )
+                jti, token = self.issuer.encode(change, audience, self.full, self.receiver_id)
                 stream.deliver(change.seq, jti, token, moment)
                 sets[jti] = token
                 cursor = change.seq

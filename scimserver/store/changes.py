@@ -117,9 +117,15 @@ def append_pending(session: Session) -> int:
     by_tenant: dict[int, list[_Pending]] = {}
     for item in pending:
         by_tenant.setdefault(item.tenant_id, []).append(item)
+    txn = new_txn()
     for tenant_id in sorted(by_tenant):
-        _append(session, tenant_id, by_tenant[tenant_id], origin)
+        _append(session, tenant_id, by_tenant[tenant_id], origin, txn)
     return len(pending)
+
+
+def new_txn() -> str:
+    """A write transaction's id: server-made, so no client can make two writes share one."""
+    return str(uuid.uuid4())
 
 
 def append_one(
@@ -127,29 +133,34 @@ def append_one(
 ) -> None:
     """Append ``change``, made now, at ``version``: the last statements of a transaction
     on ``connection`` (SQLite's one-writer write, ``store.single``)."""
-    _append(connection, tenant_id, [_Pending(tenant_id, change, version, now())], origin)
+    items = [_Pending(tenant_id, change, version, now())]
+    _append(connection, tenant_id, items, origin, new_txn())
 
 
 def one_appended(
     tenant_id: int, change: ChangeRecord, version: int, origin: Origin
 ) -> dict[str, Any]:
     """The parameters of :func:`appended_after` for ``change``, made now, at ``version``."""
-    return _appended(tenant_id, [_Pending(tenant_id, change, version, now())], origin)
+    return _appended(tenant_id, [_Pending(tenant_id, change, version, now())], origin, new_txn())
 
 
-def _append(executor: Executor, tenant_id: int, items: Sequence[_Pending], origin: Origin) -> None:
+def _append(
+    executor: Executor, tenant_id: int, items: Sequence[_Pending], origin: Origin, txn: str
+) -> None:
     """The tenant's ``items`` numbered from its head on, and the head advanced past them."""
     if dialect_of(executor) == "postgresql":  # seq = the advanced head - count + position
-        executor.execute(_ADVANCE_AND_INSERT, _appended(tenant_id, items, origin))
+        executor.execute(_ADVANCE_AND_INSERT, _appended(tenant_id, items, origin, txn))
         return
     last = _ADVANCE(executor, {"tenant": tenant_id, "count": len(items)})
     first = last - len(items) + 1
-    _INSERT(executor, [_row(item, first + i, origin) for i, item in enumerate(items)])
+    _INSERT(executor, [_row(item, first + i, origin, txn) for i, item in enumerate(items)])
 
 
-def _appended(tenant_id: int, items: Sequence[_Pending], origin: Origin) -> dict[str, Any]:
+def _appended(
+    tenant_id: int, items: Sequence[_Pending], origin: Origin, txn: str
+) -> dict[str, Any]:
     """The parameters of a PostgreSQL append of ``items``: their rows numbered 1…count."""
-    rows = [_row(item, i + 1, origin) for i, item in enumerate(items)]
+    rows = [_row(item, i + 1, origin, txn) for i, item in enumerate(items)]
     return {"tenant": tenant_id, "count": len(items), "rows": dump_rows(rows, _SEQ_LAST)}
 
 
@@ -193,7 +204,7 @@ _SEQ_LAST = [*(c.name for c in _CHANGES.columns if c.name != "seq"), "seq"]
 _ADVANCE_AND_INSERT = _appending(_ADVANCE.statements["postgresql"].cte("head"))
 
 
-def _row(item: _Pending, seq: int, origin: Origin) -> dict[str, Any]:
+def _row(item: _Pending, seq: int, origin: Origin, txn: str) -> dict[str, Any]:
     change = item.record
     version = item.row if isinstance(item.row, int) else getattr(item.row, "version", None)
     return {
@@ -214,6 +225,7 @@ def _row(item: _Pending, seq: int, origin: Origin) -> dict[str, Any]:
         "actor": origin.actor[:100],
         "request_id": origin.request_id[:64],
         "time": item.time,
+        "txn": txn,
     }
 
 
