@@ -7,7 +7,9 @@ A receiver starts at the change log's head when it first polls (no backfill). Ea
 poll first releases what it acknowledges (``ack``) or refuses (``setErrs``, logged),
 then answers the receiver's unacknowledged SETs again (same ``jti``, same bytes),
 oldest first, and fills up to ``maxEvents`` with SETs for the changes after its
-cursor. With nothing to send and ``returnImmediately`` false, the poll waits until
+cursor: one SET per resource per transaction, and no transaction split between
+polls (so a transaction touching more resources than ``maxEvents`` exceeds it).
+With nothing to send and ``returnImmediately`` false, the poll waits until
 the tenant's log grows or ``max_wait`` seconds pass.
 """
 
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from scimserver.scim.poll import PollRequest
-from scimserver.scim.sets import stream_audience
+from scimserver.scim.sets import stream_audience, units
 from scimserver.scim.versions import now
 from scimserver.service.sets import SetIssuer
 from scimserver.service.tokens import Principal
@@ -97,7 +99,15 @@ class SetPoller:
         with self.db.write() as session:
             stream, head = self._open(session)
             cursor, _ = stream.open(head, now())
-            stream.release(request.ack)
+            unknown = len(request.ack) - stream.release(request.ack)
+            if unknown or request.ignored:
+                log.info(
+                    "SET receiver %r: ignored %d acknowledgement(s) of unknown jtis and %d "
+                    "that are no jti",
+                    self.receiver.name,
+                    unknown,
+                    request.ignored,
+                )
             for jti, error in request.errors.items():
                 log.warning(
                     "SET receiver %r refused %s: %s %s",
@@ -123,11 +133,12 @@ class SetPoller:
             sets = {d.jti: d.jwt for d in stream.outstanding(max_events)}
             room = max_events - len(sets)
             changes = ChangeRepository(session, self.receiver.tenant_id)
-            for change in changes.after(cursor, room) if room > 0 else []:
-                jti, token = self.issuer.encode(change, audience, self.full, self.receiver_id)
-                stream.deliver(change.seq, jti, token, moment)
+            found = changes.after_whole(cursor, room) if room > 0 else []
+            for unit in units(found):
+                jti, token = self.issuer.encode(unit, audience, self.full, self.receiver_id)
+                stream.deliver(unit[-1].seq, jti, token, moment)
                 sets[jti] = token
-                cursor = change.seq
+            cursor = found[-1].seq if found else cursor
             stream.advance(cursor)
             waiting = stream.outstanding_count() - len(sets)
             return PollResult(sets, waiting > 0 or head > cursor)

@@ -35,7 +35,7 @@ class SetFormatter:
     def render(self, subscription: Subscription, change: Change) -> Message:
         receiver = f"webhook:{subscription.id}"
         issuer = self.issuers(subscription.tenant_id)
-        _, token = issuer.encode(change, subscription.url, subscription.full, receiver)
+        _, token = issuer.encode([change], subscription.url, subscription.full, receiver)
         return Message(change.id, _headers(), token.encode("ascii"))
 
     def test(self, subscription: Subscription) -> Message:

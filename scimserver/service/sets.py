@@ -14,11 +14,11 @@ processes notice a rotation within :data:`KEY_REFRESH` seconds.
 Use from a delivery worker (RFC 8935 push or RFC 8936 poll)::
 
     issuer = server.set_issuer(tenant_id)
-    jti, token = issuer.encode(change, audience="https://app.example/receiver",
+    jti, token = issuer.encode([change], audience="https://app.example/receiver",
                                full=False, receiver_id="webhook:7")
 
-The ``jti`` depends only on ``receiver_id`` and the change, so encoding the same change
-for the same receiver again (a retry) keeps the ``jti``; ``txn`` is the id of the write
+The ``jti`` depends only on ``receiver_id`` and the first change, so encoding the same
+changes for the same receiver again (a retry) keeps the ``jti``; ``txn`` is the id of the write
 transaction that made the change, shared by every receiver's copy.
 """
 
@@ -27,6 +27,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -178,18 +179,21 @@ class SetIssuer:
         return f"{self.issuer}/jwks.json"
 
     def encode(
-        self, change: Change, audience: str, full: bool, receiver_id: str
+        self, unit: Sequence[Change], audience: str, full: bool, receiver_id: str
     ) -> tuple[str, str]:
-        """Sign ``change`` as a SET for one receiver: returns (jti, compact JWS).
+        """Sign the changes one transaction made to one resource (``scim.sets.units``) as
+        one SET for one receiver: returns (jti, compact JWS).
 
         ``full`` sends ``data`` (the resource, or the PatchOp) instead of the changed
-        attribute names. The ``jti`` is stable for (``receiver_id``, change).
+        attribute names. The ``jti`` is stable for (``receiver_id``, the unit's first
+        change).
         """
-        if change.tenant_id != self.tenant_id:
-            raise ValueError(f"change {change.id} is not of tenant {self.tenant_id}")
-        jti = jti_for(receiver_id, change.id)
+        if any(change.tenant_id != self.tenant_id for change in unit):
+            raise ValueError(f"a change of {unit[0].id}'s unit is not of tenant {self.tenant_id}")
+        jti = jti_for(receiver_id, unit[0].id)
         envelope = Envelope(self.issuer, audience, self.base_url)
-        return jti, self._sign(set_claims(facts(change), envelope, jti, now(), full))
+        claims = set_claims([facts(c) for c in unit], envelope, jti, now(), full)
+        return jti, self._sign(claims)
 
     def verification(self, audience: str) -> tuple[str, str]:
         """A signed verification SET (no change behind it), for testing a receiver."""

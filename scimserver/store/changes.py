@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import takewhile
 from typing import Any
 
 from sqlalchemy import (
@@ -67,6 +68,7 @@ _HEAD = select(FeedHead.seq, FeedHead.pruned_through).where(
     FeedHead.tenant_id == bindparam("tenant")
 )
 _ALL_HEADS = select(FeedHead.tenant_id, FeedHead.seq)
+_WHOLE_PAGE = 500
 
 
 @dataclass(frozen=True)
@@ -259,6 +261,19 @@ class ChangeRepository:
         """Up to ``limit`` changes with a seq above ``seq``, oldest first."""
         params = {"tenant": self.tenant_id, "after": seq, "limit": limit}
         return list(self.session.scalars(_PAGE, params))
+
+    def after_whole(self, seq: int, limit: int) -> list[Change]:
+        """Up to ``limit`` changes after ``seq``, and then the rest of the last one's
+        transaction (its changes have consecutive seqs): no transaction is split."""
+        found = self.after(seq, limit)
+        txn = found[-1].txn if found and len(found) >= limit else None
+        while txn is not None:
+            more = self.after(found[-1].seq, _WHOLE_PAGE)
+            rest = list(takewhile(lambda c: c.txn == txn, more))
+            found += rest
+            if len(rest) < _WHOLE_PAGE:
+                break
+        return found
 
     def position(self) -> FeedPosition:
         row = self.session.execute(_HEAD, {"tenant": self.tenant_id}).first()

@@ -239,8 +239,6 @@ def test_set_errs_need_content_language_and_release_the_set(scim: ScimClient) ->
         {"maxEvents": 1.5},
         {"returnImmediately": "yes"},
         {"ack": "jti"},
-        {"ack": [1]},
-        {"ack": ["x" * 65]},
         {"setErrs": []},
         {"setErrs": {"j": "bad"}},
         {"setErrs": {"j": {"description": "no err"}}},
@@ -250,6 +248,22 @@ def test_bad_poll_requests_are_400(scim: ScimClient, body: Any) -> None:
     response = poll(scim, body, **{"Content-Language": "en"})
     assert response.status_code == 400
     assert response.get_json()["err"] == "invalid_request"
+
+
+def test_ack_ignores_unknown_and_malformed_jtis_and_keeps_the_valid_ones(
+    scim: ScimClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    start(scim)
+    scim.create_user()
+    scim.create_user()
+    first, second = poll(scim, {"returnImmediately": True}).get_json()["sets"]
+    junk = [1, "", "x" * 65, None, "no-such-jti", "another-unknown"]
+    with caplog.at_level("INFO", logger="scimserver.service.poll"):
+        response = poll(scim, {"returnImmediately": True, "ack": [first, *junk]})
+    assert response.status_code == 200
+    assert list(response.get_json()["sets"]) == [second]  # `first` was released
+    (line,) = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
+    assert "2 acknowledgement(s) of unknown jtis and 4 that are no jti" in line
 
 
 def test_malformed_json_is_400_invalid_request(scim: ScimClient) -> None:
@@ -380,9 +394,9 @@ def test_set_issuer_keeps_the_jti_for_a_receiver(app: Flask, scim: ScimClient) -
     with server.db.read() as session:
         (change,) = ChangeRepository(session, tenant).after(0, 10)
     issuer = server.set_issuer(tenant)
-    jti, token = issuer.encode(change, "https://app.example/r/1", False, "webhook:1")
-    again, _ = issuer.encode(change, "https://app.example/r/1", False, "webhook:1")
-    other, _ = issuer.encode(change, "https://app.example/r/2", False, "webhook:2")
+    jti, token = issuer.encode([change], "https://app.example/r/1", False, "webhook:1")
+    again, _ = issuer.encode([change], "https://app.example/r/1", False, "webhook:1")
+    other, _ = issuer.encode([change], "https://app.example/r/2", False, "webhook:2")
     assert jti == again != other
     pin = pinned(scim)
     claims = jwt.decode(
