@@ -13,7 +13,7 @@ from typing import Any
 import click
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from scimserver.cli import admins, audit, serving, tenants, tokens, webhooks
+from scimserver.cli import admins, audit, keys, serving, tenants, tokens, webhooks
 from scimserver.cli.common import failure, settings
 from scimserver.cli.failures import bad_url, explain
 from scimserver.service.admins import AdminError
@@ -63,6 +63,7 @@ for command in (
     tenants.tenant,
     tokens.token,
     webhooks.webhook,
+    keys.keys,
     audit.audit,
     admins.admin,
 ):
