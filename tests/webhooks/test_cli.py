@@ -36,12 +36,40 @@ def test_webhook_commands(app: Flask) -> None:
             tenant,
             "--events",
             "user.deleted,user.deactivated",
+            # The receiver listens on http://127.0.0.1: both allowances, said out loud.
+            "--insecure-http",
+            "--allow-private-network",
         ).output
         secret = secret_in(added)
         hook_id = added.split()[1]
-        listed = run(app, "webhook", "list", "--tenant", tenant).output
-        assert hook_id in listed and receiver.url in listed
-        assert "user.deactivated,user.deleted" in listed and "whsec_" not in listed
+        assert f"WARNING: webhook {hook_id} is insecure-http" in added
+        listing = run(app, "webhook", "list", "--tenant", tenant)
+        header, row = listing.stdout.splitlines()
+        assert header.split() == [
+            "ID",
+            "TENANT",
+            "FORMAT",
+            "EVENTS",
+            "STATE",
+            "LAG",
+            "ATTEMPTS",
+            "DEAD_LETTERS",
+            "FLAGS",
+            "URL",
+        ]
+        cells = row.split()
+        assert cells[0] == hook_id and cells[-1] == receiver.url
+        assert cells[3:9] == [
+            "user.deactivated,user.deleted",
+            "active",
+            "0",
+            "0/8",
+            "0",
+            "INSECURE-HTTP,PRIVATE-NETWORK",
+        ]
+        assert f"WARNING: webhook {hook_id} is insecure-http" in listing.stderr
+        assert f"WARNING: webhook {hook_id} may reach the private network" in listing.stderr
+        assert "whsec_" not in listing.output
         assert "Receiver answered HTTP 204" in run(app, "webhook", "test", hook_id).output
         (request,) = receiver.requests
         Webhook(secret).verify(request.body, request.headers)
@@ -70,8 +98,10 @@ def test_webhook_add_rejects_what_it_cannot_deliver(app: Flask) -> None:
         code=2,
     )
     assert "Unknown event type(s) user.exploded" in bad_event.output
-    assert "http(s)" in run(app, "webhook", "add", "ftp://x", "--tenant", tenant, code=2).output
-    assert "No tenant" in run(app, "webhook", "add", "http://x/", "--tenant", "nope", code=1).output
+    assert "https://" in run(app, "webhook", "add", "ftp://x", "--tenant", tenant, code=2).output
+    assert (
+        "No tenant" in run(app, "webhook", "add", "https://x/", "--tenant", "nope", code=1).output
+    )
 
 
 def test_audit_tells_who_deactivated_a_user_and_when(app: Flask) -> None:
