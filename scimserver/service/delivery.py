@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
+import certifi
 import httpcore
 
 from scimserver.scim.targets import Reach, TargetRefused, check_url
@@ -135,7 +136,8 @@ class Sender:
     ) -> None:
         self.deadline = deadline
         self.resolve = resolve
-        self.ssl_context = ssl_context
+        # One context for every connection: building one loads the whole CA bundle.
+        self.ssl_context = ssl_context or ssl.create_default_context(cafile=certifi.where())
         self.resolver = ThreadPoolExecutor(resolvers, thread_name_prefix="webhook-dns")
 
     def channel(self, reach: Reach) -> Channel:
