@@ -23,6 +23,7 @@ next attempt's time as fields: never the secret, the URL's credentials or the pa
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import threading
@@ -84,6 +85,7 @@ class Worker:
         self.sender = sender
         self.policy = policy
         self.owner = f"worker-{uuid.uuid4()}"
+        self._claims = itertools.count(1)
         self.rng = random.SystemRandom()
         self._pruned_at = float("-inf")
 
@@ -134,8 +136,14 @@ class Worker:
         moment = now()
         with self.db.write() as session:
             repo = WebhookRepository(session)
-            found = repo.claim(self.owner, moment, moment + self.policy.lease)
-            return None if found is None else _Claimed(found, repo.tenant_name(found.tenant_id))
+            # A lease owner per claim, not per worker: should a lease lapse while one of
+            # this worker's threads still delivers, the fences of that thread fail once
+            # another thread (of this worker or another) claims the subscription again.
+            owner = f"{self.owner}/{next(self._claims)}"
+            found = repo.claim(owner, moment, moment + self.policy.lease)
+            if found is None:
+                return None
+            return _Claimed(found, repo.tenant_name(found.tenant_id), owner)
 
     def _work(self, claimed: _Claimed) -> None:
         """Deliver the claimed subscription's due changes, then give its lease back."""
@@ -147,7 +155,7 @@ class Worker:
         finally:
             with self.db.write() as session:
                 WebhookRepository(session).fence(
-                    subscription.id, self.owner, lease_owner=None, lease_until=now()
+                    subscription.id, claimed.owner, lease_owner=None, lease_until=now()
                 )
 
     def _deliver(self, claimed: _Claimed, channel: Channel) -> None:
@@ -157,7 +165,7 @@ class Worker:
             log.error("webhook %s: no formatter for %r", subscription.id, subscription.format)
             return
         for _ in range(BATCH):
-            due = self._next(subscription)
+            due = self._next(claimed)
             if due is None:
                 return
             message = formatter.render(subscription, due.change)
@@ -165,12 +173,13 @@ class Worker:
             if not self._settle(claimed, due, result):
                 return
 
-    def _next(self, subscription: Subscription) -> _Due | None:
+    def _next(self, claimed: _Claimed) -> _Due | None:
         """The queued dead letter with the lowest seq, else the next change past the cursor.
 
         With nothing left, the cursor jumps to the head read before the query: seq is
         assigned in commit order, so no change at or below it can still appear.
         """
+        subscription = claimed.subscription
         with self.db.write() as session:
             repo = WebhookRepository(session)
             letter = repo.next_queued(subscription.id)
@@ -189,7 +198,9 @@ class Worker:
             )
             if found:
                 return _Due(found[0], None)
-            if head > subscription.cursor and repo.fence(subscription.id, self.owner, cursor=head):
+            if head > subscription.cursor and repo.fence(
+                subscription.id, claimed.owner, cursor=head
+            ):
                 subscription.cursor = head
             return None
 
@@ -206,7 +217,7 @@ class Worker:
         progress = self._progress(subscription, due, outcome)
         with self.db.write() as session:
             repo = WebhookRepository(session)
-            if not repo.fence(subscription.id, self.owner, **progress):
+            if not repo.fence(subscription.id, claimed.owner, **progress):
                 log.warning("webhook %s: lease lost; leaving it", subscription.id)
                 return False
             repo.record(_attempt(subscription, due.change, attempt, result, outcome))
@@ -256,6 +267,8 @@ class _Claimed:
 
     subscription: Subscription
     tenant: str
+    owner: str
+    """The lease owner of this claim: every write of its delivery is fenced on it."""
 
 
 def _log_failure(

@@ -5,7 +5,10 @@ most 64 KB of an answer read, no redirect followed, and only checked addresses r
 from __future__ import annotations
 
 import ipaddress
+import threading
 import time
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
@@ -16,11 +19,13 @@ from scimserver.service.worker import Worker
 from scimserver.store.models import Subscription
 from tests.webhooks.conftest import FAST, Hooks, drain
 from tests.webhooks.hostile import Flood, Trickler
-from tests.webhooks.receiver import Receiver
+from tests.webhooks.receiver import Received, Receiver
+from tests.webhooks.test_worker_process import wait_until
 
 PUBLIC = ipaddress.ip_address("93.184.215.14")  # only ever answered by the stub, never dialled
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
 METADATA = ipaddress.ip_address("169.254.169.254")
+SHORT_LEASE = replace(FAST, lease=timedelta(seconds=1))
 
 
 class StubResolver:
@@ -153,3 +158,41 @@ def test_a_stored_url_with_credentials_is_parked_not_sent(hooks: Hooks) -> None:
     assert letter.reason.startswith("error: TargetRefused: A webhook URL must not carry")
     assert "hunter2" not in letter.reason
     assert "hunter2" not in hooks.info(info.id).url
+
+
+def test_a_lapsed_lease_fences_out_the_thread_that_held_it(hooks: Hooks) -> None:
+    """Leases are per claim: when the same worker claims again a subscription whose lease
+    lapsed under a slow attempt, the slow thread's writes fail instead of landing twice."""
+    answer = [threading.Event(), threading.Event()]
+
+    def script(_request: Received, count: int) -> int:
+        answer[count].wait(5)  # the first POST outlives its 1 s lease
+        return 204
+
+    runner = Worker(hooks.server.db, hooks.server.formatters(), Sender(4.0), SHORT_LEASE)
+    with Receiver(script) as receiver:
+        info, _ = hooks.add(receiver.url)
+        hooks.scim.create_user()
+        first = threading.Thread(target=runner.step)
+        first.start()
+        wait_until(lambda: len(receiver.requests) == 1)
+        time.sleep(1.2)
+        second = threading.Thread(target=runner.step)  # the lease lapsed: claimed again
+        second.start()
+        wait_until(lambda: len(receiver.requests) == 2)  # the change sent again: at least once
+        answer[0].set()
+        first.join(timeout=10)  # answered while the second claim holds the lease
+        assert lease_owner(hooks, info.id) is not None  # still held: first wrote nothing
+        answer[1].set()
+        second.join(timeout=10)
+    runner.close()
+    assert [(a.attempt, a.outcome) for a in hooks.service.attempts(info.id)] == [(1, "delivered")]
+    assert lease_owner(hooks, info.id) is None
+    assert hooks.info(info.id).cursor == hooks.feed()[-1]["seq"]
+
+
+def lease_owner(hooks: Hooks, subscription_id: str) -> str | None:
+    with hooks.server.db.read() as session:
+        row = session.get(Subscription, subscription_id)
+        assert row is not None
+        return row.lease_owner
