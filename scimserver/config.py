@@ -50,9 +50,11 @@ class Settings:
     """Retry n waits a random time up to min(cap, base * 2**(n-1)) (full jitter)."""
     webhook_backoff_cap_ms: int = 300_000
     webhook_timeout_ms: int = 10_000
-    """Timeout of one webhook POST (connect, send, wait for the answer)."""
+    """Wall-clock deadline of one webhook attempt (resolve, connect, send, read the answer)."""
     webhook_lease_seconds: int = 60
     """How long a worker owns a subscription without progress; must exceed the timeout."""
+    webhook_concurrency: int = 4
+    """Subscriptions one worker delivers at once: a slow receiver holds only its own."""
     worker_poll_ms: int = 1000
     """How long an idle worker sleeps before looking for due webhooks again."""
     poll_full_events: bool = False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import shutil
 import signal
@@ -14,6 +13,7 @@ import threading
 
 import click
 
+from scimserver.api.logs import configure_logging
 from scimserver.cli.common import print_secret, server, settings
 from scimserver.service.server import upgrade_database
 
@@ -101,11 +101,13 @@ def serve(bind: str | None, workers: int | None, initial_token: bool) -> None:
 def worker() -> None:
     """Deliver webhooks and prune the change log until SIGTERM."""
     config = settings()
-    logging.basicConfig(
-        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(config.log_level, config.log_format)
     built = server()
-    runner = built.worker()
+    try:
+        runner = built.worker()
+    except ValueError as exc:
+        built.db.dispose()
+        raise click.ClickException(str(exc)) from None
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

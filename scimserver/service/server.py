@@ -167,13 +167,22 @@ class Server:
         )
 
     def worker(self) -> Worker:
+        """The delivery worker; ``ValueError`` when its timing settings contradict."""
         settings = self.settings
+        if settings.webhook_timeout_ms >= settings.webhook_lease_seconds * 1000:
+            raise ValueError(
+                "SCIMSERVER_WEBHOOK_TIMEOUT_MS must be shorter than "
+                "SCIMSERVER_WEBHOOK_LEASE_SECONDS: an attempt must end before its lease."
+            )
+        if settings.webhook_concurrency < 1:
+            raise ValueError("SCIMSERVER_WEBHOOK_CONCURRENCY must be at least 1.")
         policy = Policy(
             backoff_base=settings.webhook_backoff_base_ms / 1000,
             backoff_cap=settings.webhook_backoff_cap_ms / 1000,
             lease=timedelta(seconds=settings.webhook_lease_seconds),
             poll=settings.worker_poll_ms / 1000,
             retention=timedelta(days=settings.change_retention_days),
+            concurrency=settings.webhook_concurrency,
         )
         sender = Sender(settings.webhook_timeout_ms / 1000)
         if not settings.base_url:

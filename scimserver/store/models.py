@@ -250,6 +250,10 @@ class Subscription(Base):
     """The change types delivered; None delivers every type."""
     full: Mapped[bool] = mapped_column(Boolean, default=False)
     """``set`` format: full-mode SETs (``data``) instead of notices (changed attributes)."""
+    insecure_http: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Added with ``--insecure-http``: the URL may be plain ``http``."""
+    private_network: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Added with ``--allow-private-network``: loopback, private, link-local may be reached."""
     secret: Mapped[str] = mapped_column(String(128))
     previous_secret: Mapped[str | None] = mapped_column(String(128))
     previous_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
