@@ -6,8 +6,8 @@ Existing ``http://`` subscriptions are marked insecure, so they keep being deliv
 allowed the private network: the worker now refuses loopback, private, link-local and
 metadata addresses for them; add such a receiver again with ``--allow-private-network``.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-08 10:00:00
 
 """
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | Sequence[str] | None = "0011"
+revision: str = "0013"
+down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
