@@ -10,6 +10,7 @@ from scimserver.config import Settings
 from scimserver.schema import Registry, ResourceType, load_registry
 from scimserver.schema.marshal import Marshaller
 from scimserver.scim.cursors import CursorCodec
+from scimserver.scim.render import Links
 from scimserver.service.activity import ActivityService
 from scimserver.service.admins import AdminService
 from scimserver.service.audit import AuditService
@@ -75,6 +76,11 @@ class Server:
             limiter=RateLimiter(db, settings.rate_limit, settings.rate_limit_window_seconds),
         )
 
+    @property
+    def endpoints(self) -> dict[str, str]:
+        """Each resource type's endpoint, by type id (``$ref`` and ``location``)."""
+        return self.registry.endpoints
+
     def resources(
         self,
         resource_type: ResourceType,
@@ -88,7 +94,7 @@ class Server:
             resource_type,
             self.marshallers[resource_type.id],
             tenant_id,
-            base_url,
+            Links(base_url, self.endpoints),
             self.cursors,
             (self.settings.default_page_size, self.settings.max_page_size),
             client,

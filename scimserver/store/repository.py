@@ -38,6 +38,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from scimserver.errors import Conflict, InvalidValue, Uniqueness
 from scimserver.scim.changes import MEMBER_ADDED, MEMBER_REMOVED, ChangeRecord, event_type
+from scimserver.scim.render import GroupRow, MemberRow
 from scimserver.scim.values import IndexedValue
 from scimserver.store import changes
 from scimserver.store.batch import (
@@ -183,7 +184,9 @@ def _listed(dialect: str) -> Select[Any]:
 
 _GROUPS_OF = {
     dialect: (
-        select(Membership.member_id, Membership.group_id, Resource.display_name)
+        select(
+            Membership.member_id, Membership.group_id, Resource.display_name, Resource.resource_type
+        )
         .join(Resource, Resource.id == Membership.group_id)
         .where(
             Membership.tenant_id == bindparam("tenant"),
@@ -197,8 +200,10 @@ _GROUP = aliased(Resource, name="grp")
 
 
 def _groups_column(json_array: Any, json_aggregate: Any) -> Any:
-    """The groups of the outer row's resource as one JSON array of [id, display] pairs."""
-    pairs = json_aggregate(json_array(Membership.group_id, _GROUP.display_name))
+    """The groups of the outer row's resource as one JSON array of [id, display, type]."""
+    pairs = json_aggregate(
+        json_array(Membership.group_id, _GROUP.display_name, _GROUP.resource_type)
+    )
     return type_coerce(
         select(pairs)
         .join(_GROUP, _GROUP.id == Membership.group_id)
@@ -412,14 +417,6 @@ def bump(session: Session, ids: Sequence[str], now: datetime) -> dict[str, int]:
     return versions
 
 
-class MemberRow(NamedTuple):
-    """One member of a group (or group of a member); a tuple, as cheap to make as a row."""
-
-    value: str
-    type: str
-    display: str | None
-
-
 class Found(NamedTuple):
     """A resource as a response shows it, read as plain columns (no ORM entity)."""
 
@@ -441,7 +438,7 @@ def identified(
 
 def named(
     connection: Connection, tenant_id: int, resource_type: str, key: str, with_groups: bool
-) -> tuple[Found, list[MemberRow] | None] | None:
+) -> tuple[Found, list[GroupRow] | None] | None:
     """The resource whose userName key is ``key`` (unique in its type), with its groups
     when ``with_groups``; None if there is none. One statement: its own snapshot, so it
     needs no transaction around it."""
@@ -451,7 +448,7 @@ def named(
 
 def identified_with_groups(
     connection: Connection, tenant_id: int, resource_type: str, resource_id: str, with_groups: bool
-) -> tuple[Found, list[MemberRow] | None] | None:
+) -> tuple[Found, list[GroupRow] | None] | None:
     """:func:`identified`, with the resource's groups when ``with_groups``."""
     params = {"tenant": tenant_id, "type": resource_type, "id": resource_id}
     return _found(connection, _IDENTIFIED, _IDENTIFIED_WITH_GROUPS, params, with_groups)
@@ -463,16 +460,15 @@ def _found(
     grouped: Mapping[str, Prepared],
     params: Mapping[str, Any],
     with_groups: bool,
-) -> tuple[Found, list[MemberRow] | None] | None:
+) -> tuple[Found, list[GroupRow] | None] | None:
     if not with_groups:
         row = plain.first(connection, params)
         return None if row is None else (Found(*row), None)
     row = grouped[connection.dialect.name].first(connection, params)
     if row is None:
         return None
-    *shown, pairs = row
-    groups = sorted(MemberRow(gid, "direct", display) for gid, display in pairs or ())
-    return Found(*shown), groups
+    *shown, triples = row
+    return Found(*shown), sorted(GroupRow(*triple) for triple in triples or ())
 
 
 class ResourceRepository:
@@ -708,13 +704,13 @@ class MembershipRepository:
                 return
             after = rows[-1][0]
 
-    def groups_of(self, member_ids: Sequence[str]) -> dict[str, list[MemberRow]]:
-        out: dict[str, list[MemberRow]] = {m: [] for m in member_ids}
+    def groups_of(self, member_ids: Sequence[str]) -> dict[str, list[GroupRow]]:
+        out: dict[str, list[GroupRow]] = {m: [] for m in member_ids}
         params = {"tenant": self.tenant_id, "ids": dump_json(list(member_ids))}
         connection = self.session.connection()
         rows = connection.execute(_GROUPS_OF[connection.dialect.name], params)  # Core rows
-        for member_id, group_id, display in rows:
-            out[member_id].append(MemberRow(group_id, "direct", display))
+        for member_id, group_id, display, group_type in rows:
+            out[member_id].append(GroupRow(group_id, display, group_type))
         return out
 
     def types_of(self, ids: Iterable[str]) -> dict[str, str]:
