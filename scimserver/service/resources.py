@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sqlalchemy import Connection
+
 from scimserver.errors import (
     InvalidCount,
     InvalidValue,
@@ -445,25 +447,25 @@ class ResourceService:
         return resource
 
     def _early(self, resource_id: str, plan: Callable[[Found], _Planned]) -> _Planned | None:
-        """``plan`` worked out before the write transaction, or None.
+        """``plan`` worked out before the write transaction, where the database wants it
+        so (``Database.ahead``), or None.
 
-        On SQLite every writer waits for the one write lock, so the CPU work of an update
-        (applying the PATCH, validating, diffing, indexing, hashing) is done against the
-        version read here; the transaction uses it only if that version is still the one
-        it locks (:func:`_current`), else it plans again. A refusal is decided inside the
-        transaction, on the locked row. PostgreSQL locks rows, not the database: there
-        the plan is made in the transaction, without this extra read.
+        The CPU work of an update (applying the PATCH, validating, diffing, indexing,
+        hashing) is done against the version read here; the transaction uses it only if
+        that version is still the one it locks (:func:`_current`), else it plans again.
+        A refusal is decided inside the transaction, on the locked row.
         """
-        if not self.db.is_sqlite:
-            return None
-        with self.db.connect() as connection:
+
+        def ahead(connection: Connection) -> _Planned | None:
             seen = identified(connection, self.tenant_id, self.type.id, resource_id)
-        if seen is None:
-            return None
-        try:
-            return plan(seen)
-        except ScimError:
-            return None
+            if seen is None:
+                return None
+            try:
+                return plan(seen)
+            except ScimError:
+                return None
+
+        return self.db.ahead(ahead)
 
     def _replaced(
         self, resource: Resource | Found, document: dict[str, Any], password_hash: str | None

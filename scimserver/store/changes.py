@@ -49,8 +49,9 @@ from sqlalchemy.orm import Session
 
 from scimserver.scim.changes import ChangeRecord
 from scimserver.scim.versions import now
-from scimserver.store.batch import Executor, InsertMany, dialect_of, dump_rows, json_rows
+from scimserver.store.batch import Executor, InsertMany, dump_rows, json_rows
 from scimserver.store.counters import Increment
+from scimserver.store.features import features_of
 from scimserver.store.models import Change, FeedHead
 
 _PENDING = "scim_changes"
@@ -150,7 +151,7 @@ def _append(
     executor: Executor, tenant_id: int, items: Sequence[_Pending], origin: Origin, txn: str
 ) -> None:
     """The tenant's ``items`` numbered from its head on, and the head advanced past them."""
-    if dialect_of(executor) == "postgresql":  # seq = the advanced head - count + position
+    if features_of(executor).writes_with_cte:  # seq = the advanced head - count + position
         executor.execute(_ADVANCE_AND_INSERT, _appended(tenant_id, items, origin, txn))
         return
     last = _ADVANCE(executor, {"tenant": tenant_id, "count": len(items)})

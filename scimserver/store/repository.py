@@ -17,7 +17,9 @@ from sqlalchemy import (
     Integer,
     Result,
     Select,
+    String,
     Text,
+    Update,
     bindparam,
     cast,
     delete,
@@ -29,7 +31,6 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session as Session  # noqa: PLC0414 -- re-exported for services
 from sqlalchemy.orm import aliased
@@ -45,11 +46,11 @@ from scimserver.store.batch import (
     Executor,
     InsertMany,
     connection_of,
-    dialect_of,
     dump_json,
     dump_rows,
     insert_after,
 )
+from scimserver.store.features import BACKENDS, features_of
 from scimserver.store.models import STR_KEY_LENGTH, AttributeValue, Membership, Resource
 from scimserver.store.paging import CREATED, Position, Selection
 from scimserver.store.prepared import Prepared
@@ -237,6 +238,7 @@ _IDENTIFIED_WITH_GROUPS = _with_groups(_IDENTIFIED_SELECT)
 Lock = Literal["change", "delete"]
 _LOCKED = {"change": _FIND_FOR_CHANGE, "delete": _FIND_FOR_DELETE}
 _VALUES = AttributeValue.metadata.tables[AttributeValue.__tablename__]
+_MEMBERSHIPS = Membership.metadata.tables[Membership.__tablename__]
 _RESOURCES = Resource.metadata.tables[Resource.__tablename__]
 _TOUCH = (
     update(_RESOURCES)
@@ -245,11 +247,48 @@ _TOUCH = (
 )
 REWRITTEN = ("user_name_key", "display_name", "version", "last_modified", "data", "password_hash")
 """The columns an update writes back."""
-_REWRITE = (
-    update(_RESOURCES)
-    .where(_RESOURCES.c.id == bindparam("b_id"), _RESOURCES.c.version == bindparam("b_read"))
-    .values({name: bindparam(f"b_{name}") for name in REWRITTEN})
-)
+
+
+def _row_rewritten() -> Update:
+    """The resource row's UPDATE over its version ``b_read`` (a hash of None keeps the
+    stored one): every update of a resource, on every path, is this statement."""
+    row = _RESOURCES.c
+    changed: dict[str, Any] = {n: bindparam(f"b_{n}") for n in REWRITTEN if n != "password_hash"}
+    kept = func.coalesce(bindparam("b_password_hash", type_=String), row.password_hash)
+    return (
+        update(_RESOURCES)
+        .where(
+            row.id == bindparam("b_id"),
+            row.tenant_id == bindparam("b_tenant"),
+            row.resource_type == bindparam("b_type"),
+            row.version == bindparam("b_read"),
+        )
+        .values({**changed, "password_hash": kept})
+    )
+
+
+ROW_REWRITTEN = _row_rewritten()
+_ROW_REWRITE = Prepared(ROW_REWRITTEN)
+
+
+def rewrite_params(resource: Resource, read: int) -> dict[str, Any]:
+    """The parameters of :data:`ROW_REWRITTEN` writing ``resource`` over version ``read``."""
+    params: dict[str, Any] = {f"b_{name}": getattr(resource, name) for name in REWRITTEN}
+    return params | {
+        "b_id": resource.id,
+        "b_tenant": resource.tenant_id,
+        "b_type": resource.resource_type,
+        "b_read": read,
+    }
+
+
+def rewritten(connection: Connection, resource: Resource, read: int) -> bool:
+    """Write ``resource``'s row over its version ``read``; False, writing nothing, when
+    ``read`` is no longer the stored version. A unique clash is 409 uniqueness."""
+    with storing():
+        return _ROW_REWRITE.run(connection, rewrite_params(resource, read)) == 1
+
+
 _BUMP = (
     update(_RESOURCES)
     .where(_RESOURCES.c.id.in_(bindparam("ids", expanding=True)))
@@ -277,8 +316,7 @@ ROW_INSERTED = insert(_RESOURCES).values({c.key: bindparam(c.key) for c in _RESO
 """A resource row's INSERT, each column bound by its name."""
 _INSERT_RESOURCE = Prepared(ROW_INSERTED)
 _ADD_MEMBERS = {  # racing adds of the same member are fine
-    module.dialect.name: InsertMany(module.insert(Membership).on_conflict_do_nothing())
-    for module in (postgresql, sqlite)
+    f.name: InsertMany(f.upsert(_MEMBERSHIPS).on_conflict_do_nothing()) for f in BACKENDS.values()
 }
 _DELETE_VALUES = delete(_VALUES).where(
     _VALUES.c.resource_id == bindparam("b_resource"),
@@ -346,7 +384,7 @@ def inserted(
 ) -> None:
     """Insert a resource ``row`` and its value rows (:func:`value_rows`), as Core statements
     (no unit of work); on PostgreSQL as one. A unique clash is 409 uniqueness."""
-    if values and dialect_of(executor) == "postgresql":
+    if values and features_of(executor).writes_with_cte:
         with storing():
             executor.execute(_ADD_WITH_VALUES, {**row, "rows": dumped_values(values)})
         return
@@ -363,12 +401,12 @@ def reindexed(
 ) -> None:
     """Delete a resource's ``stale`` index rows and insert the ``fresh`` ones
     (:func:`reindexing`); on PostgreSQL as one statement."""
-    postgres = dialect_of(executor) == "postgresql"
+    in_one = features_of(executor).writes_with_cte
     gone = {"b_resource": resource_id, "b_keys": stale}
-    if stale and fresh and postgres:
+    if stale and fresh and in_one:
         executor.execute(_REPLACE_VALUES, {**gone, "rows": dumped_values(fresh)})
         return
-    if stale and postgres:
+    if stale and in_one:
         executor.execute(_DELETE_VALUES, gone)
     elif stale:
         keys = [{"resource": resource_id, "path": p, "ordinal": o} for p, o in stale]
@@ -560,18 +598,13 @@ class ResourceRepository:
         """The columns a write changes, as one UPDATE checked against the version read
         (what the ORM's unit of work would do, at a fraction of its cost)."""
         read = inspect(resource).attrs.version.history.deleted
-        params = {f"b_{name}": getattr(resource, name) for name in REWRITTEN}
-        params |= {"b_id": resource.id, "b_read": read[0] if read else resource.version}
-        with storing(), self.session.no_autoflush:
-            result = self.session.execute(_REWRITE, params)
-        if rowcount(result) != 1:
+        # On the session's connection, not through it: a flush would write the row too.
+        if not rewritten(
+            self.session.connection(), resource, read[0] if read else resource.version
+        ):
             raise _changed_underneath()
         for name in REWRITTEN:  # written: the session has nothing left to flush
-            set_committed_value(resource, name, params[f"b_{name}"])
-
-    @property
-    def _postgres(self) -> bool:
-        return self.session.get_bind().dialect.name == "postgresql"
+            set_committed_value(resource, name, getattr(resource, name))
 
     def value_taken(self, path: str, value: str, exclude_id: str | None) -> bool:
         """Whether another resource of this type already holds ``value`` at ``path``.
@@ -580,7 +613,7 @@ class ResourceRepository:
         advisory lock on its hash), so two writers cannot both find it free and both
         store it; SQLite's writers are serialised already.
         """
-        if self._postgres:
+        if features_of(self.session).advisory_locks:
             key = f"{self.tenant_id}\0{self.resource_type}\0{path}\0{value}".encode()
             digest = hashlib.blake2b(key, digest_size=8).digest()
             lock = int.from_bytes(digest, "big", signed=True)
@@ -777,7 +810,7 @@ class MembershipRepository:
         bump(self.session, users, now)
 
     def _insert(self, rows: Sequence[dict[str, Any]]) -> None:
-        add = _ADD_MEMBERS[self.session.get_bind().dialect.name]
+        add = _ADD_MEMBERS[features_of(self.session).name]
         try:
             for start in range(0, len(rows), _CHUNK):
                 add(self.session, rows[start : start + _CHUNK])

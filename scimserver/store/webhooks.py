@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from scimserver.store.features import features_of
 from scimserver.store.models import (
     Change,
     DeadLetter,
@@ -85,7 +86,7 @@ class WebhookRepository:
             .order_by(Subscription.lease_until, Subscription.id)
             .limit(1)
         )
-        if self.session.get_bind().dialect.name == "postgresql":
+        if not features_of(self.session).one_writer:  # others' claims: skip, do not wait
             candidate = candidate.with_for_update(skip_locked=True)
         subscription_id = self.session.scalar(candidate)
         if subscription_id is None:
