@@ -233,8 +233,7 @@ def _created(unit: Sequence[ChangeFacts], base_url: str) -> dict[str, Any]:
 def _update(
     unit: Sequence[ChangeFacts], attributes: list[str], full: bool, base_url: str
 ) -> dict[str, Any]:
-    own = _own(unit)
-    put = [c for c in own if c.operation == "PUT" and c.data is not None]
+    put = [c for c in unit if c.operation == "PUT" and c.data is not None]
     if put or (not full and unit[-1].operation == "PUT"):
         uri = PUT_FULL if full else PUT_NOTICE
         data: dict[str, Any] | None = (
@@ -260,6 +259,8 @@ def final_resource(change: ChangeFacts, base_url: str) -> dict[str, Any]:
     resource: dict[str, Any] = {"schemas": schemas} if schemas is not None else {}
     resource["id"] = change.resource_id
     resource.update(stored)
+    if "members" in stored:  # after a PUT that moved members: all of them, as stored
+        resource["members"] = [_reference(m["value"], m["type"]) for m in stored["members"]]
     meta: dict[str, Any] = {
         "resourceType": change.resource_type,
         "location": base_url.rstrip("/") + resource_uri(change.resource_type, change.resource_id),
@@ -295,8 +296,11 @@ def _operations(change: ChangeFacts) -> list[dict[str, Any]]:
 
 
 def _member(change: ChangeFacts) -> dict[str, str]:
-    member_id = change.member_id or ""
-    return {"value": member_id, "$ref": resource_uri(change.member_type or "User", member_id)}
+    return _reference(change.member_id or "", change.member_type or "User")
+
+
+def _reference(member_id: str, member_type: str) -> dict[str, str]:
+    return {"value": member_id, "$ref": resource_uri(member_type, member_id)}
 
 
 def value_at(document: Mapping[str, Any], path: str) -> Any:

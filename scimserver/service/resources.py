@@ -304,6 +304,8 @@ class ResourceService:
         values = self._values(document)
         kind = event_type(self.type.id, "created")
         paths = changed_paths(self.type, {}, document)
+        if password is not None:
+            paths = (*paths, PASSWORD)
         change = describe(resource, kind, attributes=paths, data=document)
         if self.writes_alone:
             with self.db.write_alone() as connection:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import takewhile
 from typing import Any
@@ -52,7 +52,7 @@ from scimserver.scim.versions import now
 from scimserver.store.batch import Executor, InsertMany, dump_rows, json_rows
 from scimserver.store.counters import Increment
 from scimserver.store.features import features_of
-from scimserver.store.models import Change, FeedHead
+from scimserver.store.models import Change, FeedHead, Membership
 
 _PENDING = "scim_changes"
 _ORIGIN = "scim_origin"
@@ -117,6 +117,8 @@ def append_pending(session: Session) -> int:
     if not pending:
         return 0
     session.flush()
+    if origin.operation == "PUT":
+        pending = _with_members(session, pending)
     by_tenant: dict[int, list[_Pending]] = {}
     for item in pending:
         by_tenant.setdefault(item.tenant_id, []).append(item)
@@ -124,6 +126,28 @@ def append_pending(session: Session) -> int:
     for tenant_id in sorted(by_tenant):
         _append(session, tenant_id, by_tenant[tenant_id], origin, txn)
     return len(pending)
+
+
+def _with_members(session: Session, pending: list[_Pending]) -> list[_Pending]:
+    """A PUT replaces a group's members, and its member changes say only who moved: so
+    the last change it logs for each group whose members moved carries the group's
+    document with all its members now (``data``: what a full ``prov:put`` SET shows)."""
+    moved = {item.record.resource_id for item in pending if item.record.member_id is not None}
+    last = {item.record.resource_id: i for i, item in enumerate(pending)}
+    found = list(pending)
+    for group_id in moved:
+        item = found[last[group_id]]
+        document = getattr(item.row, "data", None)
+        if not isinstance(document, dict):
+            continue
+        query = select(Membership.member_id, Membership.member_type).where(
+            Membership.group_id == group_id
+        )
+        rows = session.execute(query.order_by(Membership.member_id))
+        members = [{"value": member, "type": kind} for member, kind in rows]
+        data = {**document, "members": members}
+        found[last[group_id]] = replace(item, record=replace(item.record, data=data))
+    return found
 
 
 def new_txn() -> str:
