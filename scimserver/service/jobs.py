@@ -16,7 +16,7 @@ job carries a request id derived from the job and the write (``journal_key``), l
 in the change log in the write's own transaction; a job run again looks for those
 first and reports a write that committed instead of making it twice. So a request is
 written once and completed once. (A run that outlives its lease can still be overtaken:
-the lease, :data:`LEASE`, is far longer than any write.)
+the lease, ``SCIMSERVER_ASYNC_LEASE_SECONDS``, is far longer than any write.)
 
 ``Prefer: wait=N`` runs the job at once, in a thread of its own: when it ends within N
 seconds the request is answered as a synchronous one would be (no SET is sent: no
@@ -59,8 +59,6 @@ from scimserver.store.models import AsyncJob, Change
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
-"""How long a runner owns a job it claimed; a job whose runner died runs again after it."""
 RETRY = timedelta(seconds=1)
 """How soon a job whose run failed before it could complete is taken again."""
 BULK = "BULK"
@@ -117,6 +115,7 @@ class AsyncService:
         limits: BulkLimits,
         issuers: Callable[[int], SetIssuer],
         poll: float = 1.0,
+        lease: timedelta = timedelta(seconds=60),
     ) -> None:
         self.db = db
         self.registry = registry
@@ -124,6 +123,9 @@ class AsyncService:
         self.limits = limits
         self.issuers = issuers
         self.poll = poll
+        self.lease = lease
+        """How long a runner owns a job it claimed; a job whose runner died runs again
+        after it."""
         self._cond = threading.Condition()
         self._pid = 0
         self._owner = ""
@@ -157,7 +159,7 @@ class AsyncService:
             base_url=base_url,
             accepted=moment,
             lease_owner=self.owner if wait else None,
-            lease_until=moment + LEASE if wait else moment,
+            lease_until=moment + self.lease if wait else moment,
         )
         with self.db.write() as session:
             JobRepository(session).add(job)
@@ -166,7 +168,7 @@ class AsyncService:
             with self._cond:
                 self._cond.notify_all()
             return Accepted(job.txn)
-        handoff = _Handoff()
+        handoff = _Handoff(self.lease.total_seconds())
         thread = threading.Thread(
             target=self._run_for, args=(job, projection, handoff), name="scimserver-async-wait"
         )
@@ -223,7 +225,7 @@ class AsyncService:
         """Claim one due job and run it; False when none is due."""
         moment = now()
         with self.db.write() as session:
-            job = JobRepository(session).claim(owner, moment, moment + LEASE)
+            job = JobRepository(session).claim(owner, moment, moment + self.lease)
         if job is None:
             return False
         self._run(job, owner, None)
@@ -437,7 +439,8 @@ class _Handoff:
     """Between a request that waits (``Prefer: wait``) and the thread running its job:
     the result goes to the request only if it still waits when the job ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, longest: float) -> None:
+        self.longest = longest
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._abandoned = False
@@ -462,7 +465,7 @@ class _Handoff:
             if self._ran is None:
                 self._abandoned = True
                 return None
-        self._ready.wait(LEASE.total_seconds())  # taken: its completion is being written
+        self._ready.wait(self.longest)  # taken: its completion is being written
         return self._ran
 
 

@@ -209,6 +209,7 @@ class Server:
                 BulkLimits(settings.bulk_max_operations, settings.bulk_max_payload_bytes),
                 self.set_issuer,
                 settings.worker_poll_ms / 1000,
+                timedelta(seconds=settings.async_lease_seconds),
             )
         return self.async_service
 
