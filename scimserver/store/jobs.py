@@ -30,10 +30,11 @@ class JobRepository:
         self.session = session
 
     def add(self, job: AsyncJob) -> None:
-        """Store ``job``, pending, starting after the tenant's change-log head now."""
+        """Store ``job``, pending, starting after the tenant's change-log head now; one
+        stored with a lease (run at once) counts as attempted."""
         job.start_seq = ChangeRepository(self.session, job.tenant_id).position().head
         job.state = PENDING
-        job.attempts = 0
+        job.attempts = 0 if job.lease_owner is None else 1
         self.session.add(job)
         self.session.flush()
 
