@@ -130,6 +130,7 @@ class AsyncService:
         self._pid = 0
         self._owner = ""
         self._stopped = False
+        self._thread: threading.Thread | None = None
 
     # -- accepting and answering --------------------------------------------------------
 
@@ -211,15 +212,19 @@ class AsyncService:
             self._owner = ""
             owner = self.owner
             self._pid = os.getpid()
-        threading.Thread(
+        self._thread = threading.Thread(
             target=self._loop, args=(owner,), name="scimserver-async", daemon=True
-        ).start()
+        )
+        self._thread.start()
 
-    def stop(self) -> None:
-        """End the runner thread after the job it runs (for tests and shutdown)."""
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the runner thread after the job it runs (for tests and shutdown), waiting
+        at most ``timeout`` seconds for it."""
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
 
     def run_due(self, owner: str) -> bool:
         """Claim one due job and run it; False when none is due."""
