@@ -53,6 +53,9 @@ class Settings:
     """Wall-clock deadline of one webhook attempt (resolve, connect, send, read the answer)."""
     webhook_lease_seconds: int = 60
     """How long a worker owns a subscription without progress; must exceed the timeout."""
+    async_lease_seconds: int = 60
+    """How long a process owns an asynchronous request it runs; one whose process died
+    runs again after it. Must exceed the longest write."""
     webhook_concurrency: int = 4
     """Subscriptions one worker delivers at once: a slow receiver holds only its own."""
     worker_poll_ms: int = 1000

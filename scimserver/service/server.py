@@ -14,9 +14,11 @@ from scimserver.scim.render import Links
 from scimserver.service.activity import ActivityService
 from scimserver.service.admins import AdminService
 from scimserver.service.audit import AuditService
+from scimserver.service.bulk import BulkLimits
 from scimserver.service.changes import ChangeFeed
 from scimserver.service.delivery import Formatter, JsonFormatter, Sender
 from scimserver.service.discovery import DiscoveryService, EventModes
+from scimserver.service.jobs import AsyncService
 from scimserver.service.poll import SetPoller
 from scimserver.service.ratelimit import RateLimiter
 from scimserver.service.resources import ResourceService
@@ -53,6 +55,7 @@ class Server:
     signing_keys: SigningKeys | None = None
     limiter: RateLimiter | None = None
     admin_service: AdminService | None = None
+    async_service: AsyncService | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Server:
@@ -88,8 +91,10 @@ class Server:
         base_url: str,
         client: str = "",
         request_id: str = "",
+        kind: type[ResourceService] = ResourceService,
     ) -> ResourceService:
-        return ResourceService(
+        """``kind``: the class to build, ``ResourceService`` or a subclass of it."""
+        return kind(
             self.db,
             resource_type,
             self.marshallers[resource_type.id],
@@ -198,6 +203,21 @@ class Server:
                 "are delivered)"
             )
         return Worker(self.db, self.formatters(), sender, policy)
+
+    def jobs(self) -> AsyncService:
+        """Asynchronous requests (built once: it owns this process's runner thread)."""
+        if self.async_service is None:
+            settings = self.settings
+            self.async_service = AsyncService(
+                self.db,
+                self.registry,
+                self.resources,
+                BulkLimits(settings.bulk_max_operations, settings.bulk_max_payload_bytes),
+                self.set_issuer,
+                settings.worker_poll_ms / 1000,
+                timedelta(seconds=settings.async_lease_seconds),
+            )
+        return self.async_service
 
     def admins(self) -> AdminService:
         """Console admins and their sessions (built once: it hashes a dummy password)."""

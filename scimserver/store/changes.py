@@ -164,6 +164,19 @@ def append_one(
     _append(connection, tenant_id, items, origin, new_txn())
 
 
+def append_with_txns(
+    executor: Executor,
+    tenant_id: int,
+    items: Sequence[tuple[ChangeRecord, int | None, str]],
+    origin: Origin,
+) -> None:
+    """Append each (change, version, txn), made now, with the ``txn`` it names: the last
+    statements of a transaction whose changes are not one write's (an asynchronous
+    request's completions, each carrying its client's ``Set-Txn``)."""
+    for change, version, txn in items:
+        _append(executor, tenant_id, [_Pending(tenant_id, change, version, now())], origin, txn)
+
+
 def one_appended(
     tenant_id: int, change: ChangeRecord, version: int, origin: Origin
 ) -> dict[str, Any]:
