@@ -436,7 +436,7 @@ class Journaled(ResourceService):
             and resource_id in (None, c.resource_id)
         ]
         change = (own or changes)[-1]
-        location = f"{self.base_url}{self.type.endpoint}/{change.resource_id}"
+        location = self.links.location(self.type.id, change.resource_id)
         return Written(None, change.version or 0, location)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from scimserver.scim.changes import ChangeRecord
 from scimserver.store.changes import ChangeRepository, Origin, append_with_txns
+from scimserver.store.features import features_of
 from scimserver.store.models import AsyncJob, Change
 
 PENDING = "pending"
@@ -53,7 +54,7 @@ class JobRepository:
         if txn is not None:
             candidate = candidate.where(AsyncJob.txn == txn)
         candidate = candidate.order_by(AsyncJob.lease_until, AsyncJob.txn).limit(1)
-        if self.session.get_bind().dialect.name == "postgresql":
+        if not features_of(self.session).one_writer:  # others' claims: skip, do not wait
             candidate = candidate.with_for_update(skip_locked=True)
         found = self.session.scalar(candidate)
         if found is None:
