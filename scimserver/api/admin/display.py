@@ -35,13 +35,13 @@ def shown(value: datetime) -> str:
     return f"{value:%Y-%m-%d %H:%M:%S} UTC"
 
 
-_BREAK_AFTER = re.compile(r"([/.?&=_:-]+)")
+_BREAK_AFTER = re.compile(r"([/?&@_-]+)")
 _WBR = Markup("<wbr>")
 
 
 def breakable(value: object) -> Markup:
-    """Escaped text that may wrap after ``/ . ? & = _ : -`` (URLs, ids, paths), not in
-    the middle of a word."""
+    """Escaped text that may wrap after ``/ ? & @ _ -`` (URLs, ids, paths, emails), not
+    inside a host name, an address or a word."""
     parts = _BREAK_AFTER.split(str(value))  # text, separators, text, separators, ...
     return Markup("").join(escape(p) + (_WBR if n % 2 else "") for n, p in enumerate(parts))
 
