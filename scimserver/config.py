@@ -36,6 +36,11 @@ class Settings:
     threads: int = 32
     """Threads per gunicorn worker (gthread): a long-polling feed reader holds one. Each
     worker's database pool has a connection per thread, and two more."""
+    waits_per_worker: int = 0
+    """Long polls (feed ``wait``, RFC 8936 polls) one worker holds at once; 0: half of
+    ``threads``, so the other half always serves SCIM requests."""
+    waits_per_token: int = 4
+    """Long polls one token holds at once in one worker; beyond, 429 or an early answer."""
     pool_wait_ms: int = 5000
     """How long a request waits for a free database connection before it is answered 503
     (with Retry-After): only more threads than connections can make it wait."""

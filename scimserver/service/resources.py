@@ -30,7 +30,7 @@ from scimserver.scim.projection import ElementProjection, Projection, project, s
 from scimserver.scim.render import Groups, Links, MemberRow, Members
 from scimserver.scim.values import changed_values, index_values
 from scimserver.scim.versions import etag, matches_any, now
-from scimserver.service.observed import note_normalisations, note_subject
+from scimserver.service.observed import note_ignored, note_normalisations, note_subject
 from scimserver.service.passwords import hash_password
 from scimserver.service.retry import reading, retrying
 from scimserver.service.streamed import Document, HeldRead, Streamed
@@ -533,6 +533,7 @@ class ResourceService:
                 ", ".join(unknown),
                 extra={"client": self.client, "ignored": tuple(unknown)},
             )
+            note_ignored(unknown)
         return normalised
 
     def _log_normalisations(self, action: str, names: Sequence[str]) -> None:

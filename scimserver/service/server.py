@@ -25,6 +25,7 @@ from scimserver.service.resources import ResourceService
 from scimserver.service.set_push import SetFormatter
 from scimserver.service.sets import SetIssuer, SigningKeys
 from scimserver.service.tokens import Principal, TenantService, TokenService
+from scimserver.service.waits import Waits
 from scimserver.service.webhooks import WebhookService
 from scimserver.service.worker import Policy, Worker
 from scimserver.store import migrate
@@ -51,7 +52,7 @@ class Server:
     default_tenant_id: int
     cursors: CursorCodec
     marshallers: dict[str, Marshaller] = field(default_factory=dict)
-    watcher: HeadWatcher | None = None
+    waits: Waits | None = None
     signing_keys: SigningKeys | None = None
     limiter: RateLimiter | None = None
     admin_service: AdminService | None = None
@@ -75,7 +76,6 @@ class Server:
             tenant_id,
             cursors,
             marshallers,
-            watcher=HeadWatcher(db),
             limiter=RateLimiter(db, settings.rate_limit, settings.rate_limit_window_seconds),
         )
 
@@ -117,10 +117,13 @@ class Server:
         """Whether requests can be served: the database answers, its schema is current."""
         return migrate.is_current(self.db)
 
+    def _waits(self) -> Waits:
+        waits = self.waits or Waits(HeadWatcher(self.db), *wait_caps(self.settings))
+        self.waits = waits
+        return waits
+
     def feed(self, tenant_id: int) -> ChangeFeed:
-        watcher = self.watcher or HeadWatcher(self.db)
-        self.watcher = watcher
-        return ChangeFeed(self.db, watcher, tenant_id)
+        return ChangeFeed(self.db, self._waits(), tenant_id)
 
     def keys(self) -> SigningKeys:
         """Every tenant's SET signing keys (built once: it caches the keys it loads)."""
@@ -140,8 +143,8 @@ class Server:
     def set_poller(self, receiver: Principal) -> SetPoller:
         """The RFC 8936 poll stream of one bearer token."""
         issuing = self.set_issuer(receiver.tenant_id)
-        watcher = self.feed(receiver.tenant_id).watcher
-        return SetPoller(self.db, watcher, issuing, receiver, self.settings.poll_full_events)
+        full = self.settings.poll_full_events
+        return SetPoller(self.db, self._waits(), issuing, receiver, full)
 
     def discovery(self, base_url: str, tenant_id: int | None = None) -> DiscoveryService:
         """Discovery as ``tenant_id`` sees it: ``securityEvents`` only once the tenant
@@ -231,6 +234,13 @@ class Server:
     def activity(self) -> ActivityService:
         """The recorded SCIM requests of every tenant (see service/recorder.py)."""
         return ActivityService(self.db)
+
+
+def wait_caps(settings: Settings) -> tuple[int, int]:
+    """Waits (feed long-polls, SET polls) one worker process holds at most, in all and
+    per token: by default half its threads, and 4 per token."""
+    per_worker = settings.waits_per_worker or max(1, settings.threads // 2)
+    return per_worker, settings.waits_per_token
 
 
 def upgrade_database(settings: Settings) -> None:

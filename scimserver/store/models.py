@@ -405,6 +405,29 @@ class RequestRecord(Base):
     normalisations: Mapped[list[str] | None] = mapped_column(JSON)
     scim_type: Mapped[str | None] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(Text)
+    ignored: Mapped[list[str] | None] = mapped_column(JSON)
+    """Attributes the request carried that no schema declares (dropped, not stored)."""
+
+
+class RefusedRequest(Base):
+    """A request refused with 401: no tenant (its token named none), so only admins of
+    every connection see it. Of the token, only the public prefix tried, never more."""
+
+    __tablename__ = "refused_requests"
+    __table_args__ = (Index("ix_refused_requests_at", "at"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[datetime] = mapped_column(DateTime)
+    request_id: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(512))
+    token_prefix: Mapped[str | None] = mapped_column(String(16))
+    """The ``scim_<prefix>_`` part of a token of this server's shape, else None."""
+    detail: Mapped[str | None] = mapped_column(String(200))
 
 
 class RequestHour(Base):
