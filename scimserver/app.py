@@ -23,9 +23,11 @@ from scimserver.api.metrics import (
     scrape_registry,
 )
 from scimserver.api.observe import observe_requests
+from scimserver.api.paced import Paced
 from scimserver.api.proxies import TrustedProxies, parse_networks
 from scimserver.api.routes import build_blueprint
 from scimserver.config import Settings
+from scimserver.pacing import Pacing
 from scimserver.service.recorder import ActivityRecorder, Retention
 from scimserver.service.server import Server
 from scimserver.service.stats import StatsService
@@ -70,7 +72,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     endpoints += ["/Bulk", "/ServiceProviderConfig", "/ResourceTypes", "/Schemas", "/.search"]
     guarded = Guards(app.wsgi_app, endpoints)
     proxies = parse_networks(settings.trusted_proxies)
-    app.wsgi_app = TrustedProxies(guarded, proxies)  # type: ignore[method-assign]
+    active = settings.active_requests or (1 if server.db.features.one_writer else 2)
+    paced = Paced(TrustedProxies(guarded, proxies), Pacing(active))
+    app.wsgi_app = paced  # type: ignore[method-assign]
 
     @app.after_request
     def _negotiate(response: Response) -> Response:

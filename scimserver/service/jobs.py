@@ -37,6 +37,7 @@ from datetime import timedelta
 from typing import Any
 
 from scimserver.errors import NotFound, ScimError, Unavailable
+from scimserver.pacing import paused
 from scimserver.schema import Registry, ResourceType
 from scimserver.scim.asyncresp import (
     Completion,
@@ -465,7 +466,9 @@ class _Handoff:
 
     def wait(self, timeout: float) -> Ran | None:
         """The result, or None (answer 202) when the job has not ended within ``timeout``."""
-        if self._ready.wait(timeout):
+        with paused():
+            ready = self._ready.wait(timeout)
+        if ready:
             return self._ran
         with self._lock:
             if self._ran is None:

@@ -16,6 +16,7 @@ import time
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from scimserver.pacing import paused
 from scimserver.store.changes import heads
 from scimserver.store.db import Database
 
@@ -40,7 +41,7 @@ class HeadWatcher:
         holding no connection: the one this thread held (``Database.hold``) goes back first."""
         self.db.release()
         deadline = time.monotonic() + timeout
-        with self._cond:
+        with paused(), self._cond:
             self._start()
             self._waiting += 1
             self._cond.notify_all()

@@ -1,0 +1,51 @@
+"""A worker runs a few requests at a time; a request that waits gives its place back."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from scimserver.pacing import Pacing, paused
+
+
+def _run(pacing: Pacing, work: float, log: list[tuple[str, float]], name: str) -> None:
+    with pacing.slot():
+        log.append((f"{name} in", time.monotonic()))
+        time.sleep(work)
+        log.append((f"{name} out", time.monotonic()))
+
+
+def test_one_slot_runs_requests_one_after_another_in_order() -> None:
+    pacing, log = Pacing(1), []
+    first = threading.Thread(target=_run, args=(pacing, 0.2, log, "a"))
+    first.start()
+    time.sleep(0.05)
+    second = threading.Thread(target=_run, args=(pacing, 0.0, log, "b"))
+    second.start()
+    first.join(5)
+    second.join(5)
+    assert [event for event, _ in log] == ["a in", "a out", "b in", "b out"]
+
+
+def test_a_waiting_request_gives_its_slot_back_and_takes_one_again() -> None:
+    pacing, log = Pacing(1), []
+    released = threading.Event()
+
+    def waiter() -> None:
+        with pacing.slot():
+            with paused():
+                released.wait(5)  # a long-poll: another request runs meanwhile
+            log.append(("waiter resumed", time.monotonic()))
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    time.sleep(0.05)
+    _run(pacing, 0.0, log, "other")  # not blocked by the waiting one
+    released.set()
+    thread.join(5)
+    assert [event for event, _ in log] == ["other in", "other out", "waiter resumed"]
+
+
+def test_no_limit_and_no_slot_hold_nothing() -> None:
+    with Pacing(0).slot(), paused():  # a thread that holds no slot pauses nothing
+        pass
