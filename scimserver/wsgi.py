@@ -1,10 +1,18 @@
 """WSGI entry point for gunicorn and other servers: ``scimserver.wsgi:app``."""
 
 import gc
+import logging
+import os
 
 from scimserver.app import create_app
+from scimserver.service.server import Server
+from scimserver.store.location import describe
 
 app = create_app()
+_server: Server = app.extensions["scimserver"]
+logging.getLogger("scimserver").info(
+    "Worker %d serves %s", os.getpid(), describe(_server.settings.database_url)
+)
 
 # What the app is built from (schemas, models, compiled statements) lives as long as the
 # process: frozen, the cyclic collector stops walking it. A full collection of a worker

@@ -54,7 +54,8 @@ def configure_logging(level: str, fmt: str) -> None:
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # Neither format shows the caller's file and line, the thread or the process: the
-    # logging HOWTO's "Optimization" switches spare every record (one a request) finding them.
+    # Neither format shows the caller's file and line or the thread: the logging HOWTO's
+    # "Optimization" switches spare every record (one a request) finding them. The process
+    # id stays: gunicorn's own handlers print it with %(process)d, which None breaks.
     logging._srcfile = None
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging.logThreads = logging.logMultiprocessing = False

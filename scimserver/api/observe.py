@@ -31,6 +31,8 @@ ANONYMOUS = "anonymous"
 UNMATCHED = "unmatched"
 SCIM_PREFIX = "/scim/v2/"
 BULK_ENDPOINT = "scim.bulk"
+PROBES = frozenset({"/healthz", "/readyz"})
+"""Probed every few seconds by orchestrators: a healthy answer is counted, not logged."""
 
 
 def observe_requests(
@@ -79,6 +81,8 @@ def _user_agent() -> str | None:
 
 
 def _log(seen: Seen, user_agent: str | None) -> None:
+    if seen.route in PROBES and seen.status < 400:
+        return
     duration_ms = round(seen.seconds * 1000, 2)
     fields = {
         "request_id": request_id(),

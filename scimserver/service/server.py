@@ -44,6 +44,8 @@ class Server:
     signing_keys: SigningKeys | None = None
     limiter: RateLimiter | None = None
     admin_service: AdminService | None = None
+    migrated: bool = False
+    """The schema was found at the newest revision: it is not asked again (readiness)."""
 
     @classmethod
     def build(cls, settings: Settings) -> Server:
@@ -64,6 +66,7 @@ class Server:
             marshallers,
             watcher=HeadWatcher(db),
             limiter=RateLimiter(db, settings.rate_limit, settings.rate_limit_window_seconds),
+            migrated=settings.auto_migrate,
         )
 
     def resources(
@@ -94,8 +97,15 @@ class Server:
         return TenantService(self.db, self.settings.default_tenant)
 
     def ready(self) -> bool:
-        """Whether requests can be served: the database answers, its schema is current."""
-        return migrate.is_current(self.db)
+        """Whether requests can be served: the database answers, its schema is current.
+
+        Once current, the schema is taken to stay so (migrations only move it forward):
+        later probes only ask the database to answer.
+        """
+        if self.migrated:
+            return migrate.answers(self.db)
+        self.migrated = migrate.is_current(self.db)
+        return self.migrated
 
     def feed(self, tenant_id: int) -> ChangeFeed:
         watcher = self.watcher or HeadWatcher(self.db)
