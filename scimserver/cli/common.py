@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -12,15 +13,41 @@ import click
 from scimserver.config import Settings
 from scimserver.service.server import Server
 from scimserver.service.tokens import TokenError, TokenInfo, UnknownTenant
+from scimserver.store.location import describe, sqlite_path
+
+URL_VARIABLE = "SCIMSERVER_DATABASE_URL"
 
 
 def settings() -> Settings:
     return Settings.from_env()
 
 
-def server() -> Server:
-    """The composition root, built (and the database migrated) only when a command runs."""
-    return Server.build(settings())
+def server(create: bool = False) -> Server:
+    """The composition root, built (and the database migrated) only when a command runs,
+    after a line on stderr naming its database. A SQLite file that does not exist is
+    refused unless ``create``: a command run in the wrong folder must not make an empty
+    database of its own."""
+    config = settings()
+    announce(config, create)
+    return Server.build(config)
+
+
+def announce(config: Settings, create: bool) -> None:
+    """Say which database this command uses; refuse a missing SQLite file unless ``create``."""
+    url = config.database_url
+    click.echo(f"Database: {describe(url)}", err=True)
+    path = sqlite_path(url)
+    if create or path is None or path.exists():
+        return
+    source = (
+        f"{URL_VARIABLE} is {url!r}"
+        if os.environ.get(URL_VARIABLE)
+        else f"{URL_VARIABLE} is not set: the default {url!r} is relative to the current folder"
+    )
+    raise click.ClickException(
+        f"no SQLite database at {path} ({source}). Point {URL_VARIABLE} at the server's "
+        "database, or create this one with `scimserver db upgrade`."
+    )
 
 
 def tenant_id(built: Server, name: str | None) -> int:

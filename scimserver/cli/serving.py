@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import shutil
 import signal
@@ -14,7 +13,8 @@ import threading
 
 import click
 
-from scimserver.cli.common import print_secret, server, settings
+from scimserver.api.logs import configure_logging
+from scimserver.cli.common import announce, print_secret, server, settings
 from scimserver.service.server import upgrade_database
 
 
@@ -50,7 +50,7 @@ def serve(bind: str | None, workers: int | None, initial_token: bool) -> None:
     bind = bind or config.bind
     workers = workers or config.workers
     check_bind(bind)
-    built = server()
+    built = server(create=True)
     if initial_token and not built.tokens.listing():
         info, secret = built.tokens.create("initial", config.default_tenant, "write")
         print_secret(info, secret)
@@ -92,9 +92,7 @@ def serve(bind: str | None, workers: int | None, initial_token: bool) -> None:
 def worker() -> None:
     """Deliver webhooks and prune the change log until SIGTERM."""
     config = settings()
-    logging.basicConfig(
-        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(config.log_level, config.log_format)
     built = server()
     runner = built.worker()
     stop = threading.Event()
@@ -114,6 +112,8 @@ def db() -> None:
 
 @db.command("upgrade")
 def db_upgrade() -> None:
-    """Apply every pending migration."""
-    upgrade_database(settings())
+    """Apply every pending migration (creating a SQLite database that does not exist)."""
+    config = settings()
+    announce(config, create=True)
+    upgrade_database(config)
     click.echo("Database is up to date.")

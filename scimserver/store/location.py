@@ -20,8 +20,10 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def describe(url: str) -> str:
-    """``SQLite database /abs/path.db``, or the URL with any password as ``***``."""
+    """The URL with any password as ``***`` and a SQLite file's path made absolute
+    (``sqlite:////srv/scim/scimserver.db``): what to set elsewhere to reach the same."""
+    target = make_url(url)
     path = sqlite_path(url)
     if path is not None:
-        return f"SQLite database {path}"
-    return make_url(url).render_as_string(hide_password=True)
+        target = target.set(database=str(path))
+    return target.render_as_string(hide_password=True)

@@ -52,7 +52,11 @@ def _file_lock(db: Database) -> Iterator[None]:
     if not path or path == ":memory:":
         yield
         return
-    fd = os.open(f"{path}-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(f"{path}-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except FileNotFoundError:  # no folder: no database either, SQLite's open will say so
+        yield
+        return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -6,38 +6,19 @@ from __future__ import annotations
 import os
 import re
 import signal
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.live import HOST, LiveServer, throwaway_postgres
+from tests.live import BareGunicorn, LiveServer, throwaway_postgres
 
 pytestmark = pytest.mark.slow
 WORKERS = 4
 BOOTS = 5
 READY_TIMEOUT = 60.0
 LOG_PROBLEMS = ("Logging error", "Traceback", "Worker failed to boot", "Exception in worker")
-
-
-class BareGunicorn(LiveServer):
-    """``gunicorn -w N scimserver.wsgi:app``, as the README runs it (no ``serve``)."""
-
-    def command(self) -> list[str]:
-        gunicorn = Path(sys.executable).parent / "gunicorn"
-        bind = f"{HOST}:{self.port}"
-        workers = str(self.workers)
-        return [
-            str(gunicorn),
-            "-w",
-            workers,
-            "-b",
-            bind,
-            "--no-control-socket",
-            "scimserver.wsgi:app",
-        ]
 
 
 def ready_workers(stderr: str) -> set[str]:
