@@ -23,7 +23,7 @@ from scimserver.service.sets import SetIssuer, SigningKeys
 from scimserver.service.tokens import Principal, TenantService, TokenService
 from scimserver.service.webhooks import WebhookService
 from scimserver.service.worker import Policy, Worker
-from scimserver.store import migrate
+from scimserver.store import location, migrate
 from scimserver.store.db import Database
 from scimserver.store.keys import server_key
 from scimserver.store.watch import HeadWatcher
@@ -50,6 +50,7 @@ class Server:
     @classmethod
     def build(cls, settings: Settings) -> Server:
         registry = load_registry(settings.schema_dirs)
+        location.create_private(settings.database_url)
         db = Database(settings.database_url)
         if settings.auto_migrate:
             migrate.upgrade(db)
@@ -179,6 +180,7 @@ class Server:
 
 def upgrade_database(settings: Settings) -> None:
     """Apply every pending migration, whatever ``auto_migrate`` says."""
+    location.create_private(settings.database_url)
     db = Database(settings.database_url)
     try:
         migrate.upgrade(db)

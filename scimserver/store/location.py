@@ -1,10 +1,15 @@
-"""Where a database URL points, named for an operator (password masked)."""
+"""Where a database URL points: named for an operator (password masked), and a SQLite
+file created readable by its owner only (it holds signing keys and webhook secrets)."""
 
 from __future__ import annotations
 
+import os
+from contextlib import suppress
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+
+PRIVATE = 0o600
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -27,3 +32,15 @@ def describe(url: str) -> str:
     if path is not None:
         target = target.set(database=str(path))
     return target.render_as_string(hide_password=True)
+
+
+def create_private(url: str) -> None:
+    """Create a missing SQLite database file with mode 0600 before SQLite opens it: SQLite
+    gives its WAL and shared-memory files the database file's mode. An existing file, or
+    another database, is left as it is."""
+    path = sqlite_path(url)
+    if path is None or path.exists():
+        return
+    # Another process may create it meanwhile; a missing folder, SQLite's open reports.
+    with suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
