@@ -86,3 +86,6 @@ def test_a_stopped_server_logs_no_traceback(
     stderr = server.stderr()
     assert_clean(stderr)
     assert "Shutting down: Master" in stderr
+    named = f"sqlite:///{tmp_path / 'scim.db'}"
+    assert (f"Database: {named}\n" in stderr) == (runner == "serve")  # the CLI's line
+    assert stderr.count(f" serves {named}") == 2  # each worker's
