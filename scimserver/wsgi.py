@@ -6,13 +6,15 @@ import os
 import sys
 
 from scimserver.app import create_app
-from scimserver.service.server import Server
+from scimserver.service.server import Server, secrets_note
 from scimserver.store.location import describe
 
 app = create_app()
 _server: Server = app.extensions["scimserver"]
 _log = logging.getLogger("scimserver")
 _log.info("Worker %d serves %s", os.getpid(), describe(_server.settings.database_url))
+if not _server.settings.secret_key:
+    _log.warning(secrets_note(_server.settings))
 if "gunicorn" in sys.modules and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     _log.warning(
         "/metrics counts this worker's requests only: run gunicorn with "

@@ -99,8 +99,9 @@ def test_the_worker_logs_in_the_configured_format_and_stops_clean(fmt: str, tmp_
     finally:
         worker.kill()
         worker.wait()
-    named, *logged = stderr_path.read_text().splitlines()
+    named, secrets, *logged = stderr_path.read_text().splitlines()
     assert named == f"Database: sqlite:///{tmp_path / 'w.db'}"
+    assert secrets.startswith("Secrets: signing keys, webhook secrets and HMAC keys are stored")
     if fmt == "json":
         entries = [json.loads(line) for line in logged]  # every line, Alembic's too
         worker_lines = [e["message"] for e in entries if e["logger"] == "scimserver.service.worker"]

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from scimserver.config import Settings
-from scimserver.service.server import Server
+from scimserver.service.server import Server, secrets_note
 from scimserver.service.tokens import TokenError, TokenInfo, UnknownTenant
 from scimserver.store.location import describe, sqlite_path
 
@@ -22,13 +22,15 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
-def server(create: bool = False) -> Server:
+def server(create: bool = False, secrets: bool = False) -> Server:
     """The composition root, built (and the database migrated) only when a command runs,
-    after a line on stderr naming its database. A SQLite file that does not exist is
-    refused unless ``create``: a command run in the wrong folder must not make an empty
-    database of its own."""
+    after a line on stderr naming its database (and with ``secrets``, one saying how it
+    keeps its secrets). A SQLite file that does not exist is refused unless ``create``:
+    a command run in the wrong folder must not make an empty database of its own."""
     config = settings()
     announce(config, create)
+    if secrets:
+        click.echo(secrets_note(config), err=True)
     return Server.build(config)
 
 

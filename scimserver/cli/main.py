@@ -13,12 +13,13 @@ import click
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from scimserver.api.logs import configure_logging
-from scimserver.cli import admins, audit, serving, tenants, tokens, webhooks
+from scimserver.cli import admins, audit, secrets, serving, tenants, tokens, webhooks
 from scimserver.cli.common import failure, settings
 from scimserver.cli.failures import bad_url, explain
 from scimserver.service.admins import AdminError
 from scimserver.service.tokens import TokenError
 from scimserver.service.webhooks import WebhookError
+from scimserver.store.sealed import SecretKeyError
 
 OWN_LOGGING = frozenset({"serve", "worker"})
 """Commands that set up logging themselves (gunicorn's, the worker's log level)."""
@@ -32,7 +33,7 @@ class Main(click.Group):
             return super().invoke(ctx)
         except TokenError as exc:
             raise failure(exc) from None
-        except (WebhookError, AdminError) as exc:
+        except (WebhookError, AdminError, SecretKeyError) as exc:
             raise click.ClickException(str(exc)) from None
         except DBAPIError as exc:
             raise click.ClickException(explain(exc, settings().database_url)) from None
@@ -65,5 +66,6 @@ for command in (
     webhooks.webhook,
     audit.audit,
     admins.admin,
+    secrets.secrets,
 ):
     main.add_command(command)

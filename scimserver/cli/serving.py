@@ -50,7 +50,7 @@ def serve(bind: str | None, workers: int | None, initial_token: bool) -> None:
     bind = bind or config.bind
     workers = workers or config.workers
     check_bind(bind)
-    built = server(create=True)
+    built = server(create=True, secrets=True)
     if initial_token and not built.tokens.listing():
         info, secret = built.tokens.create("initial", config.default_tenant, "write")
         print_secret(info, secret)
@@ -93,7 +93,7 @@ def worker() -> None:
     """Deliver webhooks and prune the change log until SIGTERM."""
     config = settings()
     configure_logging(config.log_level, config.log_format)
-    built = server()
+    built = server(secrets=True)
     runner = built.worker()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -23,9 +23,9 @@ from scimserver.service.sets import SetIssuer, SigningKeys
 from scimserver.service.tokens import Principal, TenantService, TokenService
 from scimserver.service.webhooks import WebhookService
 from scimserver.service.worker import Policy, Worker
-from scimserver.store import location, migrate
+from scimserver.store import location, migrate, sealed
 from scimserver.store.db import Database
-from scimserver.store.keys import server_key
+from scimserver.store.keys import reseal, server_key
 from scimserver.store.watch import HeadWatcher
 
 
@@ -52,6 +52,7 @@ class Server:
         registry = load_registry(settings.schema_dirs)
         location.create_private(settings.database_url)
         db = Database(settings.database_url)
+        sealed.attach(db.engine, sealed.Sealer.from_setting(settings.secret_key))
         if settings.auto_migrate:
             migrate.upgrade(db)
         tenant_id = TenantService(db).ensure(settings.default_tenant)
@@ -170,12 +171,30 @@ class Server:
         self.admin_service = service
         return service
 
+    def reseal_secrets(self) -> int:
+        """Encrypt every stored secret with the first key of ``SCIMSERVER_SECRET_KEY``
+        (those in clear too); the rows rewritten."""
+        sealer = sealed.sealer_of(self.db.engine.dialect)
+        if sealer is None:
+            raise sealed.SecretKeyError("SCIMSERVER_SECRET_KEY is not set: no key to encrypt with.")
+        return reseal(self.db, sealer)
+
     def audit(self, tenant_id: int) -> AuditService:
         return AuditService(self.db, tenant_id)
 
     def activity(self) -> ActivityService:
         """The recorded SCIM requests of every tenant (see service/recorder.py)."""
         return ActivityService(self.db)
+
+
+def secrets_note(settings: Settings) -> str:
+    """The start-up line saying how the database keeps its secrets."""
+    if settings.secret_key:
+        return "Secrets: encrypted with SCIMSERVER_SECRET_KEY."
+    return (
+        "Secrets: signing keys, webhook secrets and HMAC keys are stored in clear in the "
+        "database; set SCIMSERVER_SECRET_KEY to encrypt them (docs/operations.md)."
+    )
 
 
 def upgrade_database(settings: Settings) -> None:

@@ -73,7 +73,7 @@ def test_not_ready_until_migrated_then_probes_log_nothing(
 ) -> None:
     url = database_url_factory(backend)
     db = Database(url)
-    migrate.upgrade(db, "0010")  # one behind the newest
+    migrate.upgrade(db, "0010")  # behind the newest
     app = create_app(Settings(database_url=url, auto_migrate=False))
     http = app.test_client()
     behind = http.get("/readyz")

@@ -89,3 +89,5 @@ def test_a_stopped_server_logs_no_traceback(
     named = f"sqlite:///{tmp_path / 'scim.db'}"
     assert (f"Database: {named}\n" in stderr) == (runner == "serve")  # the CLI's line
     assert stderr.count(f" serves {named}") == 2  # each worker's
+    # No SCIMSERVER_SECRET_KEY: each worker warns, and serve says so first.
+    assert stderr.count("are stored in clear in the database") == (3 if runner == "serve" else 2)
