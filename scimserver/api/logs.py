@@ -43,10 +43,7 @@ class JsonFormatter(logging.Formatter):
         entry.update((k, _bounded(v)) for k, v in fields.items() if k not in _STANDARD)
         if record.exc_info:
             entry["traceback"] = clip(self.formatException(record.exc_info), TRACEBACK_LIMIT)
-        try:
-            return orjson.dumps(entry, default=str).decode()
-        except TypeError:  # an integer beyond 64 bits: the json module takes it
-            return json.dumps(entry, default=str)
+        return _dumps(entry)
 
 
 class TextFormatter(logging.Formatter):
@@ -67,18 +64,27 @@ def clip(text: str, limit: int) -> str:
     return f"{text[:limit]}…[truncated {len(text) - limit} chars]"
 
 
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
 def _bounded(value: Any) -> Any:
-    """An extra field's value as logged: a string clipped; a list or mapping as is when its
-    JSON fits ``FIELD_LIMIT``, else that JSON clipped."""
-    if isinstance(value, str):
-        return clip(value, FIELD_LIMIT)
-    if value is None or isinstance(value, int | float):
+    """An extra field's value as logged: a string clipped; anything else as is when its
+    JSON fits ``FIELD_LIMIT``, else that JSON clipped. (Types tested by identity first:
+    a request's line has ten fields, and this runs for each.)"""
+    kind = type(value)
+    if kind is str:
+        return value if len(value) <= FIELD_LIMIT else clip(value, FIELD_LIMIT)
+    if kind in _SCALARS or (kind in (list, tuple, dict) and not value):
         return value
-    strings = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
-    if strings and sum(len(v) + 3 for v in value) <= FIELD_LIMIT:  # quoted, comma-separated
-        return value
-    text = json.dumps(value, default=str)
+    text = _dumps(value)
     return value if len(text) <= FIELD_LIMIT else clip(text, FIELD_LIMIT)
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except TypeError:  # an integer beyond 64 bits: the json module takes it
+        return json.dumps(value, default=str)
 
 
 def configure_logging(level: str, fmt: str) -> None:
