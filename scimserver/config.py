@@ -34,7 +34,11 @@ class Settings:
     bulk_max_payload_bytes: int = 1_048_576
     """The body limit of ``POST /Bulk``, which replaces ``max_body_bytes`` for that route."""
     threads: int = 32
-    """Threads per gunicorn worker (gthread): a long-polling feed reader holds one."""
+    """Threads per gunicorn worker (gthread): a long-polling feed reader holds one. Each
+    worker's database pool has a connection per thread, and two more."""
+    pool_wait_ms: int = 5000
+    """How long a request waits for a free database connection before it is answered 503
+    (with Retry-After): only more threads than connections can make it wait."""
     rate_limit: int = 0
     """Requests one token may make per window, over all workers and instances (0: none)."""
     rate_limit_window_seconds: int = 60
@@ -46,9 +50,11 @@ class Settings:
     """Retry n waits a random time up to min(cap, base * 2**(n-1)) (full jitter)."""
     webhook_backoff_cap_ms: int = 300_000
     webhook_timeout_ms: int = 10_000
-    """Timeout of one webhook POST (connect, send, wait for the answer)."""
+    """Wall-clock deadline of one webhook attempt (resolve, connect, send, read the answer)."""
     webhook_lease_seconds: int = 60
     """How long a worker owns a subscription without progress; must exceed the timeout."""
+    webhook_concurrency: int = 4
+    """Subscriptions one worker delivers at once: a slow receiver holds only its own."""
     worker_poll_ms: int = 1000
     """How long an idle worker sleeps before looking for due webhooks again."""
     poll_full_events: bool = False

@@ -13,6 +13,7 @@ ScimError
  ├── RateLimited (429)
  ├── NotImplementedFeature (501)
  └── Unavailable (503)
+      └── Busy (503, with Retry-After)
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class ScimError(Exception):
     status: int = 500
     scim_type: str | None = None
     default_detail: ClassVar[str] = "Internal server error."
+    retry_after: int | None = None
+    """Seconds a client should wait before trying again (``Retry-After``), if it may."""
 
     def __init__(self, detail: str | None = None, *, status: int | None = None) -> None:
         self.detail = detail or self.default_detail
@@ -185,3 +188,10 @@ class Unavailable(ScimError):
 
     status = 503
     default_detail = "The service is temporarily unavailable; retry."
+
+
+class Busy(Unavailable):
+    """Every database connection of this process stayed in use past the wait allowed."""
+
+    retry_after = 1
+    default_detail = "The server is busy; retry in a second."

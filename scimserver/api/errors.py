@@ -16,7 +16,6 @@ from scimserver.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
-    RateLimited,
     ScimError,
     UnsupportedMediaType,
 )
@@ -37,7 +36,7 @@ def scim_error_response(error: ScimError) -> Response:
     response = json_response(error.to_json(), error.status)
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="scimserver"'
-    if isinstance(error, RateLimited):
+    if error.retry_after is not None:
         response.headers["Retry-After"] = str(error.retry_after)
     return response
 

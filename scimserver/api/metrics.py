@@ -49,6 +49,8 @@ class Seen:
     tenant: int | None
     normalisations: Sequence[str]
     error: BaseException | None
+    busy: bool = False
+    """Answered 503 because no database connection came free in time (``errors.Busy``)."""
 
 
 class RequestMetrics:
@@ -79,6 +81,11 @@ class RequestMetrics:
             ["rule", "client"],
             registry=registry,
         )
+        self.busy = Counter(
+            "scimserver_database_busy",
+            "Requests answered 503 because no database connection came free in time.",
+            registry=registry,
+        )
         # labels() validates and locks on every call; a request's series are found here.
         self._children: dict[tuple[str, ...], tuple[Counter, Histogram]] = {}
 
@@ -93,6 +100,8 @@ class RequestMetrics:
         found[1].observe(seen.seconds)
         for rule in seen.normalisations:
             self.normalisations.labels(rule, seen.client).inc()
+        if seen.busy:
+            self.busy.inc()
         if seen.error is not None:
             kind = "database" if isinstance(seen.error, DATABASE_ERRORS) else "other"
             self.errors.labels(kind).inc()

@@ -22,7 +22,7 @@ from flask import Flask, Response, g, request
 
 from scimserver.api.context import request_id
 from scimserver.api.metrics import RequestMetrics, Seen
-from scimserver.errors import ScimError
+from scimserver.errors import Busy, ScimError
 from scimserver.service.observed import collect_normalisations, collect_subjects
 from scimserver.service.recorder import Activity, ActivityRecorder
 
@@ -72,6 +72,7 @@ def _seen(status: int) -> Seen:
         tenant=who.tenant_id if who is not None else None,
         normalisations=tuple(g.get("normalisations", ())),
         error=g.get("unexpected_error"),
+        busy=isinstance(g.get("scim_error"), Busy),
     )
 
 

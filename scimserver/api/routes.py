@@ -136,7 +136,7 @@ def _search_body() -> dict[str, Any]:
 
 def _discovery_routes(bp: Blueprint) -> None:
     def discovery() -> Any:
-        return server().discovery(base_url())
+        return server().discovery(base_url(), principal().tenant_id)
 
     @bp.get("/ServiceProviderConfig")
     def service_provider_config() -> Response:

@@ -13,7 +13,7 @@ import click
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from scimserver.api.logs import configure_logging
-from scimserver.cli import admins, audit, secrets, serving, tenants, tokens, webhooks
+from scimserver.cli import admins, audit, keys, secrets, serving, tenants, tokens, webhooks
 from scimserver.cli.common import failure, settings
 from scimserver.cli.failures import bad_url, explain
 from scimserver.service.admins import AdminError
@@ -64,6 +64,7 @@ for command in (
     tenants.tenant,
     tokens.token,
     webhooks.webhook,
+    keys.keys,
     audit.audit,
     admins.admin,
     secrets.secrets,

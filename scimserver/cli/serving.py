@@ -35,6 +35,9 @@ def check_bind(bind: str) -> None:
         raise click.ClickException(f"cannot listen on {bind}: {exc.strerror}") from None
 
 
+KEEP_ALIVE_SECONDS = 75
+
+
 @click.command()
 @click.option("--bind", help="Address to listen on (SCIMSERVER_BIND, default 127.0.0.1:8000).")
 @click.option("--workers", type=int, help="gunicorn worker processes (SCIMSERVER_WORKERS).")
@@ -73,6 +76,12 @@ def serve(bind: str | None, workers: int | None, initial_token: bool) -> None:
         "8190",  # gunicorn's largest: filters up to ~8 KB in a GET; beyond, a SCIM 414
         "--threads",
         str(config.threads),
+        # Longer than the idle timeout of the clients' connection pools (httpx 5 s, load
+        # balancers 60 s): a client that reuses a connection gunicorn has just closed
+        # (its default is 2 s) gets a reset for a request it may not retry. An idle
+        # connection takes no thread (gthread polls it), only one of 1,000 slots.
+        "--keep-alive",
+        str(KEEP_ALIVE_SECONDS),
         # Hooks for the metrics directory. No --access-logfile: each request is already
         # one line of the application's JSON log (api/observe.py).
         "--config",
@@ -94,7 +103,11 @@ def worker() -> None:
     config = settings()
     configure_logging(config.log_level, config.log_format)
     built = server(secrets=True)
-    runner = built.worker()
+    try:
+        runner = built.worker()
+    except ValueError as exc:
+        built.db.dispose()
+        raise click.ClickException(str(exc)) from None
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

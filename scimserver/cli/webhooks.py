@@ -5,9 +5,28 @@ from __future__ import annotations
 import click
 
 from scimserver.cli.common import server, table, tenant_id
+from scimserver.scim.targets import Reach
 from scimserver.service.server import Server
 from scimserver.service.tokens import parse_duration
-from scimserver.service.webhooks import WebhookError, WebhookService, parse_events
+from scimserver.service.webhooks import (
+    SubscriptionInfo,
+    WebhookError,
+    WebhookService,
+    parse_events,
+)
+
+LIST_COLUMNS = (
+    "ID",
+    "TENANT",
+    "FORMAT",
+    "EVENTS",
+    "STATE",
+    "LAG",
+    "ATTEMPTS",
+    "DEAD_LETTERS",
+    "FLAGS",
+    "URL",
+)
 
 
 @click.group()
@@ -28,15 +47,40 @@ def _webhooks() -> tuple[Server, WebhookService]:
 @click.option("--format", "fmt", type=click.Choice(["json", "set"]), default="json")
 @click.option("--events", help="Comma-separated change types, e.g. user.deactivated,user.deleted.")
 @click.option("--full", is_flag=True, help="set format: full-mode SETs (data), not notices.")
-def webhook_add(url: str, tenant: str | None, fmt: str, events: str | None, full: bool) -> None:
-    """Subscribe URL to changes committed from now on (no backfill); print its secret once."""
+@click.option(
+    "--insecure-http", is_flag=True, help="Allow a plain http URL: changes travel in clear."
+)
+@click.option(
+    "--allow-private-network",
+    is_flag=True,
+    help="Allow loopback, private, link-local and metadata addresses (checked at each send).",
+)
+def webhook_add(
+    url: str,
+    tenant: str | None,
+    fmt: str,
+    events: str | None,
+    full: bool,
+    insecure_http: bool,
+    allow_private_network: bool,
+) -> None:
+    """Subscribe URL to changes committed from now on (no backfill); print its secret once.
+
+    URL must be https and reach a public address, unless the flags allow otherwise.
+    """
     built, service = _webhooks()
+    reach = Reach(insecure_http, allow_private_network)
     try:
-        info, secret = service.add(url, tenant_id(built, tenant), fmt, parse_events(events), full)
+        info, secret = service.add(
+            url, tenant_id(built, tenant), fmt, parse_events(events), full, reach
+        )
     except WebhookError as exc:
         raise click.UsageError(str(exc)) from exc
     kinds = ",".join(info.events) if info.events else "all events"
-    click.echo(f"Webhook {info.id} for tenant {info.tenant!r}: {info.format}, {kinds}, to {url}")
+    click.echo(
+        f"Webhook {info.id} for tenant {info.tenant!r}: {info.format}, {kinds}, to {info.url}"
+    )
+    _warn(info)
     if fmt == "set":
         click.echo(f"It starts after change seq {info.cursor}. SETs are signed with the")
         click.echo("server's ES256 key: receivers verify them against /api/v1/jwks.json.")
@@ -51,16 +95,48 @@ def webhook_add(url: str, tenant: str | None, fmt: str, events: str | None, full
 @webhook.command("list")
 @click.option("--tenant", help="Only this tenant's webhooks.")
 def webhook_list(tenant: str | None) -> None:
-    """List webhooks (never their secrets) and how far each has got."""
+    """List webhooks (never their secrets): lag, failures of the current change, dead
+    letters, and what each was allowed (insecure-http, private-network)."""
     built, service = _webhooks()
     tenant_filter = tenant_id(built, tenant) if tenant else None
-    rows = [("ID", "TENANT", "FORMAT", "EVENTS", "CURSOR", "FAILURES", "STATE", "URL")]
-    for info in service.listing(tenant_filter):
-        events = ",".join(info.events) if info.events else "*"
-        failures = f"{info.attempts}/{info.max_attempts}"
-        cells = (info.id, info.tenant, info.format, events, str(info.cursor), failures)
-        rows.append((*cells, info.state, info.url))
+    states = service.states(tenant_filter)
+    rows = [LIST_COLUMNS]
+    for state in states:
+        info = state.info
+        rows.append(
+            (
+                info.id,
+                info.tenant,
+                info.format,
+                ",".join(info.events) if info.events else "*",
+                info.state,
+                str(state.lag),
+                f"{info.attempts}/{info.max_attempts}",
+                str(len(state.dead_letters)),
+                ",".join(flag.upper() for flag in info.flags) or "-",
+                info.url,
+            )
+        )
     table(rows)
+    for state in states:
+        _warn(state.info)
+
+
+def _warn(info: SubscriptionInfo) -> None:
+    """Say, on stderr, what a subscription was allowed beyond the defaults."""
+    if info.insecure_http:
+        click.secho(
+            f"WARNING: webhook {info.id} is insecure-http: changes go to it in clear text.",
+            err=True,
+            fg="red",
+        )
+    if info.private_network:
+        click.secho(
+            f"WARNING: webhook {info.id} may reach the private network "
+            "(loopback, private, link-local, metadata addresses).",
+            err=True,
+            fg="yellow",
+        )
 
 
 @webhook.command("remove")

@@ -3,7 +3,9 @@
 A poll request is a JSON object with optional ``maxEvents`` (integer ≥ 0),
 ``returnImmediately`` (boolean), ``ack`` (array of ``jti`` strings) and ``setErrs``
 (``{jti: {"err": code, "description": text}}``, which needs a ``Content-Language``
-header, §2.6). Anything else invalid raises :class:`PollError` (answered 400).
+header, §2.6). An ``ack`` entry that is no jti is ignored (counted in
+``PollRequest.ignored``), so it never costs the valid acknowledgements beside it.
+Anything else invalid raises :class:`PollError` (answered 400).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class PollRequest:
     return_immediately: bool = False
     ack: tuple[str, ...] = ()
     errors: Mapping[str, SetErr] = field(default_factory=dict)
+    ignored: int = 0
+    """``ack`` entries that are not jtis (not strings, empty or too long)."""
 
 
 def parse_poll(body: Any, content_language: str | None) -> PollRequest:
@@ -55,14 +59,12 @@ def parse_poll(body: Any, content_language: str | None) -> PollRequest:
     errors = _set_errs(body.get("setErrs", {}))
     if errors and not (content_language or "").strip():
         raise PollError("A request carrying setErrs needs a Content-Language header.")
-    return PollRequest(min(max_events, MAX_EVENTS_LIMIT), immediately, _acks(body), errors)
-
-
-def _acks(body: Mapping[str, Any]) -> tuple[str, ...]:
     ack = body.get("ack", [])
-    if not isinstance(ack, list) or not all(_is_jti(j) for j in ack):
+    if not isinstance(ack, list):
         raise PollError("ack must be an array of jti strings.")
-    return tuple(dict.fromkeys(ack))
+    jtis = tuple(dict.fromkeys(j for j in ack if _is_jti(j)))
+    ignored = sum(1 for j in ack if not _is_jti(j))
+    return PollRequest(min(max_events, MAX_EVENTS_LIMIT), immediately, jtis, errors, ignored)
 
 
 def _set_errs(value: Any) -> dict[str, SetErr]:

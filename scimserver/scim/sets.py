@@ -1,20 +1,23 @@
-"""Security Event Token claims (RFC 8417) for SCIM events (RFC 9967), built from one change.
+"""Security Event Token claims (RFC 8417) for SCIM events (RFC 9967), built from changes.
 
-One change becomes one SET. Several event URIs share a SET only when they are aspects
-of the same state change (RFC 9967 §2.1): a deactivation is ``prov:patch`` or
+What one transaction did to one resource becomes one SET (:func:`units`), describing
+the final state: a group created with members is one ``prov:create``; a PUT that
+changes members one ``prov:put``. Several event URIs share a SET only when they are
+aspects of the same state change (RFC 9967 §2.1): a deactivation is ``prov:patch`` or
 ``prov:put`` plus ``prov:deactivate``. Deletes are a bare ``prov:delete``. Membership
-changes are a ``prov:patch`` on the Group. ``sub_id`` names the subject; ``sub`` and
-``exp`` are never set.
+changes alone are a ``prov:patch`` on the Group. ``sub_id`` names the subject; ``sub``
+and ``exp`` are never set.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
+from scimserver.scim.changes import MEMBER_ADDED, MEMBER_REMOVED
 from scimserver.scim.versions import etag, timestamp
 
 EVENT_PREFIX = "urn:ietf:params:scim:event:"
@@ -40,6 +43,7 @@ EVENT_URIS = (
 )
 """Every URI this server emits (advertised in ServiceProviderConfig ``securityEvents``)."""
 FULL_URIS = frozenset({CREATE_FULL, PATCH_FULL, PUT_FULL})
+NOTICE_URIS = frozenset({CREATE_NOTICE, PATCH_NOTICE, PUT_NOTICE})
 
 PATCH_OP_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SET_TYPE = "secevent+jwt"
@@ -65,6 +69,24 @@ class ChangeFacts:
     member_type: str | None = None
     version: int | None = None
     data: Mapping[str, Any] | None = None
+    txn: str | None = None
+    """The id of the write transaction (server-made); None for changes logged before it."""
+
+
+STREAM_URN = "urn:scimserver:stream:"
+
+
+def tenant_issuer(base_url: str, tenant_id: int) -> str:
+    """A tenant's ``iss``: ``<origin>/api/v1/tenants/<id>``, where ``/jwks.json`` below it
+    publishes the tenant's keys. ``base_url`` is the configured public SCIM base URL
+    (``…/scim/v2``), never a request's host."""
+    origin = base_url.rstrip("/").removesuffix("/scim/v2")
+    return f"{origin}/api/v1/tenants/{tenant_id}"
+
+
+def stream_audience(stream_id: str) -> str:
+    """A poll stream's ``aud``: a URN the server assigned, never a name a tenant chose."""
+    return STREAM_URN + stream_id
 
 
 def jti_for(receiver_id: str, change_id: str) -> str:
@@ -89,17 +111,54 @@ def subject(change: ChangeFacts) -> dict[str, str]:
     return found
 
 
+@dataclass(frozen=True)
+class Envelope:
+    """Who a SET is from and for: ``iss``, ``aud``, and the SCIM base URL that
+    ``meta.location`` in full-mode ``data`` starts with."""
+
+    issuer: str
+    audience: str
+    base_url: str
+
+
 def set_claims(
-    change: ChangeFacts, issuer: str, audience: str, jti: str, issued_at: datetime, full: bool
+    unit: Sequence[ChangeFacts], envelope: Envelope, jti: str, issued_at: datetime, full: bool
 ) -> dict[str, Any]:
-    """The claims of the SET for ``change``; ``full`` puts ``data`` in place of ``attributes``."""
+    """The claims of the one SET for ``unit`` (see :func:`units`); ``full`` puts ``data``
+    in place of ``attributes``."""
+    last = unit[-1]
     return {
-        **_envelope(issuer, audience, jti, issued_at),
-        "txn": change.request_id,
-        "toe": _seconds(change.time),
-        "sub_id": subject(change),
-        "events": events(change, full, issuer),
+        **_envelope(envelope.issuer, envelope.audience, jti, issued_at),
+        "txn": last.txn or last.id,
+        "toe": _seconds(last.time),
+        "sub_id": subject(_own(unit)[0] if _own(unit) else unit[0]),
+        "events": events(unit, full, envelope.base_url),
     }
+
+
+class Keyed(Protocol):
+    """What :func:`units` groups by: a change's id, its transaction and its resource."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def txn(self) -> str | None: ...
+
+    @property
+    def resource_id(self) -> str: ...
+
+
+K = TypeVar("K", bound=Keyed)
+
+
+def units(changes: Sequence[K]) -> list[list[K]]:
+    """The changes of one SET each: those one transaction made to one resource, in the
+    order each resource was first changed (RFC 9967 §2.1: one SET per state change)."""
+    found: dict[tuple[str, str], list[K]] = {}
+    for change in changes:
+        found.setdefault((change.txn or change.id, change.resource_id), []).append(change)
+    return list(found.values())
 
 
 VERIFICATION = "https://schemas.openid.net/secevent/ssf/event-type/verification"
@@ -121,40 +180,80 @@ def _envelope(issuer: str, audience: str, jti: str, issued_at: datetime) -> dict
     return {"iss": issuer, "iat": _seconds(issued_at), "jti": jti, "aud": audience}
 
 
-def events(change: ChangeFacts, full: bool, issuer: str) -> dict[str, Any]:
-    """The ``events`` claim: the event URIs of one change and their payloads."""
-    action = change.type.rsplit(".", 1)[-1]
-    if action == "deleted":
+def events(unit: Sequence[ChangeFacts], full: bool, base_url: str) -> dict[str, Any]:
+    """The ``events`` claim of one unit: its event URIs and their payloads.
+
+    A create (with its members) is one ``prov:create``; an update is one ``prov:put``
+    (by PUT) or ``prov:patch`` naming every changed attribute, ``members`` included;
+    a delete is a bare ``prov:delete``.
+    """
+    own = _own(unit)
+    actions = [c.type.rsplit(".", 1)[-1] for c in own]
+    if "deleted" in actions:
         return {DELETE: {}}
-    if action == "created":
+    attributes = _attributes(unit)
+    if "created" in actions:
         if full:
-            return {CREATE_FULL: {"data": final_resource(change, issuer)}}
-        return {CREATE_NOTICE: {"attributes": list(change.attributes)}}
-    found = _update(change, full, issuer)
-    if action == "deactivated":
+            return {CREATE_FULL: {"data": _created(unit, base_url)}}
+        return {CREATE_NOTICE: {"attributes": attributes}}
+    found = _update(unit, attributes, full, base_url)
+    if "deactivated" in actions:
         found[DEACTIVATE] = {}
-    elif action == "reactivated":
+    elif "reactivated" in actions:
         found[ACTIVATE] = {}
     return found
 
 
-def _update(change: ChangeFacts, full: bool, issuer: str) -> dict[str, Any]:
-    version = etag(change.version) if change.version is not None else None
-    member = change.member_id is not None
-    if member or change.operation == "PATCH":
-        uri = PATCH_FULL if full else PATCH_NOTICE
-        data = member_patch(change) if member else attribute_patch(change)
-    else:
+def _own(unit: Sequence[ChangeFacts]) -> list[ChangeFacts]:
+    """The unit's changes to the resource itself, not to its membership."""
+    return [c for c in unit if c.member_id is None]
+
+
+def _attributes(unit: Sequence[ChangeFacts]) -> list[str]:
+    names = [name for c in _own(unit) for name in c.attributes]
+    if any(c.member_id is not None for c in unit):
+        names.append("members")
+    return list(dict.fromkeys(names))
+
+
+def _version(unit: Sequence[ChangeFacts]) -> int | None:
+    return next((c.version for c in reversed(unit) if c.version is not None), None)
+
+
+def _created(unit: Sequence[ChangeFacts], base_url: str) -> dict[str, Any]:
+    """The created resource, its members (all added by the create) included."""
+    created = next(c for c in unit if c.type.endswith(".created"))
+    resource = final_resource(replace(created, version=_version(unit)), base_url)
+    members = [_member(c) for c in unit if c.type == MEMBER_ADDED]
+    if members:
+        resource["members"] = members
+    return resource
+
+
+def _update(
+    unit: Sequence[ChangeFacts], attributes: list[str], full: bool, base_url: str
+) -> dict[str, Any]:
+    own = _own(unit)
+    put = [c for c in own if c.operation == "PUT" and c.data is not None]
+    if put or (not full and unit[-1].operation == "PUT"):
         uri = PUT_FULL if full else PUT_NOTICE
-        data = final_resource(change, issuer)
-    attributes = ["members"] if member else list(change.attributes)
+        data: dict[str, Any] | None = (
+            final_resource(replace(put[-1], version=_version(unit)), base_url) if put else None
+        )
+    else:
+        uri = PATCH_FULL if full else PATCH_NOTICE
+        operations = [op for c in unit for op in _operations(c)]
+        data = {"schemas": [PATCH_OP_URN], "Operations": operations} if operations else None
+    if data is None:  # nothing a full SET could carry (a password): a notice says it
+        uri, full = uri.replace(":full", ":notice"), False
     payload: dict[str, Any] = {"data": data} if full else {"attributes": attributes}
+    version = _version(unit)
     if version is not None:
-        payload["version"] = version
+        payload["version"] = etag(version)
     return {uri: payload}
 
 
-def final_resource(change: ChangeFacts, issuer: str) -> dict[str, Any]:
+def final_resource(change: ChangeFacts, base_url: str) -> dict[str, Any]:
     """The resource as stored after the change: schemas, id, attributes and meta."""
     stored = dict(change.data or {})
     schemas = stored.pop("schemas", None)
@@ -163,7 +262,7 @@ def final_resource(change: ChangeFacts, issuer: str) -> dict[str, Any]:
     resource.update(stored)
     meta: dict[str, Any] = {
         "resourceType": change.resource_type,
-        "location": issuer.rstrip("/") + resource_uri(change.resource_type, change.resource_id),
+        "location": base_url.rstrip("/") + resource_uri(change.resource_type, change.resource_id),
     }
     if change.type.endswith(".created"):
         meta["created"] = timestamp(change.time)
@@ -174,9 +273,14 @@ def final_resource(change: ChangeFacts, issuer: str) -> dict[str, Any]:
     return resource
 
 
-def attribute_patch(change: ChangeFacts) -> dict[str, Any]:
-    """A PatchOp equivalent to the change: replace each changed path present in the
-    stored document with its new value, remove each one that is gone."""
+def _operations(change: ChangeFacts) -> list[dict[str, Any]]:
+    """PatchOp operations equivalent to one change: for attributes, replace each changed
+    path present in the stored document with its new value, remove each one that is
+    gone; for a member, add or remove it (RFC 9967 Figure 6)."""
+    if change.member_id is not None:
+        if change.type == MEMBER_REMOVED:
+            return [{"op": "remove", "path": f'members[value eq "{change.member_id}"]'}]
+        return [{"op": "add", "path": "members", "value": [_member(change)]}]
     stored = change.data or {}
     operations: list[dict[str, Any]] = []
     for path in change.attributes:
@@ -187,20 +291,12 @@ def attribute_patch(change: ChangeFacts) -> dict[str, Any]:
             operations.append({"op": "remove", "path": path})
         else:
             operations.append({"op": "replace", "path": path, "value": value})
-    return {"schemas": [PATCH_OP_URN], "Operations": operations}
+    return operations
 
 
-def member_patch(change: ChangeFacts) -> dict[str, Any]:
-    """The PatchOp adding or removing one member (RFC 9967 Figure 6)."""
+def _member(change: ChangeFacts) -> dict[str, str]:
     member_id = change.member_id or ""
-    if change.type.endswith("member_removed"):
-        operation: dict[str, Any] = {"op": "remove", "path": f'members[value eq "{member_id}"]'}
-    else:
-        member_type = change.member_type or "User"
-        ref = resource_uri(member_type, member_id)
-        value = [{"value": member_id, "$ref": ref}]
-        operation = {"op": "add", "path": "members", "value": value}
-    return {"schemas": [PATCH_OP_URN], "Operations": [operation]}
+    return {"value": member_id, "$ref": resource_uri(change.member_type or "User", member_id)}
 
 
 def value_at(document: Mapping[str, Any], path: str) -> Any:

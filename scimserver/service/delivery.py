@@ -2,24 +2,37 @@
 
 A format (``Formatter``) renders a change as a ``Message`` and decides what a receiver's
 status means: delivered, retry later, or reject (park at once, retrying cannot help).
-``Sender`` POSTs a message with timeouts and reports the ``Result``; it never raises for
-a receiver's failure. The ``json`` format is the Standard Webhooks one; the RFC 8935
-``set`` format plugs in beside it as another ``Formatter``.
+``Sender`` POSTs a message within a wall-clock deadline per attempt, reads at most
+``MAX_ANSWER_BYTES`` of the answer, connects only to addresses the subscription may
+reach (``service.egress``), never follows a redirect, and reports the ``Result``; it
+never raises for a receiver's failure. The ``json`` format is the Standard Webhooks
+one; the RFC 8935 ``set`` format plugs in beside it as another ``Formatter``.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-import httpx
+import certifi
+import httpcore
 
+from scimserver.scim.targets import Reach, TargetRefused, check_url
 from scimserver.scim.versions import now, timestamp
 from scimserver.service.changes import change_json
+from scimserver.service.egress import (
+    Deadline,
+    DeadlineExceeded,
+    GuardedBackend,
+    Resolve,
+    system_resolve,
+)
 from scimserver.service.signatures import signature_header
 from scimserver.store.models import Change, Subscription
 
@@ -47,6 +60,8 @@ class Result:
     status: int | None
     error: str | None
     duration_ms: int
+    error_class: str | None = None
+    """The kind of failure when there was no answer: ``DeadlineExceeded``, ``TargetRefused``…"""
 
     @property
     def summary(self) -> str:
@@ -100,27 +115,98 @@ class JsonFormatter:
         return Message(message_id, headers, body)
 
 
-class Sender:
-    """POSTs messages over one connection pool, with a timeout for each request."""
+MAX_ANSWER_BYTES = 64 * 1024
+"""How much of a receiver's answer is read; the status decides, the body only explains."""
+_FAILURES = (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError)
 
-    def __init__(self, timeout: float) -> None:
-        self.client = httpx.Client(timeout=timeout, follow_redirects=False)
+
+class Sender:
+    """Opens ``Channel``s: POSTs bounded by a wall-clock ``deadline`` per attempt.
+
+    ``resolve`` turns a host name into addresses (the system resolver by default);
+    ``ssl_context`` verifies receivers' certificates (certifi's roots by default).
+    """
+
+    def __init__(
+        self,
+        deadline: float,
+        resolve: Resolve = system_resolve,
+        ssl_context: ssl.SSLContext | None = None,
+        resolvers: int = 4,
+    ) -> None:
+        self.deadline = deadline
+        self.resolve = resolve
+        # One context for every connection: building one loads the whole CA bundle.
+        self.ssl_context = ssl_context or ssl.create_default_context(cafile=certifi.where())
+        self.resolver = ThreadPoolExecutor(resolvers, thread_name_prefix="webhook-dns")
+
+    def channel(self, reach: Reach) -> Channel:
+        """Connections for one subscription's deliveries, used by one thread at a time."""
+        return Channel(self, GuardedBackend(reach, self.resolve, self.resolver))
+
+    def send(self, url: str, message: Message, formatter: Formatter, reach: Reach) -> Result:
+        """One POST on a channel of its own."""
+        with self.channel(reach) as channel:
+            return channel.send(url, message, formatter)
+
+    def close(self) -> None:
+        self.resolver.shutdown(wait=False, cancel_futures=True)
+
+
+class Channel:
+    """One subscription's connection pool; never raises for a receiver's failure."""
+
+    def __init__(self, sender: Sender, backend: GuardedBackend) -> None:
+        self.sender = sender
+        self.backend = backend
+        self.pool = httpcore.ConnectionPool(
+            ssl_context=sender.ssl_context, max_connections=1, network_backend=backend
+        )
+
+    def __enter__(self) -> Channel:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.pool.close()
 
     def send(self, url: str, message: Message, formatter: Formatter) -> Result:
         started = time.monotonic()
         try:
-            response = self.client.post(url, content=message.body, headers=message.headers)
-        except httpx.HTTPError as exc:
-            return Result(Verdict.RETRY, None, _describe(exc), _since(started))
-        verdict = formatter.verdict(response.status_code, response.content)
-        return Result(verdict, response.status_code, None, _since(started))
+            check_url(url, self.backend.reach)
+        except TargetRefused as exc:
+            return _failed(Verdict.REJECT, exc, started)
+        deadline = self.backend.deadline = Deadline(self.sender.deadline)
+        try:
+            status, answer = self._post(url, message)
+        except TargetRefused as exc:
+            return _failed(Verdict.RETRY, exc, started)
+        except _FAILURES as exc:
+            late = DeadlineExceeded(f"no answer within {deadline.seconds:g} s")
+            return _failed(Verdict.RETRY, late if deadline.passed else exc, started)
+        return Result(formatter.verdict(status, answer), status, None, _since(started))
 
-    def close(self) -> None:
-        self.client.close()
+    def _post(self, url: str, message: Message) -> tuple[int, bytes]:
+        """The status and up to ``MAX_ANSWER_BYTES`` of the body; the rest is never read."""
+        timeout = self.sender.deadline
+        extensions = {"timeout": dict.fromkeys(("connect", "read", "write", "pool"), timeout)}
+        with self.pool.stream(
+            "POST",
+            url,
+            headers=list(message.headers.items()),
+            content=message.body,
+            extensions=extensions,
+        ) as response:
+            answer = bytearray()
+            for chunk in response.iter_stream():
+                answer += chunk[: MAX_ANSWER_BYTES - len(answer)]
+                if len(answer) >= MAX_ANSWER_BYTES:
+                    break
+            return response.status, bytes(answer)
 
 
-def _describe(exc: httpx.HTTPError) -> str:
-    return f"{type(exc).__name__}: {exc}"[:500]
+def _failed(verdict: Verdict, exc: Exception, started: float) -> Result:
+    kind = type(exc).__name__
+    return Result(verdict, None, f"{kind}: {exc}"[:500], _since(started), kind)
 
 
 def _since(started: float) -> int:

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from scimserver.errors import NotFound
 from scimserver.schema import Registry, Schema
-from scimserver.scim.sets import EVENT_URIS, FULL_URIS
+from scimserver.scim.sets import EVENT_URIS, FULL_URIS, NOTICE_URIS
+
+
+@dataclass(frozen=True)
+class EventModes:
+    """The SETs a tenant is configured to receive: notices, full-mode SETs, or both."""
+
+    notices: bool
+    full: bool
+
 
 SPC_URN = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 LIST_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
@@ -21,11 +31,12 @@ class DiscoveryService:
         page_size: tuple[int, int],
         cursor_timeout: int,
         bulk: tuple[int, int] = (0, 0),
-        full_events: bool = False,
+        events: EventModes | None = None,
     ) -> None:
         """``bulk`` is (maxOperations, maxPayloadSize in bytes); (0, 0) advertises no bulk.
-        ``full_events``: SETs are sent in full mode too, not only as notices."""
-        self.full_events = full_events
+        ``events``: the SETs the tenant is configured to receive; None (no SET delivery
+        configured) leaves ``securityEvents`` out (RFC 9967 §4: not configured)."""
+        self.events = events
         self.bulk_max_operations, self.bulk_max_payload = bulk
         self.registry = registry
         self.base_url = base_url.rstrip("/")
@@ -33,7 +44,7 @@ class DiscoveryService:
         self.cursor_timeout = cursor_timeout
 
     def service_provider_config(self) -> dict[str, Any]:
-        return {
+        config = {
             "schemas": [SPC_URN],
             "documentationUri": "https://github.com/scimserver/scimserver#readme",
             "patch": {"supported": True},
@@ -63,16 +74,15 @@ class DiscoveryService:
                     "primary": True,
                 }
             ],
-            "securityEvents": {"asyncRequest": "none", "eventUris": self._event_uris()},
             "meta": {
                 "resourceType": "ServiceProviderConfig",
                 "location": f"{self.base_url}/ServiceProviderConfig",
             },
         }
-
-    def _event_uris(self) -> list[str]:
-        """The SET event URIs actually emitted (RFC 9967 §4)."""
-        return [uri for uri in EVENT_URIS if self.full_events or uri not in FULL_URIS]
+        if self.events is not None:
+            events = {"asyncRequest": "none", "eventUris": event_uris(self.events)}
+            config = {**config, "securityEvents": events}
+        return config
 
     def resource_types(self) -> list[dict[str, Any]]:
         return [
@@ -106,6 +116,16 @@ class DiscoveryService:
         if config is not None:
             seen.setdefault(config.id, config)
         return list(seen.values())
+
+
+def event_uris(modes: EventModes) -> list[str]:
+    """The SET event URIs a tenant is sent (RFC 9967 §4): the notice URIs, the full ones,
+    or both, and those with no mode."""
+    return [
+        uri
+        for uri in EVENT_URIS
+        if (modes.full if uri in FULL_URIS else modes.notices if uri in NOTICE_URIS else True)
+    ]
 
 
 def list_response(

@@ -1,10 +1,15 @@
 """RFC 8936 poll delivery: each bearer token is a receiver of its tenant's SETs.
 
+A receiver's stream has a server-assigned ``aud``, ``urn:scimserver:stream:<uuid>``
+(:meth:`SetPoller.describe` tells it, with the tenant's ``iss`` and JWKS URL).
+
 A receiver starts at the change log's head when it first polls (no backfill). Each
 poll first releases what it acknowledges (``ack``) or refuses (``setErrs``, logged),
 then answers the receiver's unacknowledged SETs again (same ``jti``, same bytes),
 oldest first, and fills up to ``maxEvents`` with SETs for the changes after its
-cursor. With nothing to send and ``returnImmediately`` false, the poll waits until
+cursor: one SET per resource per transaction, and no transaction split between
+polls (so a transaction touching more resources than ``maxEvents`` exceeds it).
+With nothing to send and ``returnImmediately`` false, the poll waits until
 the tenant's log grows or ``max_wait`` seconds pass.
 """
 
@@ -17,6 +22,7 @@ from itertools import islice
 from sqlalchemy.orm import Session
 
 from scimserver.scim.poll import PollRequest
+from scimserver.scim.sets import stream_audience, units
 from scimserver.scim.versions import now
 from scimserver.service.sets import SetIssuer
 from scimserver.service.tokens import Principal
@@ -40,8 +46,18 @@ class PollResult:
     more_available: bool
 
 
+@dataclass(frozen=True)
+class StreamInfo:
+    """What a receiver pins: the issuer, the JWKS it publishes, the stream's audience."""
+
+    issuer: str
+    jwks_uri: str
+    audience: str
+    full: bool
+
+
 class SetPoller:
-    """One receiver's poll: the token's tenant, its name as ``aud``, SETs in notice or full."""
+    """One receiver's poll: the token's tenant and stream, SETs in notice or full mode."""
 
     def __init__(
         self,
@@ -64,6 +80,15 @@ class SetPoller:
         """What the ``jti`` is derived from: unique to this token's poll stream."""
         return f"poll:{self.receiver.token_id}"
 
+    def describe(self) -> StreamInfo:
+        """The stream's issuer, JWKS URL and audience (registering the stream, as a
+        first poll does)."""
+        with self.db.write() as session:
+            stream, head = self._open(session)
+            _, stream_id = stream.open(head, now())
+        issuer = self.issuer
+        return StreamInfo(issuer.issuer, issuer.jwks_uri, stream_audience(stream_id), self.full)
+
     def poll(self, request: PollRequest) -> PollResult:
         cursor, available = self._settle(request)
         if not available and not request.return_immediately:
@@ -77,8 +102,16 @@ class SetPoller:
         """Release acked and refused SETs; returns (cursor, whether anything is waiting)."""
         with self.db.write() as session:
             stream, head = self._open(session)
-            cursor = stream.open(head, now())
-            stream.release(request.ack)
+            cursor, _ = stream.open(head, now())
+            unknown = len(request.ack) - stream.release(request.ack)
+            if unknown or request.ignored:
+                log.info(
+                    "SET receiver %r: ignored %d acknowledgement(s) of unknown jtis and %d "
+                    "that are no jti",
+                    self.receiver.name,
+                    unknown,
+                    request.ignored,
+                )
             self._log_refused(request)
             stream.release(request.errors)
             return cursor, head > cursor or stream.outstanding_count() > 0
@@ -111,17 +144,17 @@ class SetPoller:
         with self.db.write() as session:
             stream, head = self._open(session)
             moment = now()
-            cursor = stream.open(head, moment)
+            cursor, stream_id = stream.open(head, moment)
+            audience = stream_audience(stream_id)
             sets = {d.jti: d.jwt for d in stream.outstanding(max_events)}
             room = max_events - len(sets)
             changes = ChangeRepository(session, self.receiver.tenant_id)
-            for change in changes.after(cursor, room) if room > 0 else []:
-                jti, token = self.issuer.encode(
-                    change, self.receiver.name, self.full, self.receiver_id
-                )
-                stream.deliver(change.seq, jti, token, moment)
+            found = changes.after_whole(cursor, room) if room > 0 else []
+            for unit in units(found):
+                jti, token = self.issuer.encode(unit, audience, self.full, self.receiver_id)
+                stream.deliver(unit[-1].seq, jti, token, moment)
                 sets[jti] = token
-                cursor = change.seq
+            cursor = found[-1].seq if found else cursor
             stream.advance(cursor)
             waiting = stream.outstanding_count() - len(sets)
             return PollResult(sets, waiting > 0 or head > cursor)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ from scimserver.service.admins import AdminService
 from scimserver.service.audit import AuditService
 from scimserver.service.changes import ChangeFeed
 from scimserver.service.delivery import Formatter, JsonFormatter, Sender
-from scimserver.service.discovery import DiscoveryService
+from scimserver.service.discovery import DiscoveryService, EventModes
 from scimserver.service.poll import SetPoller
 from scimserver.service.ratelimit import RateLimiter
 from scimserver.service.resources import ResourceService
@@ -26,7 +27,14 @@ from scimserver.service.worker import Policy, Worker
 from scimserver.store import location, migrate, sealed
 from scimserver.store.db import Database
 from scimserver.store.keys import reseal, server_key
+from scimserver.store.set_streams import configured_modes
 from scimserver.store.watch import HeadWatcher
+
+log = logging.getLogger(__name__)
+
+SPARE_CONNECTIONS = 2
+"""Connections a server process holds beyond one per request thread: the feed watcher's,
+and a second for a request after its streamed answer took its first (``Database.detach``)."""
 
 
 @dataclass
@@ -51,7 +59,8 @@ class Server:
     def build(cls, settings: Settings) -> Server:
         registry = load_registry(settings.schema_dirs)
         location.create_private(settings.database_url)
-        db = Database(settings.database_url)
+        connections = settings.threads + SPARE_CONNECTIONS
+        db = Database(settings.database_url, connections, settings.pool_wait_ms / 1000)
         sealed.attach(db.engine, sealed.Sealer.from_setting(settings.secret_key))
         if settings.auto_migrate:
             migrate.upgrade(db)
@@ -114,35 +123,51 @@ class Server:
         self.watcher = watcher
         return ChangeFeed(self.db, watcher, tenant_id)
 
-    def set_issuer(self, issuer: str) -> SetIssuer:
-        """Signs change-log rows as SETs with ``iss`` = ``issuer`` (see service/sets.py)."""
+    def keys(self) -> SigningKeys:
+        """Every tenant's SET signing keys (built once: it caches the keys it loads)."""
         keys = self.signing_keys or SigningKeys(self.db)
         self.signing_keys = keys
+        return keys
+
+    def set_issuer(self, tenant_id: int) -> SetIssuer:
+        """Signs a tenant's change-log rows as SETs (see service/sets.py); raises
+        :class:`IssuerMissing` (503) while ``SCIMSERVER_BASE_URL`` is unset."""
+        issuer = SetIssuer(self.keys(), self.settings.base_url, tenant_id)
         # Load (or create) the key now, outside any transaction that will sign: made
         # inside one, its own write would wait on that transaction's lock (SQLite).
-        keys.current()
-        return SetIssuer(keys, issuer)
+        issuer.keys.current(tenant_id)
+        return issuer
 
-    def set_poller(self, receiver: Principal, issuer: str) -> SetPoller:
+    def set_poller(self, receiver: Principal) -> SetPoller:
         """The RFC 8936 poll stream of one bearer token."""
-        issuing = self.set_issuer(issuer)
+        issuing = self.set_issuer(receiver.tenant_id)
         watcher = self.feed(receiver.tenant_id).watcher
         return SetPoller(self.db, watcher, issuing, receiver, self.settings.poll_full_events)
 
-    def discovery(self, base_url: str) -> DiscoveryService:
+    def discovery(self, base_url: str, tenant_id: int | None = None) -> DiscoveryService:
+        """Discovery as ``tenant_id`` sees it: ``securityEvents`` only once the tenant
+        has SET delivery configured."""
+        events = None
+        if tenant_id is not None:
+            with self.db.read() as session:
+                polled, notices, full = configured_modes(session, tenant_id)
+            poll_full = self.settings.poll_full_events
+            if polled or notices or full:
+                events = EventModes(
+                    notices or (polled and not poll_full), full or (polled and poll_full)
+                )
         return DiscoveryService(
             self.registry,
             base_url,
             (self.settings.default_page_size, self.settings.max_page_size),
             self.cursors.timeout,
             bulk=(self.settings.bulk_max_operations, self.settings.bulk_max_payload_bytes),
-            full_events=self.settings.poll_full_events,
+            events=events,
         )
 
     def formatters(self) -> dict[str, Formatter]:
         """The webhook formats by name: what ``webhook add --format`` accepts."""
-        issuer = self.settings.base_url or f"http://{self.settings.bind}/scim/v2"
-        return {"json": JsonFormatter(), "set": SetFormatter(self.set_issuer(issuer))}
+        return {"json": JsonFormatter(), "set": SetFormatter(self.set_issuer)}
 
     def webhooks(self) -> WebhookService:
         settings = self.settings
@@ -154,15 +179,30 @@ class Server:
         )
 
     def worker(self) -> Worker:
+        """The delivery worker; ``ValueError`` when its timing settings contradict."""
         settings = self.settings
+        if settings.webhook_timeout_ms >= settings.webhook_lease_seconds * 1000:
+            raise ValueError(
+                "SCIMSERVER_WEBHOOK_TIMEOUT_MS must be shorter than "
+                "SCIMSERVER_WEBHOOK_LEASE_SECONDS: an attempt must end before its lease."
+            )
+        if settings.webhook_concurrency < 1:
+            raise ValueError("SCIMSERVER_WEBHOOK_CONCURRENCY must be at least 1.")
         policy = Policy(
             backoff_base=settings.webhook_backoff_base_ms / 1000,
             backoff_cap=settings.webhook_backoff_cap_ms / 1000,
             lease=timedelta(seconds=settings.webhook_lease_seconds),
             poll=settings.worker_poll_ms / 1000,
             retention=timedelta(days=settings.change_retention_days),
+            concurrency=settings.webhook_concurrency,
         )
         sender = Sender(settings.webhook_timeout_ms / 1000)
+        if not settings.base_url:
+            log.error(
+                "SCIMSERVER_BASE_URL is not set: this worker signs no SET, so `--format set` "
+                "webhooks get nothing and their changes wait until it is set (json webhooks "
+                "are delivered)"
+            )
         return Worker(self.db, self.formatters(), sender, policy)
 
     def admins(self) -> AdminService:

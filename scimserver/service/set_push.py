@@ -1,8 +1,8 @@
 """The ``set`` webhook format: RFC 8935 push of signed Security Event Tokens.
 
 Each change is POSTed as one SET (``Content-Type: application/secevent+jwt``,
-``Accept: application/json``), signed with the server's ES256 key (see the JWKS at
-``/api/v1/jwks.json``), ``aud`` the subscription's URL, ``jti`` stable across retries
+``Accept: application/json``), signed with the tenant's ES256 key (published at
+``<iss>/jwks.json``), ``aud`` the subscription's URL, ``jti`` stable across retries
 of the same change to the same subscription. A 2xx (RFC 8935 says 202) is delivered;
 a 400 whose ``err`` says the SET itself is wrong (RFC 8935 §2.4: ``invalid_request``,
 ``invalid_key``, ``invalid_issuer``, ``invalid_audience``) is parked at once, since
@@ -13,9 +13,11 @@ sending it again cannot help; anything else, ``access_denied`` and
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from scimserver.service.delivery import Message, Verdict
-from scimserver.service.sets import SetIssuer
+from scimserver.service.sets import IssuerMissing, SetIssuer
+from scimserver.service.webhooks import WebhookError
 from scimserver.store.models import Change, Subscription
 
 SET_MEDIA_TYPE = "application/secevent+jwt"
@@ -23,16 +25,25 @@ PERMANENT = frozenset({"invalid_request", "invalid_key", "invalid_issuer", "inva
 
 
 class SetFormatter:
-    def __init__(self, issuer: SetIssuer) -> None:
-        self.issuer = issuer
+    """``issuers`` gives a tenant's :class:`SetIssuer`; it raises :class:`IssuerMissing`
+    while ``SCIMSERVER_BASE_URL`` is unset, and so does ``render``: the worker then
+    sends nothing and the subscription's changes wait (see ``Server.worker``)."""
+
+    def __init__(self, issuers: Callable[[int], SetIssuer]) -> None:
+        self.issuers = issuers
 
     def render(self, subscription: Subscription, change: Change) -> Message:
         receiver = f"webhook:{subscription.id}"
-        _, token = self.issuer.encode(change, subscription.url, subscription.full, receiver)
+        issuer = self.issuers(subscription.tenant_id)
+        _, token = issuer.encode([change], subscription.url, subscription.full, receiver)
         return Message(change.id, _headers(), token.encode("ascii"))
 
     def test(self, subscription: Subscription) -> Message:
-        jti, token = self.issuer.verification(subscription.url)
+        try:
+            issuer = self.issuers(subscription.tenant_id)
+        except IssuerMissing as exc:
+            raise WebhookError(exc.detail) from None
+        jti, token = issuer.verification(subscription.url)
         return Message(jti, _headers(), token.encode("ascii"))
 
     def verdict(self, status: int, body: bytes) -> Verdict:

@@ -60,13 +60,16 @@ class HeldRead:
     """
 
     def __init__(self, db: Database, snapshot: bool) -> None:
+        self._db = db
         self._stack = ExitStack()
         self.session: Session = self._stack.enter_context(db.read(snapshot))
         self._kept = False
 
     def keep(self) -> Callable[[], None]:
-        """Keep the transaction open past the ``with`` block; the result ends it."""
+        """Keep the transaction open past the ``with`` block; the result ends it. Its
+        connection leaves the request with it (``Database.detach``)."""
         self._kept = True
+        self._db.detach()
         return self._stack.close
 
     def __enter__(self) -> HeldRead:

@@ -11,16 +11,19 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from scimserver.scim.changes import EVENT_TYPES
+from scimserver.scim.targets import Address, Reach, TargetRefused, check_address, check_url, mask
 from scimserver.scim.versions import now
 from scimserver.service.delivery import Formatter, Result, Sender
+from scimserver.service.egress import Resolve, system_resolve
 from scimserver.service.signatures import new_secret
-from scimserver.store.changes import ChangeRepository
 from scimserver.store.db import Database
 from scimserver.store.models import DeadLetter, DeliveryAttempt, Subscription
 from scimserver.store.webhooks import ACTIVE, WebhookRepository
+
+DEFAULT_REACH = Reach()
+"""https only, public addresses only."""
 
 
 class WebhookError(ValueError):
@@ -32,6 +35,7 @@ class SubscriptionInfo:
     id: str
     tenant: str
     url: str
+    """The URL with any credentials masked (rows from before they were refused)."""
     format: str
     events: list[str] | None
     state: str
@@ -40,6 +44,14 @@ class SubscriptionInfo:
     max_attempts: int
     created: datetime
     previous_expires_at: datetime | None
+    insecure_http: bool
+    private_network: bool
+
+    @property
+    def flags(self) -> list[str]:
+        """What the subscription was allowed beyond the defaults, for every listing."""
+        allowed = [(self.insecure_http, "insecure-http"), (self.private_network, "private-network")]
+        return [name for granted, name in allowed if granted]
 
 
 @dataclass(frozen=True)
@@ -67,20 +79,20 @@ def parse_events(text: str | None) -> list[str] | None:
     return events or None
 
 
-def _check_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise WebhookError(f"A webhook URL must be http(s)://host/...; not {url!r}.")
-
-
 class WebhookService:
     def __init__(
-        self, db: Database, formatters: dict[str, Formatter], max_attempts: int, timeout: float
+        self,
+        db: Database,
+        formatters: dict[str, Formatter],
+        max_attempts: int,
+        timeout: float,
+        resolve: Resolve = system_resolve,
     ) -> None:
         self.db = db
         self.formatters = formatters
         self.max_attempts = max_attempts
         self.timeout = timeout
+        self.resolve = resolve
 
     def add(
         self,
@@ -89,12 +101,15 @@ class WebhookService:
         fmt: str,
         events: Sequence[str] | None,
         full: bool = False,
+        reach: Reach = DEFAULT_REACH,
     ) -> tuple[SubscriptionInfo, str]:
         """Subscribe ``url`` from the tenant's current head; returns the secret, once.
 
         ``full`` (``set`` format only) sends full-mode SETs: the resource or the PatchOp.
+        ``reach`` allows plain http and the private network (see ``scim.targets``); the
+        worker checks the addresses again at every connection.
         """
-        _check_url(url)
+        url = self._check_target(url, reach)
         if fmt not in self.formatters:
             raise WebhookError(f"Format must be one of {', '.join(sorted(self.formatters))}.")
         if full and fmt != "set":
@@ -110,6 +125,8 @@ class WebhookService:
                 format=fmt,
                 events=list(events) if events is not None else None,
                 full=full,
+                insecure_http=reach.insecure_http,
+                private_network=reach.private_network,
                 secret=secret,
                 state=ACTIVE,
                 max_attempts=self.max_attempts,
@@ -127,15 +144,14 @@ class WebhookService:
             rows = WebhookRepository(session).listing(tenant_id)
             return [_info(row, tenant) for row, tenant in rows]
 
-    def states(self, tenant_id: int) -> list[DeliveryState]:
-        """The tenant's subscriptions with their lag, last attempt and dead letters."""
+    def states(self, tenant_id: int | None = None) -> list[DeliveryState]:
+        """Subscriptions (of one tenant or all) with their lag, last attempt, dead letters."""
         with self.db.read() as session:
             repo = WebhookRepository(session)
-            head = ChangeRepository(session, tenant_id).position().head
             return [
                 DeliveryState(
                     _info(row, tenant),
-                    max(head - row.cursor, 0),
+                    max(repo.head(row.tenant_id) - row.cursor, 0),
                     row.next_attempt_at,
                     repo.last_attempt(row.id),
                     repo.dead_letters(row.id),
@@ -170,9 +186,9 @@ class WebhookService:
         with self.db.read() as session:
             row = self._get(WebhookRepository(session), subscription_id)
         formatter = self.formatters[row.format]
-        sender = Sender(self.timeout)
+        sender = Sender(self.timeout, self.resolve)
         try:
-            return sender.send(row.url, formatter.test(row), formatter)
+            return sender.send(row.url, formatter.test(row), formatter, _reach(row))
         finally:
             sender.close()
 
@@ -183,6 +199,24 @@ class WebhookService:
     def attempts(self, subscription_id: str) -> list[DeliveryAttempt]:
         with self.db.read() as session:
             return WebhookRepository(session).attempts(subscription_id)
+
+    def _check_target(self, url: str, reach: Reach) -> str:
+        """The URL to store, checked as the worker will; a host name's addresses too."""
+        try:
+            target = check_url(url, reach)
+            if target.address is None:
+                for address in self._addresses(target.host, target.port):
+                    check_address(target.host, address, reach)
+        except TargetRefused as exc:
+            raise WebhookError(str(exc)) from None
+        return target.url
+
+    def _addresses(self, host: str, port: int) -> list[Address]:
+        """What ``host`` resolves to now; none when it does not (yet): the worker checks."""
+        try:
+            return self.resolve(host, port)
+        except OSError:
+            return []
 
     def _one(self, subscription_id: str) -> SubscriptionInfo:
         return next(info for info in self.listing() if info.id == subscription_id)
@@ -195,11 +229,15 @@ class WebhookService:
         return row
 
 
+def _reach(row: Subscription) -> Reach:
+    return Reach(row.insecure_http, row.private_network)
+
+
 def _info(row: Subscription, tenant: str) -> SubscriptionInfo:
     return SubscriptionInfo(
         row.id,
         tenant,
-        row.url,
+        mask(row.url),
         row.format,
         row.events,
         row.state,
@@ -208,4 +246,6 @@ def _info(row: Subscription, tenant: str) -> SubscriptionInfo:
         row.max_attempts,
         row.created,
         row.previous_expires_at,
+        row.insecure_http,
+        row.private_network,
     )

@@ -10,21 +10,33 @@ and the cursor moves on. Parked changes queued by ``redeliver`` go first, in seq
 
 Killed mid-delivery, a worker leaves the cursor behind the change it was sending; once
 its lease lapses another worker sends that change again (at least once, never lost).
+
+``run`` delivers up to ``concurrency`` subscriptions at once, each in a thread of its
+own: a slow receiver holds its own subscription (for at most the sender's deadline per
+attempt, shorter than the lease) and one slot, never the others. A slot is free before
+its subscription is claimed, so no claimed lease waits in a queue.
+
+Each failed attempt and each parked change is one log record (``webhook.attempt_failed``,
+``webhook.parked``) with the subscription, tenant, attempt, status or error class and the
+next attempt's time as fields: never the secret, the URL's credentials or the payload.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from scimserver.scim.versions import now
+from scimserver.scim.targets import Reach
+from scimserver.scim.versions import now, timestamp
 from scimserver.service.changes import prune
-from scimserver.service.delivery import Formatter, Result, Sender, Verdict
+from scimserver.service.delivery import Channel, Formatter, Result, Sender, Verdict
 from scimserver.store.db import Database
 from scimserver.store.models import Change, DeadLetter, DeliveryAttempt, Subscription
 from scimserver.store.webhooks import WebhookRepository
@@ -46,6 +58,8 @@ class Policy:
     lease: timedelta
     poll: float
     retention: timedelta
+    concurrency: int = 4
+    """Subscriptions one worker delivers at once (threads)."""
 
 
 def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
@@ -71,65 +85,101 @@ class Worker:
         self.sender = sender
         self.policy = policy
         self.owner = f"worker-{uuid.uuid4()}"
+        self._claims = itertools.count(1)
         self.rng = random.SystemRandom()
         self._pruned_at = float("-inf")
 
     def run(self, stop: threading.Event) -> None:
         """Deliver until ``stop`` is set; sleep ``poll`` seconds whenever nothing is due."""
         log.info("%s started", self.owner)
-        while not stop.is_set():
-            try:
-                self._prune_when_due()
-                busy = self.step()
-            except Exception:
-                log.exception("%s: delivery round failed; retrying after a pause", self.owner)
-                busy = False
-            if not busy:
-                stop.wait(self.policy.poll)
+        slots = threading.BoundedSemaphore(self.policy.concurrency)
+        with ThreadPoolExecutor(self.policy.concurrency, "webhook") as pool:
+            while not stop.is_set():
+                if not slots.acquire(timeout=self.policy.poll):
+                    continue  # every slot busy
+                claimed = self._next_claim()
+                if claimed is None:
+                    slots.release()
+                    stop.wait(self.policy.poll)
+                    continue
+                pool.submit(self._work_in_slot, claimed, slots)
         log.info("%s stopped", self.owner)
 
     def close(self) -> None:
         self.sender.close()
 
     def step(self) -> bool:
-        """Claim one due subscription and deliver its changes; False if none was due."""
-        moment = now()
-        with self.db.write() as session:
-            claimed = WebhookRepository(session).claim(
-                self.owner, moment, moment + self.policy.lease
-            )
+        """Claim one due subscription and deliver its changes here; False if none was due."""
+        claimed = self._claim()
         if claimed is None:
             return False
+        self._work(claimed)
+        return True
+
+    def _next_claim(self) -> _Claimed | None:
         try:
-            self._deliver(claimed)
+            self._prune_when_due()
+            return self._claim()
+        except Exception:
+            log.exception("%s: claiming failed; retrying after a pause", self.owner)
+            return None
+
+    def _work_in_slot(self, claimed: _Claimed, slots: threading.BoundedSemaphore) -> None:
+        try:
+            self._work(claimed)
+        except Exception:
+            log.exception("%s: delivery to %s failed", self.owner, claimed.subscription.id)
+        finally:
+            slots.release()
+
+    def _claim(self) -> _Claimed | None:
+        moment = now()
+        with self.db.write() as session:
+            repo = WebhookRepository(session)
+            # A lease owner per claim, not per worker: should a lease lapse while one of
+            # this worker's threads still delivers, the fences of that thread fail once
+            # another thread (of this worker or another) claims the subscription again.
+            owner = f"{self.owner}/{next(self._claims)}"
+            found = repo.claim(owner, moment, moment + self.policy.lease)
+            if found is None:
+                return None
+            return _Claimed(found, repo.tenant_name(found.tenant_id), owner)
+
+    def _work(self, claimed: _Claimed) -> None:
+        """Deliver the claimed subscription's due changes, then give its lease back."""
+        subscription = claimed.subscription
+        reach = Reach(subscription.insecure_http, subscription.private_network)
+        try:
+            with self.sender.channel(reach) as channel:
+                self._deliver(claimed, channel)
         finally:
             with self.db.write() as session:
                 WebhookRepository(session).fence(
-                    claimed.id, self.owner, lease_owner=None, lease_until=now()
+                    subscription.id, claimed.owner, lease_owner=None, lease_until=now()
                 )
-        return True
 
-    def _deliver(self, subscription: Subscription) -> None:
+    def _deliver(self, claimed: _Claimed, channel: Channel) -> None:
+        subscription = claimed.subscription
         formatter = self.formatters.get(subscription.format)
         if formatter is None:
             log.error("webhook %s: no formatter for %r", subscription.id, subscription.format)
             return
         for _ in range(BATCH):
-            due = self._next(subscription)
+            due = self._next(claimed)
             if due is None:
                 return
-            result = self.sender.send(
-                subscription.url, formatter.render(subscription, due.change), formatter
-            )
-            if not self._settle(subscription, due, result):
+            message = formatter.render(subscription, due.change)
+            result = channel.send(subscription.url, message, formatter)
+            if not self._settle(claimed, due, result):
                 return
 
-    def _next(self, subscription: Subscription) -> _Due | None:
+    def _next(self, claimed: _Claimed) -> _Due | None:
         """The queued dead letter with the lowest seq, else the next change past the cursor.
 
         With nothing left, the cursor jumps to the head read before the query: seq is
         assigned in commit order, so no change at or below it can still appear.
         """
+        subscription = claimed.subscription
         with self.db.write() as session:
             repo = WebhookRepository(session)
             letter = repo.next_queued(subscription.id)
@@ -148,12 +198,15 @@ class Worker:
             )
             if found:
                 return _Due(found[0], None)
-            if head > subscription.cursor and repo.fence(subscription.id, self.owner, cursor=head):
+            if head > subscription.cursor and repo.fence(
+                subscription.id, claimed.owner, cursor=head
+            ):
                 subscription.cursor = head
             return None
 
-    def _settle(self, subscription: Subscription, due: _Due, result: Result) -> bool:
+    def _settle(self, claimed: _Claimed, due: _Due, result: Result) -> bool:
         """Record the attempt and move on (True), or defer the subscription (False)."""
+        subscription = claimed.subscription
         attempt = subscription.attempts + 1
         if result.verdict is Verdict.DELIVERED:
             outcome = "delivered"
@@ -161,11 +214,10 @@ class Worker:
             outcome = "parked"
         else:
             outcome = "retry"
+        progress = self._progress(subscription, due, outcome)
         with self.db.write() as session:
             repo = WebhookRepository(session)
-            if not repo.fence(
-                subscription.id, self.owner, **self._progress(subscription, due, outcome)
-            ):
+            if not repo.fence(subscription.id, claimed.owner, **progress):
                 log.warning("webhook %s: lease lost; leaving it", subscription.id)
                 return False
             repo.record(_attempt(subscription, due.change, attempt, result, outcome))
@@ -174,6 +226,8 @@ class Worker:
             elif outcome == "delivered" and due.letter is not None:
                 repo.discard(due.letter.id)
         self._remember(subscription, due, outcome)
+        if outcome != "delivered":
+            _log_failure(claimed, due, attempt, result, outcome, progress.get("next_attempt_at"))
         return outcome != "retry"
 
     def _progress(self, subscription: Subscription, due: _Due, outcome: str) -> dict[str, object]:
@@ -205,6 +259,61 @@ class Worker:
         removed = prune(self.db, tenants, self.policy.retention)
         if removed:
             log.info("pruned %d changes past retention", removed)
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """A subscription this worker holds the lease of, and its tenant's name (for logs)."""
+
+    subscription: Subscription
+    tenant: str
+    owner: str
+    """The lease owner of this claim: every write of its delivery is fenced on it."""
+
+
+def _log_failure(
+    claimed: _Claimed,
+    due: _Due,
+    attempt: int,
+    result: Result,
+    outcome: str,
+    next_attempt_at: object,
+) -> None:
+    """One record per failed attempt, and one more when the change is parked."""
+    subscription = claimed.subscription
+    fields: dict[str, object] = {
+        "event": "webhook.attempt_failed",
+        "subscription": subscription.id,
+        "tenant": claimed.tenant,
+        "change_seq": due.change.seq,
+        "attempt": attempt,
+        "max_attempts": subscription.max_attempts,
+        "status": result.status,
+        "error": result.error_class,
+        "duration_ms": result.duration_ms,
+        "outcome": outcome,
+        "next_attempt_at": (
+            timestamp(next_attempt_at) if isinstance(next_attempt_at, datetime) else None
+        ),
+    }
+    what = f"HTTP {result.status}" if result.status is not None else result.error_class
+    log.warning(
+        "webhook %s: attempt %d at change %d failed (%s)",
+        subscription.id,
+        attempt,
+        due.change.seq,
+        what,
+        extra=fields,
+    )
+    if outcome == "parked":
+        parked = {**fields, "event": "webhook.parked", "next_attempt_at": None}
+        log.error(
+            "webhook %s: change %d parked as a dead letter after %d attempt(s)",
+            subscription.id,
+            due.change.seq,
+            attempt,
+            extra=parked,
+        )
 
 
 def _attempt(

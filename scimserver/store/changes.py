@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import takewhile
 from typing import Any
 
 from sqlalchemy import (
@@ -67,6 +68,7 @@ _HEAD = select(FeedHead.seq, FeedHead.pruned_through).where(
     FeedHead.tenant_id == bindparam("tenant")
 )
 _ALL_HEADS = select(FeedHead.tenant_id, FeedHead.seq)
+_WHOLE_PAGE = 500
 
 
 @dataclass(frozen=True)
@@ -117,9 +119,15 @@ def append_pending(session: Session) -> int:
     by_tenant: dict[int, list[_Pending]] = {}
     for item in pending:
         by_tenant.setdefault(item.tenant_id, []).append(item)
+    txn = new_txn()
     for tenant_id in sorted(by_tenant):
-        _append(session, tenant_id, by_tenant[tenant_id], origin)
+        _append(session, tenant_id, by_tenant[tenant_id], origin, txn)
     return len(pending)
+
+
+def new_txn() -> str:
+    """A write transaction's id: server-made, so no client can make two writes share one."""
+    return str(uuid.uuid4())
 
 
 def append_one(
@@ -127,29 +135,34 @@ def append_one(
 ) -> None:
     """Append ``change``, made now, at ``version``: the last statements of a transaction
     on ``connection`` (SQLite's one-writer write, ``store.single``)."""
-    _append(connection, tenant_id, [_Pending(tenant_id, change, version, now())], origin)
+    items = [_Pending(tenant_id, change, version, now())]
+    _append(connection, tenant_id, items, origin, new_txn())
 
 
 def one_appended(
     tenant_id: int, change: ChangeRecord, version: int, origin: Origin
 ) -> dict[str, Any]:
     """The parameters of :func:`appended_after` for ``change``, made now, at ``version``."""
-    return _appended(tenant_id, [_Pending(tenant_id, change, version, now())], origin)
+    return _appended(tenant_id, [_Pending(tenant_id, change, version, now())], origin, new_txn())
 
 
-def _append(executor: Executor, tenant_id: int, items: Sequence[_Pending], origin: Origin) -> None:
+def _append(
+    executor: Executor, tenant_id: int, items: Sequence[_Pending], origin: Origin, txn: str
+) -> None:
     """The tenant's ``items`` numbered from its head on, and the head advanced past them."""
     if dialect_of(executor) == "postgresql":  # seq = the advanced head - count + position
-        executor.execute(_ADVANCE_AND_INSERT, _appended(tenant_id, items, origin))
+        executor.execute(_ADVANCE_AND_INSERT, _appended(tenant_id, items, origin, txn))
         return
     last = _ADVANCE(executor, {"tenant": tenant_id, "count": len(items)})
     first = last - len(items) + 1
-    _INSERT(executor, [_row(item, first + i, origin) for i, item in enumerate(items)])
+    _INSERT(executor, [_row(item, first + i, origin, txn) for i, item in enumerate(items)])
 
 
-def _appended(tenant_id: int, items: Sequence[_Pending], origin: Origin) -> dict[str, Any]:
+def _appended(
+    tenant_id: int, items: Sequence[_Pending], origin: Origin, txn: str
+) -> dict[str, Any]:
     """The parameters of a PostgreSQL append of ``items``: their rows numbered 1…count."""
-    rows = [_row(item, i + 1, origin) for i, item in enumerate(items)]
+    rows = [_row(item, i + 1, origin, txn) for i, item in enumerate(items)]
     return {"tenant": tenant_id, "count": len(items), "rows": dump_rows(rows, _SEQ_LAST)}
 
 
@@ -193,7 +206,7 @@ _SEQ_LAST = [*(c.name for c in _CHANGES.columns if c.name != "seq"), "seq"]
 _ADVANCE_AND_INSERT = _appending(_ADVANCE.statements["postgresql"].cte("head"))
 
 
-def _row(item: _Pending, seq: int, origin: Origin) -> dict[str, Any]:
+def _row(item: _Pending, seq: int, origin: Origin, txn: str) -> dict[str, Any]:
     change = item.record
     version = item.row if isinstance(item.row, int) else getattr(item.row, "version", None)
     return {
@@ -214,6 +227,7 @@ def _row(item: _Pending, seq: int, origin: Origin) -> dict[str, Any]:
         "actor": origin.actor[:100],
         "request_id": origin.request_id[:64],
         "time": item.time,
+        "txn": txn,
     }
 
 
@@ -247,6 +261,19 @@ class ChangeRepository:
         """Up to ``limit`` changes with a seq above ``seq``, oldest first."""
         params = {"tenant": self.tenant_id, "after": seq, "limit": limit}
         return list(self.session.scalars(_PAGE, params))
+
+    def after_whole(self, seq: int, limit: int) -> list[Change]:
+        """Up to ``limit`` changes after ``seq``, and then the rest of the last one's
+        transaction (its changes have consecutive seqs): no transaction is split."""
+        found = self.after(seq, limit)
+        txn = found[-1].txn if found and len(found) >= limit else None
+        while txn is not None:
+            more = self.after(found[-1].seq, _WHOLE_PAGE)
+            rest = list(takewhile(lambda c: c.txn == txn, more))
+            found += rest
+            if len(rest) < _WHOLE_PAGE:
+                break
+        return found
 
     def position(self) -> FeedPosition:
         row = self.session.execute(_HEAD, {"tenant": self.tenant_id}).first()

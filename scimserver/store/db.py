@@ -15,9 +15,10 @@ import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
 
-from scimserver.errors import Conflict, Unavailable
+from scimserver.errors import Busy, Conflict, ScimError, Unavailable
 from scimserver.store import changes
 from scimserver.store.batch import dump_json
 from scimserver.store.changes import Origin
@@ -38,6 +39,10 @@ scimbench's creates) before it holds them back; a WAL cut back to that limit as 
 started over cost the first commit after it ~5 ms more while every writer waited, and the
 file grew again with the next writes. Kept, it is overwritten in place.
 """
+DEFAULT_CONNECTIONS = 10
+"""A pool's size when the caller does not say (CLI, worker): a server sizes it from its threads."""
+POOL_TIMEOUT = 5.0
+"""Seconds a checkout waits for a free connection before the request is answered 503."""
 CHECKPOINT_INTERVAL = 1.0
 """Seconds between a server's WAL checkpoints (SQLite), taken off the request path."""
 _TABLES = frozenset(Base.metadata.tables)
@@ -52,16 +57,28 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
-    """An engine; on SQLite: WAL, foreign keys, case-sensitive LIKE, immediate write locks."""
+def make_engine(
+    url: str, connections: int = DEFAULT_CONNECTIONS, wait: float = POOL_TIMEOUT
+) -> Engine:
+    """An engine whose pool holds up to ``connections`` (a checkout waits ``wait`` seconds
+    for one at most); on SQLite: WAL, foreign keys, case-sensitive LIKE, immediate write
+    locks."""
     url = normalise_url(url)
-    coding: dict[str, Any] = {"json_serializer": dump_json, "json_deserializer": orjson.loads}
+    options: dict[str, Any] = {
+        "json_serializer": dump_json,
+        "json_deserializer": orjson.loads,
+        "pool_size": connections,
+        "max_overflow": 0,
+        "pool_timeout": wait,
+    }
     if not url.startswith("sqlite"):
         # No pre-ping (a round trip per checkout): a connection found dead is invalidated
         # with the rest of the pool and the error raised as Unavailable; reads run again.
-        return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600, **coding)
+        return create_engine(url, pool_recycle=3600, **options)
+    if url.rstrip("/").endswith((":memory:", "sqlite:")):
+        options = {k: v for k, v in options.items() if not k.startswith(("pool_", "max_"))}
     timeout = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-    engine = create_engine(url, connect_args=timeout, **coding)
+    engine = create_engine(url, connect_args=timeout, **options)
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
@@ -143,6 +160,9 @@ def _translated() -> Iterator[None]:
         if exc.connection_invalidated:
             raise Unavailable("The database connection was lost; retry.") from exc
         raise
+    except PoolTimeout as exc:
+        log.warning("no database connection came free in time: answered 503 (%s)", exc)
+        raise Busy() from exc
 
 
 class WriterQueue:
@@ -248,38 +268,56 @@ _FRAME_BYTES = 4096 + 24
 
 
 _NOT_HELD: Any = object()  # this thread holds no connection (``Database.hold``)
+_BUSY = "scimserver_busy"
+"""Key in a connection's ``info``: a transaction is open on it (nested uses get another)."""
+_MODES: dict[str, dict[str, tuple[dict[str, Any], dict[str, Any]]]] = {
+    # How a transaction of each kind begins on a plain connection, and how the connection is
+    # made plain again: (options to set, options to restore). SQLite says it with the BEGIN
+    # the ``begin`` event issues (``_begin_statement``); PostgreSQL with the isolation level
+    # (the plain connection is in autocommit, which is how its reads run).
+    "sqlite": {
+        "read": ({"scim_single": False}, {"scim_single": True}),
+        "snapshot": ({"scim_single": False}, {"scim_single": True}),
+        "write": (
+            {"scim_single": False, "scim_write": True},
+            {"scim_single": True, "scim_write": False},
+        ),
+    },
+    "postgresql": {
+        "read": ({}, {}),
+        "snapshot": ({"isolation_level": "REPEATABLE READ"}, {"isolation_level": "AUTOCOMMIT"}),
+        "write": ({"isolation_level": "READ COMMITTED"}, {"isolation_level": "AUTOCOMMIT"}),
+    },
+}
 
 
 class Database:
-    """The engine plus read and write transactions as context managers."""
+    """The engine plus read and write transactions as context managers.
 
-    def __init__(self, url: str) -> None:
+    Connections, by construction: while a thread holds one (:meth:`hold`, a request from
+    its token check to its teardown), every read, write and plain statement it makes runs
+    on that one connection; it never waits for a second. A write takes the writer turn
+    (SQLite) holding only the connection it writes on, so the turn's holder waits for
+    nothing but the database. The pool has a slot for every thread that can hold one
+    (``connections``); a checkout that still waits ``POOL_TIMEOUT`` seconds is
+    :class:`Busy` (503 with Retry-After), never a stall.
+    """
+
+    def __init__(
+        self, url: str, connections: int = DEFAULT_CONNECTIONS, wait: float = POOL_TIMEOUT
+    ) -> None:
         self.url = normalise_url(url)
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, connections, wait)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._modes = _MODES["sqlite" if self.is_sqlite else "postgresql"]
         # PostgreSQL reads run in autocommit: at READ COMMITTED each statement sees its own
         # snapshot inside a transaction too, so BEGIN and COMMIT were two round trips bought
         # nothing. SQLite keeps its (local, cheap) read transaction: one snapshot per read.
-        self._reading = (
-            self.engine
-            if self.is_sqlite
-            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        plain: dict[str, Any] = (
+            {"scim_single": True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}
         )
-        self._reader = sessionmaker(self._reading, expire_on_commit=False)
-        self._single = self._reading.execution_options(scim_single=True)
+        self._plain = self.engine.execution_options(**plain)
         self._held = threading.local()
-        # A snapshot read (several statements that must agree, e.g. a group and its members
-        # read in chunks) is a REPEATABLE READ transaction there; SQLite's reads are already.
-        self._snapshot_reader = (
-            self._reader
-            if self.is_sqlite
-            else sessionmaker(
-                self.engine.execution_options(isolation_level="REPEATABLE READ"),
-                expire_on_commit=False,
-            )
-        )
-        self._writing = self.engine.execution_options(scim_write=True)
-        self._writer = sessionmaker(self._writing, expire_on_commit=False)
         path = self.engine.url.database if self.is_sqlite else None
         self._queue = WriterQueue(path) if path and path != ":memory:" else None
         self._checkpointer = Checkpointer(path, self._queue) if path and self._queue else None
@@ -290,8 +328,8 @@ class Database:
         """A read-only transaction; ``snapshot``: every statement in it sees the database
         as the first one did (for answers read in several statements, e.g. in chunks)."""
         with (
-            _translated(),
-            (self._snapshot_reader if snapshot else self._reader).begin() as session,
+            self._lent() as connection,
+            self._transaction(connection, "snapshot" if snapshot else "read") as session,
         ):
             yield session
 
@@ -304,7 +342,11 @@ class Database:
         :class:`Transient`, for the caller to run the whole transaction again; a lost
         connection as :class:`Unavailable` (whether a commit landed is then unknown).
         """
-        with self._turn(), _translated(), self._writer.begin() as session:
+        with (
+            self._lent() as connection,
+            self._turn(),
+            self._transaction(connection, "write") as session,
+        ):
             changes.begin(session, origin or Origin())
             yield session
             changes.append_pending(session)
@@ -316,13 +358,40 @@ class Database:
         PostgreSQL each statement commits on its own; on SQLite they are one transaction,
         committed at the end, on the write lock. Errors are raised as :meth:`write` raises
         them. Either way on the connection :meth:`connect` gives (a request's own)."""
-        with self._turn(), self.connect() as connection:
+        with self._lent() as connection, self._turn(), _translated(), _busy(connection):
             if self.is_sqlite:
                 with _immediate(connection):
                     yield connection
             else:
                 yield connection
         self._written()
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A plain connection for single Core statements, lighter than an ORM session (and
+        than a transaction: each statement on it stands alone); while this thread holds
+        one (:meth:`hold`), that one."""
+        with self._lent() as connection, _translated():
+            yield connection
+
+    def hold(self) -> None:
+        """Until :meth:`release`, this thread's uses of the database share one connection,
+        checked out by the first of them: a request's token check, reads and writes."""
+        self.release()
+        self._held.connection = None
+
+    def release(self) -> None:
+        """Return the connection :meth:`hold` kept, if one was checked out."""
+        held = self._held.__dict__.pop("connection", None)
+        if held is not None:
+            held.close()
+
+    def detach(self) -> None:
+        """Hand the held connection to the transaction open on it (a streamed answer,
+        which ends it after the request): it goes back to the pool when that ends, and
+        this thread's next use checks out another."""
+        if getattr(self._held, "connection", None) is not None:
+            self._held.connection = None
 
     def _written(self) -> None:
         """Tell the keepers that run after writes (the WAL's checkpoints, statistics)."""
@@ -335,36 +404,77 @@ class Database:
         return self._queue.turn() if self._queue is not None else nullcontext()
 
     @contextmanager
-    def connect(self) -> Iterator[Connection]:
-        """A plain connection for a single Core read, lighter than an ORM session (and
-        than a transaction: each statement on it stands alone); while this thread holds
-        one (:meth:`hold`), that one."""
+    def _lent(self) -> Iterator[Connection]:
+        """The connection this thread holds (checked out now if it has none yet), or one
+        for the ``with`` alone: when the thread holds none, or a transaction is open on
+        the held one (a use nested in another)."""
         held = getattr(self._held, "connection", _NOT_HELD)
-        if held is _NOT_HELD:
-            with _translated(), self._single.connect() as connection:
+        if held is _NOT_HELD or (held is not None and held.info.get(_BUSY)):
+            with self._checked_out() as connection:
                 yield connection
             return
         if held is None:
-            with _translated():
-                held = self._held.connection = self._single.connect()
+            held = self._held.connection = self._checkout()
         try:
-            with _translated():
-                yield held
-        except BaseException:
-            self.hold()  # a fresh one: a failed statement may have left it in any state
+            yield held
+        except BaseException as error:
+            if held.invalidated or not isinstance(error, ScimError):
+                self._forget(held)  # it may be in any state: the next use takes a fresh one
             raise
+        finally:
+            if getattr(self._held, "connection", None) is not held:
+                held.close()  # detached meanwhile (or released): it was this with's to end
 
-    def hold(self) -> None:
-        """Until :meth:`release`, this thread's plain connections are one, checked out
-        by the first :meth:`connect`: a request's token check and its reads share it."""
-        self.release()
-        self._held.connection = None
+    @contextmanager
+    def _checked_out(self) -> Iterator[Connection]:
+        connection = self._checkout()
+        with connection:
+            yield connection
 
-    def release(self) -> None:
-        """Return the connection :meth:`hold` kept, if one was checked out."""
-        held = self._held.__dict__.pop("connection", None)
-        if held is not None:
-            held.close()
+    def _checkout(self) -> Connection:
+        with _translated():
+            return self._plain.connect()
+
+    def _forget(self, connection: Connection) -> None:
+        if getattr(self._held, "connection", None) is connection:
+            self._held.connection = None
+        with suppress(*DATABASE_ERRORS):
+            connection.close()
+
+    @contextmanager
+    def _transaction(self, connection: Connection, mode: str) -> Iterator[Session]:
+        """An ORM session in a transaction of ``mode`` on the plain ``connection``."""
+        if connection.in_transaction():
+            connection.commit()  # SQLAlchemy's own bookkeeping: its statements stood alone
+        begin, restore = self._modes[mode]
+        with _translated(), _busy(connection):
+            if begin:
+                connection.execution_options(**begin)
+            try:
+                with Session(bind=connection, expire_on_commit=False) as session, session.begin():
+                    yield session
+            finally:
+                if restore:
+                    _restore(connection, restore)
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _restore(connection: Connection, options: dict[str, Any]) -> None:
+    """Make ``connection`` plain again; one that cannot be is not used again."""
+    if connection.invalidated or connection.closed:
+        return
+    try:
+        connection.execution_options(**options)
+    except DATABASE_ERRORS:
+        connection.invalidate()
+
+
+@contextmanager
+def _busy(connection: Connection) -> Iterator[None]:
+    connection.info[_BUSY] = True
+    try:
+        yield
+    finally:
+        connection.info.pop(_BUSY, None)

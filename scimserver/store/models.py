@@ -213,7 +213,11 @@ class Change(Base):
     """The stored document after a create or update (never a password), for full events."""
     actor: Mapped[str] = mapped_column(String(100))
     request_id: Mapped[str] = mapped_column(String(64))
+    """The client's ``X-Request-Id`` (or the server's): for logs and the feed, never a ``txn``."""
     time: Mapped[datetime] = mapped_column(DateTime)
+    txn: Mapped[str | None] = mapped_column(String(36))
+    """A random UUID per write transaction, shared by every change it made (a SET's
+    ``txn``); None for changes logged before it existed."""
 
 
 class FeedHead(Base):
@@ -248,6 +252,10 @@ class Subscription(Base):
     """The change types delivered; None delivers every type."""
     full: Mapped[bool] = mapped_column(Boolean, default=False)
     """``set`` format: full-mode SETs (``data``) instead of notices (changed attributes)."""
+    insecure_http: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Added with ``--insecure-http``: the URL may be plain ``http``."""
+    private_network: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Added with ``--allow-private-network``: loopback, private, link-local may be reached."""
     secret: Mapped[str] = mapped_column(Sealed(sqlite_length=128))
     previous_secret: Mapped[str | None] = mapped_column(Sealed(sqlite_length=128))
     previous_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -302,11 +310,17 @@ class DeadLetter(Base):
 
 
 class SigningKey(Base):
-    """A server-wide key that signs Security Event Tokens; retired keys leave the JWKS."""
+    """A tenant's key that signs its Security Event Tokens.
+
+    The tenant signs with its newest key whose ``retired_at`` is unset; a rotated key
+    stays in the tenant's JWKS until ``retired_at`` passes, then leaves it.
+    """
 
     __tablename__ = "signing_keys"
+    __table_args__ = (Index("ix_signing_keys_tenant", "tenant_id", "created"),)
 
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     alg: Mapped[str] = mapped_column(String(16))
     private_pem: Mapped[str] = mapped_column(Sealed())
     public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -318,11 +332,14 @@ class SetReceiver(Base):
     """An RFC 8936 poll receiver (one per bearer token): the last change seq it was sent."""
 
     __tablename__ = "set_receivers"
+    __table_args__ = (Index("ix_set_receivers_stream", "stream_id", unique=True),)
 
     token_id: Mapped[int] = mapped_column(
         ForeignKey("tokens.id", ondelete="CASCADE"), primary_key=True
     )
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    stream_id: Mapped[str] = mapped_column(String(36))
+    """A random UUID: the stream's ``aud`` is ``urn:scimserver:stream:<stream_id>``."""
     cursor: Mapped[int] = mapped_column(BigInteger)
     created: Mapped[datetime] = mapped_column(DateTime)
 

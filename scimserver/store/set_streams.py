@@ -1,15 +1,33 @@
-"""RFC 8936 poll receivers: each one's cursor in the change log and its unacknowledged SETs."""
+"""RFC 8936 poll receivers: each one's cursor in the change log and its unacknowledged SETs;
+and which SET deliveries a tenant has configured."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from scimserver.store.models import SetDelivery, SetReceiver
+from scimserver.store.models import SetDelivery, SetReceiver, Subscription
+
+SET_FORMAT = "set"
+"""The webhook format that pushes SETs (RFC 8935)."""
+
+
+def configured_modes(session: Session, tenant_id: int) -> tuple[bool, bool, bool]:
+    """(has a poll stream, sends notices by push, sends full SETs by push) for a tenant."""
+    polled = session.scalar(select(exists().where(SetReceiver.tenant_id == tenant_id)))
+    pushed = set(
+        session.scalars(
+            select(Subscription.full)
+            .where(Subscription.tenant_id == tenant_id, Subscription.format == SET_FORMAT)
+            .distinct()
+        )
+    )
+    return bool(polled), False in pushed, True in pushed
 
 
 class ReceiverStream:
@@ -20,22 +38,25 @@ class ReceiverStream:
         self.token_id = token_id
         self.tenant_id = tenant_id
 
-    def open(self, start: int, moment: datetime) -> int:
-        """The receiver's cursor, locked until commit; a new receiver starts at ``start``."""
+    def open(self, start: int, moment: datetime) -> tuple[int, str]:
+        """The receiver's (cursor, stream id), locked until commit; a new receiver starts
+        at ``start`` with a new random stream id."""
         module = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
         values = {
             "token_id": self.token_id,
             "tenant_id": self.tenant_id,
+            "stream_id": str(uuid.uuid4()),
             "cursor": start,
             "created": moment,
         }
         self.session.execute(module.insert(SetReceiver).values(**values).on_conflict_do_nothing())
         query = (
-            select(SetReceiver.cursor)
+            select(SetReceiver.cursor, SetReceiver.stream_id)
             .where(SetReceiver.token_id == self.token_id)
             .with_for_update()
         )
-        return int(self.session.execute(query).scalar_one())
+        cursor, stream_id = self.session.execute(query).one()
+        return int(cursor), str(stream_id)
 
     def advance(self, cursor: int) -> None:
         self.session.execute(

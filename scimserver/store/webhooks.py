@@ -64,6 +64,9 @@ class WebhookRepository:
         seq = self.session.scalar(select(FeedHead.seq).where(FeedHead.tenant_id == tenant_id))
         return int(seq or 0)
 
+    def tenant_name(self, tenant_id: int) -> str:
+        return str(self.session.scalar(select(Tenant.name).where(Tenant.id == tenant_id)))
+
     def tenant_ids(self) -> list[int]:
         return list(self.session.scalars(select(Tenant.id).order_by(Tenant.id)))
 

@@ -9,8 +9,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from scimserver.api.context import ACTIVITY
+from scimserver.scim.targets import Reach
 from scimserver.scim.versions import now
-from scimserver.store.models import DeadLetter
+from scimserver.store.models import DeadLetter, Subscription
 from tests.admin.conftest import Console, h1, title, unique
 from tests.conftest import ScimClient, make_client, statements_run
 
@@ -210,9 +211,14 @@ def test_webhooks_page_and_redelivery(console: Console, scim: ScimClient, app: F
     server = app.extensions["scimserver"]
     tenant_id = server.tenants().find(scim.tenant)
     hooks = server.webhooks()
-    info, _ = hooks.add("http://127.0.0.1:9/hook", tenant_id, "json", None)
+    local = Reach(insecure_http=True, private_network=True)  # a loopback test receiver
+    info, _ = hooks.add("http://127.0.0.1:9/hook", tenant_id, "json", None, False, local)
     try:
         with server.db.write() as session:
+            # A row from before credentials in URLs were refused: never shown with them.
+            row = session.get(Subscription, info.id)
+            assert row is not None
+            row.url = "http://ops:hunter2@127.0.0.1:9/hook"
             session.add(
                 DeadLetter(
                     subscription_id=info.id,
@@ -226,7 +232,10 @@ def test_webhooks_page_and_redelivery(console: Console, scim: ScimClient, app: F
         page = console.get(f"{base}/webhooks")
         html = page.get_data(as_text=True)
         assert h1(page) == ["Webhooks"]
-        assert "http://127.0.0.1:9/hook" in html and "HTTP 500 eight times" in html
+        assert "http://***@127.0.0.1:9/hook" in html and "HTTP 500 eight times" in html
+        assert "hunter2" not in html and "ops:" not in html
+        assert 'data-flags="insecure-http private-network"' in html
+        assert "receives changes over plain http, in clear text" in html
         action = f'action="{base}/webhooks/{info.id}/redeliver"'
         assert action in html and '<button type="submit">Redeliver</button>' in html
         response = console.post(f"{base}/webhooks/{info.id}/redeliver")

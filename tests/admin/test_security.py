@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 
+from scimserver.scim.targets import Reach
 from tests.admin.conftest import Console, make_admin
 from tests.conftest import ScimClient, make_client
 
@@ -56,7 +57,8 @@ def world(app: Flask, scim: ScimClient) -> Iterator[dict[str, str]]:
     group = scim.create_group("targets", members=[user["id"]])
     server = app.extensions["scimserver"]
     tenant_id = server.tenants().find(scim.tenant)
-    info, _ = server.webhooks().add("http://127.0.0.1:9/x", tenant_id, "json", None)
+    local = Reach(insecure_http=True, private_network=True)  # a loopback test receiver
+    info, _ = server.webhooks().add("http://127.0.0.1:9/x", tenant_id, "json", None, False, local)
     yield {"u": user["id"], "g": group["id"], "w": info.id}
     server.webhooks().remove(info.id)
 

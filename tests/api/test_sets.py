@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 import pytest
@@ -19,7 +21,7 @@ from tests.conftest import ScimClient, close_app, make_client
 
 POLL = "/api/v1/sets/poll"
 P = "urn:ietf:params:scim:event:"
-ISS = "https://scim.test/scim/v2"
+BASE_URL = "https://scim.test/scim/v2"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
@@ -31,16 +33,39 @@ def poll(scim: ScimClient, body: Any, **headers: str) -> TestResponse:
     )
 
 
-def verify(scim: ScimClient, token: str) -> dict[str, Any]:
-    """The SET's claims, checked against the published JWKS by PyJWT (not the signer)."""
-    keys = jwt.PyJWKSet.from_dict(scim.client.get("/api/v1/jwks.json").get_json())
+@dataclass(frozen=True)
+class Pinned:
+    """What a receiver pins for its stream: issuer, audience and the issuer's keys."""
+
+    issuer: str
+    audience: str
+    keys: jwt.PyJWKSet
+
+
+def pinned(scim: ScimClient) -> Pinned:
+    """The stream's issuer and audience, and the JWKS published under the issuer (fetched
+    without a token, as a receiver would)."""
+    stream = scim.client.get(
+        "/api/v1/sets/stream", headers={"Authorization": f"Bearer {scim.token}"}
+    ).get_json()
+    assert stream["jwks_uri"] == stream["iss"] + "/jwks.json"
+    jwks = scim.client.get(urlsplit(stream["jwks_uri"]).path).get_json()
+    return Pinned(stream["iss"], stream["aud"], jwt.PyJWKSet.from_dict(jwks))
+
+
+def verify_with(pin: Pinned, token: str) -> dict[str, Any]:
+    """The SET's claims, checked by PyJWT (not the signer) against what was pinned."""
     header = jwt.get_unverified_header(token)
     assert header["typ"] == "secevent+jwt"
-    key = next(k for k in keys.keys if k.key_id == header["kid"])
+    key = next(k for k in pin.keys.keys if k.key_id == header["kid"])
     claims: dict[str, Any] = jwt.decode(
-        token, key, algorithms=["ES256"], audience=scim.name, issuer=ISS
+        token, key, algorithms=["ES256"], audience=pin.audience, issuer=pin.issuer
     )
     return claims
+
+
+def verify(scim: ScimClient, token: str) -> dict[str, Any]:
+    return verify_with(pinned(scim), token)
 
 
 def start(scim: ScimClient) -> None:
@@ -56,13 +81,18 @@ def drain(scim: ScimClient, max_events: int = 100) -> list[dict[str, Any]]:
     return [verify(scim, token) for token in body["sets"].values()]
 
 
-def test_jwks_publishes_the_signing_key(scim: ScimClient) -> None:
-    response = scim.client.get("/api/v1/jwks.json")
+def test_jwks_publishes_the_tenants_signing_key(scim: ScimClient) -> None:
+    response = scim.client.get(
+        "/api/v1/jwks.json", headers={"Authorization": f"Bearer {scim.token}"}
+    )
     assert response.status_code == 200
     assert response.mimetype == "application/jwk-set+json"
     keys = response.get_json()["keys"]
-    assert keys and all(k["kty"] == "EC" and k["alg"] == "ES256" for k in keys)
+    assert len(keys) == 1
+    assert all(k["kty"] == "EC" and k["alg"] == "ES256" for k in keys)
     assert all("d" not in k for k in keys)
+    assert [k.key_id for k in pinned(scim).keys.keys] == [k["kid"] for k in keys]
+    assert scim.client.get("/api/v1/jwks.json").status_code == 401
 
 
 def test_user_lifecycle_becomes_verified_sets(scim: ScimClient) -> None:
@@ -209,8 +239,6 @@ def test_set_errs_need_content_language_and_release_the_set(scim: ScimClient) ->
         {"maxEvents": 1.5},
         {"returnImmediately": "yes"},
         {"ack": "jti"},
-        {"ack": [1]},
-        {"ack": ["x" * 65]},
         {"setErrs": []},
         {"setErrs": {"j": "bad"}},
         {"setErrs": {"j": {"description": "no err"}}},
@@ -220,6 +248,22 @@ def test_bad_poll_requests_are_400(scim: ScimClient, body: Any) -> None:
     response = poll(scim, body, **{"Content-Language": "en"})
     assert response.status_code == 400
     assert response.get_json()["err"] == "invalid_request"
+
+
+def test_ack_ignores_unknown_and_malformed_jtis_and_keeps_the_valid_ones(
+    scim: ScimClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    start(scim)
+    scim.create_user()
+    scim.create_user()
+    first, second = poll(scim, {"returnImmediately": True}).get_json()["sets"]
+    junk = [1, "", "x" * 65, None, "no-such-jti", "another-unknown"]
+    with caplog.at_level("INFO", logger="scimserver.service.poll"):
+        response = poll(scim, {"returnImmediately": True, "ack": [first, *junk]})
+    assert response.status_code == 200
+    assert list(response.get_json()["sets"]) == [second]  # `first` was released
+    (line,) = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
+    assert "2 acknowledgement(s) of unknown jtis and 4 that are no jti" in line
 
 
 def test_malformed_json_is_400_invalid_request(scim: ScimClient) -> None:
@@ -260,6 +304,8 @@ def test_receivers_are_per_token_and_per_tenant(app: Flask) -> None:
 
 
 def test_service_provider_config_advertises_the_events_sent(scim: ScimClient) -> None:
+    assert "securityEvents" not in scim.get("/ServiceProviderConfig").get_json()
+    start(scim)
     events = scim.get("/ServiceProviderConfig").get_json()["securityEvents"]
     assert events["asyncRequest"] == "none"
     assert events["eventUris"] == [
@@ -284,6 +330,7 @@ def test_schemas_define_security_events(scim: ScimClient) -> None:
     subs = {s["name"]: s for s in found["subAttributes"]}
     assert subs["asyncRequest"]["canonicalValues"] == ["none", "long", "request"]
     assert (subs["eventUris"]["type"], subs["eventUris"]["multiValued"]) == ("string", True)
+    start(scim)
     config = scim.get("/ServiceProviderConfig").get_json()
     declared = {a["name"] for a in schema["attributes"]}
     assert set(config) - {"schemas", "meta"} <= declared
@@ -293,14 +340,16 @@ def test_schemas_define_security_events(scim: ScimClient) -> None:
 def full_app(app: Flask) -> Iterator[Flask]:
     """A second app on the same database, sending SETs in full mode."""
     settings = app.extensions["scimserver"].settings
-    other = create_app(Settings(settings.database_url, base_url=ISS, poll_full_events=True))
+    other = create_app(Settings(settings.database_url, base_url=BASE_URL, poll_full_events=True))
     yield other
     close_app(other)
 
 
 def test_every_instance_signs_with_the_same_key(app: Flask, full_app: Flask) -> None:
-    ours = app.test_client().get("/api/v1/jwks.json").get_json()
-    theirs = full_app.test_client().get("/api/v1/jwks.json").get_json()
+    scim = make_client(app)
+    bearer = {"Authorization": f"Bearer {scim.token}"}
+    ours = app.test_client().get("/api/v1/jwks.json", headers=bearer).get_json()
+    theirs = full_app.test_client().get("/api/v1/jwks.json", headers=bearer).get_json()
     assert ours == theirs and len(ours["keys"]) == 1
 
 
@@ -344,14 +393,18 @@ def test_set_issuer_keeps_the_jti_for_a_receiver(app: Flask, scim: ScimClient) -
     tenant = server.tokens.authenticate(scim.token).tenant_id
     with server.db.read() as session:
         (change,) = ChangeRepository(session, tenant).after(0, 10)
-    issuer = server.set_issuer(ISS)
-    jti, token = issuer.encode(change, "https://app.example/r/1", False, "webhook:1")
-    again, _ = issuer.encode(change, "https://app.example/r/1", False, "webhook:1")
-    other, _ = issuer.encode(change, "https://app.example/r/2", False, "webhook:2")
+    issuer = server.set_issuer(tenant)
+    jti, token = issuer.encode([change], "https://app.example/r/1", False, "webhook:1")
+    again, _ = issuer.encode([change], "https://app.example/r/1", False, "webhook:1")
+    other, _ = issuer.encode([change], "https://app.example/r/2", False, "webhook:2")
     assert jti == again != other
-    keys = jwt.PyJWKSet.from_dict(scim.client.get("/api/v1/jwks.json").get_json())
+    pin = pinned(scim)
     claims = jwt.decode(
-        token, keys.keys[0], algorithms=["ES256"], audience="https://app.example/r/1"
+        token,
+        pin.keys.keys[0],
+        algorithms=["ES256"],
+        audience="https://app.example/r/1",
+        issuer=pin.issuer,
     )
     assert claims["jti"] == jti and claims["sub_id"]["id"] == user["id"]
 

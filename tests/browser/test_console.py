@@ -240,6 +240,8 @@ def test_a_failing_webhook_parks_a_dead_letter_that_redeliver_queues(
             closed,
             "--tenant",
             "default",
+            "--insecure-http",  # a loopback test receiver: both allowances, said out loud
+            "--allow-private-network",
             env={"SCIMSERVER_WEBHOOK_MAX_ATTEMPTS": "1"},
         )
         match = re.search(r"Webhook (\S+) for tenant", added.stdout)

@@ -7,6 +7,7 @@ from typing import Any
 
 from scimserver.scim.sets import (
     ChangeFacts,
+    Envelope,
     jti_for,
     set_claims,
     value_at,
@@ -38,14 +39,14 @@ def facts(**overrides: Any) -> ChangeFacts:
 
 
 def claims(change: ChangeFacts, full: bool = False) -> dict[str, Any]:
-    return set_claims(change, ISS, "aud-1", "jti-1", WHEN, full)
+    return set_claims([change], Envelope(ISS, "aud-1", ISS), "jti-1", WHEN, full)
 
 
 def test_envelope_has_sub_id_txn_toe_and_no_sub_or_exp() -> None:
     found = claims(facts(type="user.deactivated"))
     assert found["iss"] == ISS and found["aud"] == "aud-1" and found["jti"] == "jti-1"
     assert found["iat"] == found["toe"] == 1767225600
-    assert found["txn"] == "req-7f3a"
+    assert found["txn"] == "c1"  # no server txn (logged before it existed): the change id
     assert found["sub_id"] == {
         "format": "scim",
         "uri": f"/Users/{USER_ID}",

@@ -18,6 +18,7 @@ from scimserver.store.db import normalise_url
 from scimserver.store.models import Subscription
 from scimserver.store.sealed import PREFIX, SecretKeyError, new_key
 
+ISSUER = "https://scim.test/scim/v2"
 STORED = (
     "SELECT value FROM server_keys UNION ALL SELECT private_pem FROM signing_keys "
     "UNION ALL SELECT secret FROM webhook_subscriptions"
@@ -35,13 +36,13 @@ def stored(url: str) -> list[str]:
 
 
 def built(url: str, key: str = "") -> Server:
-    return Server.build(Settings(database_url=url, secret_key=key))
+    return Server.build(Settings(database_url=url, secret_key=key, base_url=ISSUER))
 
 
 def with_secrets(server: Server) -> str:
     """Make every kind of stored secret; the webhook's, as shown once to the operator."""
-    server.set_issuer("https://scim.test/scim/v2")  # creates the SET signing key
     tenant = server.tenants().ensure("sealed")
+    server.set_issuer(tenant)  # creates the tenant's SET signing key
     _, secret = server.webhooks().add("https://hooks.example.com/scim", tenant, "json", None)
     return secret
 

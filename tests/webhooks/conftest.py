@@ -13,12 +13,18 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from scimserver.scim.targets import Reach
 from scimserver.service.delivery import Sender
 from scimserver.service.server import Server
 from scimserver.service.tokens import TenantService
 from scimserver.service.webhooks import SubscriptionInfo, WebhookService
 from scimserver.service.worker import Policy, Worker
 from tests.conftest import ScimClient, make_client
+
+LOCAL_RECEIVER = Reach(insecure_http=True, private_network=True)
+"""The test receivers listen on http://127.0.0.1: plain http on the loopback address,
+which a subscription reaches only when added with both allowances (--insecure-http
+--allow-private-network). The defaults stay https-only and public-only."""
 
 FAST = Policy(
     backoff_base=0.01,
@@ -38,9 +44,14 @@ class Hooks:
     added: list[str]
 
     def add(
-        self, url: str, events: list[str] | None = None, fmt: str = "json", full: bool = False
+        self,
+        url: str,
+        events: list[str] | None = None,
+        fmt: str = "json",
+        full: bool = False,
+        reach: Reach = LOCAL_RECEIVER,
     ) -> tuple[SubscriptionInfo, str]:
-        info, secret = self.service.add(url, self.tenant_id, fmt, events, full)
+        info, secret = self.service.add(url, self.tenant_id, fmt, events, full, reach)
         self.added.append(info.id)
         return info, secret
 

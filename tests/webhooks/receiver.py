@@ -29,8 +29,8 @@ class Received:
         return self.headers["webhook-id"]
 
 
-Script = Callable[[Received, int], "int | tuple[int, bytes]"]
-"""Given a request and how many requests came before it, the status (and body) to answer."""
+Script = Callable[[Received, int], "int | tuple[int, bytes] | tuple[int, bytes, dict[str, str]]"]
+"""Given a request and how many requests came before it, the status (body, headers) to answer."""
 
 
 class Receiver:
@@ -50,8 +50,10 @@ class Receiver:
                     count = len(receiver.requests)
                     receiver.requests.append(request)
                 answer = receiver.script(request, count)
-                status, body = answer if isinstance(answer, tuple) else (answer, b"")
+                status, body, *more = answer if isinstance(answer, tuple) else (answer, b"")
                 self.send_response(status)
+                for name, value in (more[0] if more else {}).items():
+                    self.send_header(name, value)
                 if body:
                     self.send_header("content-type", "application/json")
                     self.send_header("content-language", "en")

@@ -36,12 +36,40 @@ def test_webhook_commands(app: Flask) -> None:
             tenant,
             "--events",
             "user.deleted,user.deactivated",
-        ).stdout
-        secret = secret_in(added)
-        hook_id = added.split()[1]
-        listed = run(app, "webhook", "list", "--tenant", tenant).stdout
-        assert hook_id in listed and receiver.url in listed
-        assert "user.deactivated,user.deleted" in listed and "whsec_" not in listed
+            # The receiver listens on http://127.0.0.1: both allowances, said out loud.
+            "--insecure-http",
+            "--allow-private-network",
+        )
+        secret = secret_in(added.stdout)
+        hook_id = added.stdout.split()[1]
+        assert f"WARNING: webhook {hook_id} is insecure-http" in added.output
+        listing = run(app, "webhook", "list", "--tenant", tenant)
+        header, row = listing.stdout.splitlines()
+        assert header.split() == [
+            "ID",
+            "TENANT",
+            "FORMAT",
+            "EVENTS",
+            "STATE",
+            "LAG",
+            "ATTEMPTS",
+            "DEAD_LETTERS",
+            "FLAGS",
+            "URL",
+        ]
+        cells = row.split()
+        assert cells[0] == hook_id and cells[-1] == receiver.url
+        assert cells[3:9] == [
+            "user.deactivated,user.deleted",
+            "active",
+            "0",
+            "0/8",
+            "0",
+            "INSECURE-HTTP,PRIVATE-NETWORK",
+        ]
+        assert f"WARNING: webhook {hook_id} is insecure-http" in listing.stderr
+        assert f"WARNING: webhook {hook_id} may reach the private network" in listing.stderr
+        assert "whsec_" not in listing.output
         assert "Receiver answered HTTP 204" in run(app, "webhook", "test", hook_id).output
         (request,) = receiver.requests
         Webhook(secret).verify(request.body, request.headers)
@@ -70,8 +98,10 @@ def test_webhook_add_rejects_what_it_cannot_deliver(app: Flask) -> None:
         code=2,
     )
     assert "Unknown event type(s) user.exploded" in bad_event.output
-    assert "http(s)" in run(app, "webhook", "add", "ftp://x", "--tenant", tenant, code=2).output
-    assert "No tenant" in run(app, "webhook", "add", "http://x/", "--tenant", "nope", code=1).output
+    assert "https://" in run(app, "webhook", "add", "ftp://x", "--tenant", tenant, code=2).output
+    assert (
+        "No tenant" in run(app, "webhook", "add", "https://x/", "--tenant", "nope", code=1).output
+    )
 
 
 def test_audit_tells_who_deactivated_a_user_and_when(app: Flask) -> None:
@@ -110,3 +140,36 @@ def test_audit_tells_who_deactivated_a_user_and_when(app: Flask) -> None:
         "No history"
         in run(app, "audit", "--user", "nobody", "--tenant", scim.tenant, code=1).output
     )
+
+
+def test_webhook_add_refuses_targets_inside_the_network_and_credentials(app: Flask) -> None:
+    tenant = make_client(app).tenant
+    refused = {
+        "https://169.254.169.254/latest/meta-data/": "is a cloud metadata address",
+        "https://[fd00:ec2::254]/": "is a cloud metadata address",
+        "https://0x7f000001/hook": "is a loopback address",
+        "https://2130706433/hook": "is a loopback address",
+        "https://127.1/hook": "is a loopback address",
+        "https://[::ffff:127.0.0.1]/hook": "is an IPv6 form of a loopback address",
+        "https://localhost/hook": "(127.0.0.1) is a loopback address",  # resolved at add
+        "https://10.1.2.3/hook": "is a private address",
+        "https://[fe80::1]/hook": "is a link-local address",
+        "http://hooks.example.com/": "--insecure-http",
+        "https://ops:hunter2@hooks.example.com/": "must not carry credentials",
+    }
+    for url, reason in refused.items():
+        output = run(app, "webhook", "add", url, "--tenant", tenant, code=2).output
+        assert reason in output, (url, output)
+        assert "hunter2" not in output
+    assert run(app, "webhook", "list", "--tenant", tenant).stdout.splitlines()[1:] == []
+
+
+def test_the_worker_refuses_a_deadline_longer_than_its_lease(app: Flask) -> None:
+    env = {
+        "SCIMSERVER_DATABASE_URL": app.extensions["scimserver"].settings.database_url,
+        "SCIMSERVER_WEBHOOK_TIMEOUT_MS": "5000",
+        "SCIMSERVER_WEBHOOK_LEASE_SECONDS": "5",
+    }
+    result = CliRunner().invoke(main, ["worker"], env=env)
+    assert result.exit_code == 1
+    assert "SCIMSERVER_WEBHOOK_TIMEOUT_MS must be shorter than" in result.output

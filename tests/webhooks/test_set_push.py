@@ -11,7 +11,7 @@ from tests.webhooks.conftest import Hooks, drain
 from tests.webhooks.receiver import Received, Receiver
 
 P = "urn:ietf:params:scim:event:"
-ISS = "https://scim.test/scim/v2"
+ORIGIN = "https://scim.test"
 DEACTIVATE = {
     "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
     "Operations": [{"op": "replace", "path": "active", "value": False}],
@@ -23,12 +23,14 @@ def verify(hooks: Hooks, request: Received, audience: str) -> dict[str, Any]:
     assert request.headers["content-type"] == "application/secevent+jwt"
     assert request.headers["accept"] == "application/json"
     token = request.body.decode()
-    keys = jwt.PyJWKSet.from_dict(hooks.scim.client.get("/api/v1/jwks.json").get_json())
+    issuer = f"{ORIGIN}/api/v1/tenants/{hooks.tenant_id}"
+    jwks = hooks.scim.client.get(f"/api/v1/tenants/{hooks.tenant_id}/jwks.json").get_json()
+    keys = jwt.PyJWKSet.from_dict(jwks)
     header = jwt.get_unverified_header(token)
     assert header["typ"] == "secevent+jwt"
     key = next(k for k in keys.keys if k.key_id == header["kid"])
     claims: dict[str, Any] = jwt.decode(
-        token, key, algorithms=["ES256"], audience=audience, issuer=ISS
+        token, key, algorithms=["ES256"], audience=audience, issuer=issuer
     )
     return claims
 
@@ -55,7 +57,9 @@ def test_a_deactivation_is_pushed_as_a_signed_set(hooks: Hooks) -> None:
         "id": user["id"],
         "externalId": "g-1",
     }
-    assert claims["txn"] == "deprovision-7"
+    (change,) = [c for c in hooks.feed() if c["type"] == "user.deactivated"]
+    assert change["requestId"] == "deprovision-7"  # the client's id stays in the feed
+    assert claims["txn"] != "deprovision-7"  # the SET's txn is the server's own
     assert claims["events"] == {
         f"{P}prov:patch:notice": {"attributes": ["active"], "version": response.headers["ETag"]},
         f"{P}prov:deactivate": {},

@@ -41,13 +41,16 @@ def live_app(backend: str, tmp_path: Path) -> Iterator[tuple[Flask, str]]:
         close_app(app)
 
 
-def start_worker(url: str, log: Path) -> subprocess.Popen[bytes]:
+def start_worker(
+    url: str, log: Path, overrides: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith("SCIMSERVER_") and k not in {"PYTHONPATH", "VIRTUAL_ENV"}
     }
     env.update(WORKER_ENV, SCIMSERVER_DATABASE_URL=url)
+    env.update(overrides or {})
     with log.open("ab") as out:
         return subprocess.Popen(
             [str(default_executable()), "worker"],
