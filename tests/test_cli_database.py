@@ -5,6 +5,7 @@ run in the wrong folder), refused before anything is written."""
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -34,14 +35,20 @@ REFUSING = [
 
 @pytest.mark.parametrize("args", REFUSING, ids=[" ".join(a) for a in REFUSING])
 def test_commands_refuse_to_create_a_sqlite_database(
-    args: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    args: tuple[str, ...],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, list(args), env={"SCIMSERVER_DATABASE_URL": None})
+    with caplog.at_level(logging.INFO, logger="scimserver.worker"):
+        result = CliRunner().invoke(main, list(args), env={"SCIMSERVER_DATABASE_URL": None})
     assert result.exit_code == 1, result.output
-    named, refusal = result.stderr.strip().splitlines()
+    *named, refusal = result.stderr.strip().splitlines()
     path = tmp_path / "scimserver.db"
-    assert named == f"Database: sqlite:///{path}"
+    if args == ("worker",):  # the worker logs it (here to pytest's handler, not stderr)
+        named = [r.getMessage() for r in caplog.records if r.name == "scimserver.worker"]
+    assert named == [f"Database: sqlite:///{path}"]
     assert refusal.startswith(f"Error: no SQLite database at {path} ")
     assert "SCIMSERVER_DATABASE_URL is not set" in refusal and "scimserver db upgrade" in refusal
     assert list(tmp_path.iterdir()) == []  # nothing created: no database, WAL or lock
@@ -99,13 +106,17 @@ def test_the_worker_logs_in_the_configured_format_and_stops_clean(fmt: str, tmp_
     finally:
         worker.kill()
         worker.wait()
-    named, secrets, *logged = stderr_path.read_text().splitlines()
-    assert named == f"Database: sqlite:///{tmp_path / 'w.db'}"
-    assert secrets.startswith("Secrets: signing keys, webhook secrets and HMAC keys are stored")
+    logged = stderr_path.read_text().splitlines()
+    named = f"Database: sqlite:///{tmp_path / 'w.db'}"
+    clear = "Secrets: signing keys, webhook secrets and HMAC keys are stored in clear"
     if fmt == "json":
         entries = [json.loads(line) for line in logged]  # every line, Alembic's too
+        assert entries[0]["message"] == named
+        assert entries[1]["level"] == "WARNING" and entries[1]["message"].startswith(clear)
         worker_lines = [e["message"] for e in entries if e["logger"] == "scimserver.service.worker"]
         assert [m.split()[-1] for m in worker_lines] == ["started", "stopped"]
     else:
         assert not any(line.startswith("{") for line in logged)
+        assert logged[0].endswith(f" INFO scimserver.worker: {named}")
+        assert f" WARNING scimserver.worker: {clear}" in logged[1]
         assert logged[-1].endswith(" stopped") and " INFO scimserver.service.worker: " in logged[-1]

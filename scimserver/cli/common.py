@@ -28,16 +28,21 @@ def server(create: bool = False, secrets: bool = False) -> Server:
     keeps its secrets). A SQLite file that does not exist is refused unless ``create``:
     a command run in the wrong folder must not make an empty database of its own."""
     config = settings()
-    announce(config, create)
+    click.echo(database_line(config), err=True)
+    refuse_missing(config, create)
     if secrets:
         click.echo(secrets_note(config), err=True)
     return Server.build(config)
 
 
-def announce(config: Settings, create: bool) -> None:
-    """Say which database this command uses; refuse a missing SQLite file unless ``create``."""
+def database_line(config: Settings) -> str:
+    """``Database: <url>``, any password masked and a SQLite path made absolute."""
+    return f"Database: {describe(config.database_url)}"
+
+
+def refuse_missing(config: Settings, create: bool) -> None:
+    """A one-line failure for a SQLite file that does not exist, unless ``create``."""
     url = config.database_url
-    click.echo(f"Database: {describe(url)}", err=True)
     path = sqlite_path(url)
     if create or path is None or path.exists():
         return
