@@ -76,11 +76,23 @@ def test_commands_name_the_database_they_use(app: Flask) -> None:
     assert result.stderr.splitlines()[0] == f"Database: {describe(url)}"
 
 
-def test_a_password_in_the_url_is_masked() -> None:
-    url = "postgresql://scim:hunter2-secret@127.0.0.1:1/scimserver"
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "postgresql://scim:hunter2-secret@127.0.0.1:1/scimserver",
+            "postgresql://scim:***@127.0.0.1:1/scimserver",
+        ),
+        (
+            "postgresql://scim@127.0.0.1:1/scimserver?password=hunter2-secret&sslmode=disable",
+            "postgresql://scim@127.0.0.1:1/scimserver?password=***&sslmode=disable",
+        ),
+    ],
+)
+def test_a_password_in_the_url_is_masked(url: str, shown: str) -> None:
     result = CliRunner().invoke(main, ["tenant", "list"], env={"SCIMSERVER_DATABASE_URL": url})
     assert result.exit_code == 1
-    assert result.stderr.splitlines()[0] == "Database: postgresql://scim:***@127.0.0.1:1/scimserver"
+    assert result.stderr.splitlines()[0] == f"Database: {shown}"
     assert "hunter2" not in result.output
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 PRIVATE = 0o600
+_MASK = "MASKEDPASSWORD"  # rendered URL-quoted, "***" would come out as %2A%2A%2A
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -31,7 +32,9 @@ def describe(url: str) -> str:
     path = sqlite_path(url)
     if path is not None:
         target = target.set(database=str(path))
-    return target.render_as_string(hide_password=True)
+    if "password" in target.query:  # libpq also takes it as a parameter
+        target = target.update_query_dict({"password": _MASK})
+    return target.render_as_string(hide_password=True).replace(_MASK, "***")
 
 
 def create_private(url: str) -> None:
