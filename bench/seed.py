@@ -162,7 +162,7 @@ class Seeder:
 
     def _time(self, moment: datetime) -> Any:
         """A datetime as the store's dialect keeps it (SQLAlchemy's SQLite text format)."""
-        if self.db.is_sqlite:
+        if self.db.features.name == "sqlite":
             return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
         return moment
 
@@ -171,7 +171,7 @@ class Seeder:
         raw = self.db.engine.raw_connection()
         try:
             driver = raw.driver_connection
-            if self.db.is_sqlite:
+            if self.db.features.name == "sqlite":
                 driver.execute("BEGIN IMMEDIATE")
                 for table, rows in tables.items():
                     if rows:
@@ -200,7 +200,7 @@ class Seeder:
         that the first reads of freshly copied rows would otherwise write during the
         measurement (the machine under test may run with autovacuum off).
         """
-        if self.db.is_sqlite:
+        if self.db.features.name == "sqlite":
             return
         started = time.perf_counter()
         with self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

@@ -8,6 +8,7 @@ from flask import Flask, Response, request
 from prometheus_client import CollectorRegistry
 
 from scimserver.api.admin import build_admin_blueprint
+from scimserver.api.asynchronous import build_async_blueprint
 from scimserver.api.changes import build_changes_blueprint
 from scimserver.api.context import ACTIVITY, EXTENSION, request_id
 from scimserver.api.errors import register_error_handlers
@@ -44,10 +45,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     # One plain connection per request, for the token check and the reads that follow.
     app.before_request(server.db.hold)
     app.teardown_request(lambda _error: server.db.release())
+    # The asynchronous requests' runner: started in each process by its first request.
+    app.before_request(server.jobs().ensure_running)
     _observe(app, server)
     app.register_blueprint(build_blueprint(server.registry), url_prefix="/scim/v2")
     app.register_blueprint(build_changes_blueprint(), url_prefix="/api/v1")
     app.register_blueprint(build_events_blueprint(), url_prefix="/api/v1")
+    app.register_blueprint(build_async_blueprint(), url_prefix="/api/v1")
     app.register_blueprint(build_admin_blueprint(), url_prefix="/admin")
 
     @app.get("/healthz")

@@ -36,6 +36,11 @@ class Settings:
     threads: int = 32
     """Threads per gunicorn worker (gthread): a long-polling feed reader holds one. Each
     worker's database pool has a connection per thread, and two more."""
+    waits_per_worker: int = 0
+    """Long polls (feed ``wait``, RFC 8936 polls) one worker holds at once; 0: half of
+    ``threads``, so the other half always serves SCIM requests."""
+    waits_per_token: int = 4
+    """Long polls one token holds at once in one worker; beyond, 429 or an early answer."""
     pool_wait_ms: int = 5000
     """How long a request waits for a free database connection before it is answered 503
     (with Retry-After): only more threads than connections can make it wait."""
@@ -53,6 +58,9 @@ class Settings:
     """Wall-clock deadline of one webhook attempt (resolve, connect, send, read the answer)."""
     webhook_lease_seconds: int = 60
     """How long a worker owns a subscription without progress; must exceed the timeout."""
+    async_lease_seconds: int = 60
+    """How long a process owns an asynchronous request it runs; one whose process died
+    runs again after it. Must exceed the longest write."""
     webhook_concurrency: int = 4
     """Subscriptions one worker delivers at once: a slow receiver holds only its own."""
     worker_poll_ms: int = 1000

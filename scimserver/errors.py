@@ -11,6 +11,7 @@ ScimError
  ├── Gone (410)
  ├── PreconditionFailed (412), PayloadTooLarge (413), UnsupportedMediaType (415)
  ├── RateLimited (429)
+ │    └── TooManyWaits (429)
  ├── NotImplementedFeature (501)
  └── Unavailable (503)
       └── Busy (503, with Retry-After)
@@ -171,6 +172,12 @@ class RateLimited(ScimError):
     def __init__(self, retry_after: int, detail: str | None = None) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class TooManyWaits(RateLimited):
+    """A long poll over the waits a token (or a server process) may hold at once."""
+
+    default_detail = "Too many waiting requests; retry later."
 
 
 class UnsupportedMediaType(ScimError):

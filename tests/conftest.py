@@ -126,7 +126,10 @@ def close_app(application: Flask) -> None:
     recorder = application.extensions.get(ACTIVITY)
     if recorder is not None:
         recorder.close()
-    application.extensions["scimserver"].db.dispose()
+    server = application.extensions["scimserver"]
+    if server.async_service is not None:
+        server.async_service.stop()
+    server.db.dispose()
 
 
 class ScimClient:

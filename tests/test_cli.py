@@ -149,6 +149,10 @@ def test_token_list_filters_by_tenant_and_prints_json(env: dict[str, str]) -> No
     run(env, "token", "create", "--name", "b", "--tenant", "acme", "--create-tenant")
     table = run(env, "token", "list", "--tenant", "acme")
     assert table.splitlines()[0].split()[:3] == ["NAME", "PREFIX", "TENANT"]
+    assert table.splitlines()[0].endswith("REVOKED  ROTATION")  # every column labelled
+    run(env, "token", "rotate", "b", "--tenant", "acme")
+    rotating = run(env, "token", "list", "--tenant", "acme").splitlines()
+    assert rotating[1][rotating[0].index("ROTATION") :].startswith("old secret until ")
     assert [line.split()[0] for line in table.splitlines()[1:]] == ["b"]
     (only,) = json.loads(run(env, "token", "list", "--tenant", "acme", "--json"))
     assert only["name"] == "b" and only["tenant"] == "acme" and only["scope"] == "write"

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, request
 
+from scimserver.api.asynchronous import bulk_deferred
 from scimserver.api.context import base_url, principal, request_id, server
 from scimserver.api.json import json_response, read_json
 from scimserver.errors import PayloadTooLarge
@@ -37,13 +38,19 @@ def bulk() -> Response:
         raise PayloadTooLarge(
             f"The bulk request is larger than maxPayloadSize ({limits.max_payload_bytes} bytes)."
         ) from exc
+    deferred = bulk_deferred(body, _answer)
+    if deferred is not None:
+        return deferred
     who, base, txn = principal(), base_url(), request_id()
 
     def service_for(resource_type: ResourceType) -> ResourceService:
         return server().resources(resource_type, who.tenant_id, base, who.name, txn)
 
     service = BulkService(server().registry, service_for, limits)
-    result = service.run(body)
+    return _answer(service.run(body))
+
+
+def _answer(result: dict[str, Any]) -> Response:
     g.activity_detail = _failures(result["Operations"])
     return json_response(result)
 

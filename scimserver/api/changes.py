@@ -2,7 +2,9 @@
 
 ``GET /api/v1/changes?after=<cursor>&limit=<1..1000>&wait=<0..30>`` answers
 ``{"changes": [...], "next": "<cursor>"}`` in ``seq`` order; with ``wait`` an empty
-answer is held until a change commits. ``GET /api/v1/changes/head`` gives the cursor of
+answer is held until a change commits — or, when the token or the worker already holds
+as many waits as it may (service/waits.py), answered at once with 429 and
+``Retry-After``. ``GET /api/v1/changes/head`` gives the cursor of
 the newest change, to follow the feed from after reading a snapshot of the resources.
 """
 
@@ -38,7 +40,8 @@ def changes() -> Response:
     if limit != int(limit):
         raise InvalidValue("limit must be an integer.")
     wait = _number("wait", 0, 0, MAX_WAIT)
-    page = server().feed(principal().tenant_id).read(after, int(limit), wait)
+    reader = principal()
+    page = server().feed(reader.tenant_id).read(after, int(limit), wait, reader.token_id)
     return json_response({"changes": page.changes, "next": page.next})
 
 

@@ -9,13 +9,17 @@ unexpected error's traceback; everything else is INFO.
 The activity record (for the admin console) adds what the request was about: the
 resource type and id (from the route, or the Location of a created resource), the
 userName or displayName the service noted, and the SCIM error's scimType and detail.
-It is kept for authenticated SCIM requests only, and only queued here: a thread writes
-it (service/recorder.py).
+It is kept for authenticated SCIM requests, and only queued here: a thread writes it
+(service/recorder.py). A SCIM or API request refused with 401 is recorded without a
+tenant, with the client's address, its User-Agent's product token and the public prefix
+of the token it tried (``scim_<prefix>_``) — never more of the Authorization header — so
+that an admin of every connection sees a wrongly pasted token.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from flask import Flask, Response, g, request
@@ -23,7 +27,11 @@ from flask import Flask, Response, g, request
 from scimserver.api.context import request_id
 from scimserver.api.metrics import RequestMetrics, Seen
 from scimserver.errors import Busy, ScimError
-from scimserver.service.observed import collect_normalisations, collect_subjects
+from scimserver.service.observed import (
+    collect_ignored,
+    collect_normalisations,
+    collect_subjects,
+)
 from scimserver.service.recorder import Activity, ActivityRecorder
 
 log = logging.getLogger("scimserver.request")
@@ -33,6 +41,9 @@ SCIM_PREFIX = "/scim/v2/"
 BULK_ENDPOINT = "scim.bulk"
 PROBES = frozenset({"/healthz", "/readyz"})
 """Probed every few seconds by orchestrators: a healthy answer is counted, not logged."""
+API_PREFIX = "/api/v1/"
+_TOKEN_PREFIX = re.compile(r"\s*bearer\s+scim_([0-9a-f]{12})_", re.IGNORECASE)
+"""The public prefix of a token of this server's shape (service/tokens.py)."""
 
 
 def observe_requests(
@@ -46,6 +57,7 @@ def observe_requests(
         g.normalisations = collect_normalisations()
         if recorder is not None:
             g.subjects = collect_subjects()
+            g.ignored = collect_ignored()
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -54,8 +66,12 @@ def observe_requests(
         agent = _user_agent()
         _log(seen, agent)
         tenant = seen.tenant
-        if recorder is not None and tenant is not None and request.path.startswith(SCIM_PREFIX):
+        if recorder is None:
+            return response
+        if tenant is not None and request.path.startswith(SCIM_PREFIX):
             recorder.record(_activity(seen, tenant, agent, response))
+        elif seen.status == 401 and request.path.startswith((SCIM_PREFIX, API_PREFIX)):
+            recorder.record(_refused(seen, agent))
         return response
 
 
@@ -129,4 +145,25 @@ def _activity(seen: Seen, tenant_id: int, user_agent: str | None, response: Resp
         normalisations=tuple(seen.normalisations),
         scim_type=error.scim_type if error is not None else None,
         detail=error.detail if error is not None else g.get("activity_detail"),
+        ignored=tuple(g.get("ignored", ())),
+    )
+
+
+def _refused(seen: Seen, user_agent: str | None) -> Activity:
+    """A 401's record: no tenant, and of the token only its public prefix."""
+    tried = _TOKEN_PREFIX.match(request.headers.get("Authorization", ""))
+    error: ScimError | None = g.get("scim_error")
+    return Activity(
+        tenant_id=None,
+        at=time.time(),
+        request_id=request_id(),
+        client=ANONYMOUS,
+        method=seen.method,
+        path=seen.path,
+        status=seen.status,
+        duration_ms=round(seen.seconds * 1000, 2),
+        user_agent=user_agent,
+        detail=error.detail if error is not None else None,
+        address=request.remote_addr,
+        token_prefix=tried.group(1).lower() if tried else None,
     )

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from scimserver.api import params
+from scimserver.api.asynchronous import respond_async, written_answer
 from scimserver.api.auth import authenticate
 from scimserver.api.bulk import register_bulk
 from scimserver.api.context import base_url, principal, request_id, server
@@ -63,6 +64,7 @@ def search_resources(type_id: str) -> Response:
     )
 
 
+@respond_async("POST", written_answer(201, _written))
 def create_resource(type_id: str) -> Response:
     rt = _resource_type(type_id)
     written = _service(type_id).create(read_json(request), params.projection(rt, request.args))
@@ -83,6 +85,7 @@ def get_resource(type_id: str, resource_id: str) -> Response:
     return document_response(resource, 200, headers)
 
 
+@respond_async("PUT", written_answer(200, _written))
 def replace_resource(type_id: str, resource_id: str) -> Response:
     rt = _resource_type(type_id)
     written = _service(type_id).replace(
@@ -94,6 +97,7 @@ def replace_resource(type_id: str, resource_id: str) -> Response:
     return _written(written, 200)
 
 
+@respond_async("PATCH", written_answer(200, _written))
 def patch_resource(type_id: str, resource_id: str) -> Response:
     rt = _resource_type(type_id)
     service = _service(type_id)
@@ -107,6 +111,7 @@ def patch_resource(type_id: str, resource_id: str) -> Response:
     return _written(written, 200)
 
 
+@respond_async("DELETE", written_answer(204, _written))
 def delete_resource(type_id: str, resource_id: str) -> Response:
     _service(type_id).delete(resource_id, request.headers.get("If-Match"))
     return Response(status=204)

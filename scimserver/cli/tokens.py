@@ -7,7 +7,13 @@ import dataclasses
 import click
 
 from scimserver.cli.common import echo_json, print_secret, server, table, when
-from scimserver.service.tokens import TokenError, TokenInfo, UnknownTenant, parse_overlap
+from scimserver.service.tokens import (
+    DEFAULT_OVERLAP,
+    TokenError,
+    TokenInfo,
+    UnknownTenant,
+    parse_overlap,
+)
 
 TENANT_HELP = "Tenant the token acts in (default: SCIMSERVER_DEFAULT_TENANT)."
 
@@ -62,7 +68,7 @@ def token_list(tenant: str | None, as_json: bool) -> None:
         echo_json([dataclasses.asdict(t) for t in tokens])
         return
     header = ("NAME", "PREFIX", "TENANT", "SCOPE", "CREATED", "EXPIRES", "LAST USED", "REVOKED")
-    table([(*header, ""), *(_row(t) for t in tokens)])
+    table([(*header, "ROTATION"), *(_row(t) for t in tokens)])
 
 
 @token.command("revoke")
@@ -80,7 +86,7 @@ def token_revoke(name_or_prefix: str, tenant: str | None) -> None:
 @click.option("--tenant", help=TENANT_HELP)
 @click.option(
     "--overlap",
-    default="7d",
+    default=DEFAULT_OVERLAP,
     show_default=True,
     help="How long the old secret keeps working (0: it stops at once).",
 )

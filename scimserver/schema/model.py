@@ -12,6 +12,8 @@ CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 STRING_TYPES = frozenset({"string", "reference", "binary"})
+_NAMING = ("userName", "displayName")
+_MEMBERSHIP = frozenset({"members", "groups"})
 
 
 @dataclass(frozen=True)
@@ -254,6 +256,51 @@ class ResourceType:
     @property
     def schemas(self) -> tuple[Schema, ...]:
         return (self.schema, *(e.schema for e in self.extensions))
+
+    @cached_property
+    def has_members(self) -> bool:
+        """Whether its core schema has ``members`` (multi-valued, each with a ``value``):
+        then its members live in the membership table, never in its document, whatever
+        the type is called."""
+        return self.in_memberships(self.schema.attribute("members"))
+
+    @cached_property
+    def has_groups(self) -> bool:
+        """Whether its core schema has ``groups``: the groups it is a member of, derived
+        from the membership table."""
+        return self.in_memberships(self.schema.attribute("groups"))
+
+    def in_memberships(self, attribute: Attribute | None, extension: bool = False) -> bool:
+        """Whether ``attribute`` (of the core schema unless ``extension``) is read from the
+        membership table, never stored in the document: ``members`` and ``groups``,
+        multi-valued, each element with a ``value``."""
+        return (
+            attribute is not None
+            and not extension
+            and attribute.name in _MEMBERSHIP
+            and attribute.multi_valued
+            and attribute.sub("value") is not None
+            and self.schema.attribute(attribute.name) is attribute
+        )
+
+    @cached_property
+    def naming(self) -> str | None:
+        """The attribute that names a resource of this type to a person: ``userName``
+        where the core schema has one, else ``displayName``, else none."""
+        for name in _NAMING:
+            if self.schema.attribute(name) is not None:
+                return name
+        return None
+
+    def name_of(self, document: Mapping[str, Any]) -> str | None:
+        """The value of :attr:`naming` in ``document``, if it is a string."""
+        value = document.get(self.naming) if self.naming else None
+        return value if isinstance(value, str) else None
+
+    def display_of(self, document: Mapping[str, Any]) -> str | None:
+        """What a member's ``display`` shows by default: ``displayName``, else the name."""
+        display = document.get("displayName")
+        return display if isinstance(display, str) and display else self.name_of(document)
 
     @cached_property
     def top_level(self) -> Mapping[str, Attribute]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,11 @@ class Registry:
 
     def resource_type(self, name: str) -> ResourceType | None:
         return next((r for r in self.resource_types if r.id.lower() == name.lower()), None)
+
+    @cached_property
+    def endpoints(self) -> dict[str, str]:
+        """Each resource type's endpoint by its id: where its resources live."""
+        return {r.id: r.endpoint for r in self.resource_types}
 
     def by_endpoint(self, endpoint: str) -> ResourceType | None:
         wanted = "/" + endpoint.strip("/").lower()

@@ -628,7 +628,7 @@ def _describes_one(found: Equalities) -> bool:
 
 def _is_members(resource_type: ResourceType, ref: AttrRef) -> bool:
     return (
-        resource_type.id == "Group"
+        resource_type.has_members
         and ref.schema is resource_type.schema
         and ref.attribute.name == "members"
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
+from scimserver.scim.asyncresp import ASYNC_COMPLETED, payload_of, subject_uri
 from scimserver.scim.changes import MEMBER_ADDED, MEMBER_REMOVED
 from scimserver.scim.versions import etag, timestamp
 
@@ -30,6 +31,7 @@ PUT_FULL = EVENT_PREFIX + "prov:put:full"
 DELETE = EVENT_PREFIX + "prov:delete"
 ACTIVATE = EVENT_PREFIX + "prov:activate"
 DEACTIVATE = EVENT_PREFIX + "prov:deactivate"
+ASYNC_RESPONSE = EVENT_PREFIX + "misc:asyncresp"
 EVENT_URIS = (
     CREATE_NOTICE,
     CREATE_FULL,
@@ -40,6 +42,7 @@ EVENT_URIS = (
     DELETE,
     ACTIVATE,
     DEACTIVATE,
+    ASYNC_RESPONSE,
 )
 """Every URI this server emits (advertised in ServiceProviderConfig ``securityEvents``)."""
 FULL_URIS = frozenset({CREATE_FULL, PATCH_FULL, PUT_FULL})
@@ -100,7 +103,11 @@ def resource_uri(resource_type: str, resource_id: str) -> str:
 
 
 def subject(change: ChangeFacts) -> dict[str, str]:
-    """``sub_id`` in the ``scim`` format (RFC 9967 §2.1)."""
+    """``sub_id`` in the ``scim`` format (RFC 9967 §2.1); an asynchronous request's
+    completion names the resource it wrote, or the endpoint a failed create was sent to."""
+    if change.type == ASYNC_COMPLETED:
+        named = {"format": "scim", "uri": subject_uri(change.data)}
+        return {**named, "id": change.resource_id} if change.resource_id else named
     found = {
         "format": "scim",
         "uri": resource_uri(change.resource_type, change.resource_id),
@@ -185,9 +192,12 @@ def events(unit: Sequence[ChangeFacts], full: bool, base_url: str) -> dict[str, 
 
     A create (with its members) is one ``prov:create``; an update is one ``prov:put``
     (by PUT) or ``prov:patch`` naming every changed attribute, ``members`` included;
-    a delete is a bare ``prov:delete``.
+    a delete is a bare ``prov:delete``; an asynchronous request's completion is a
+    ``misc:asyncresp``.
     """
     own = _own(unit)
+    if own and own[0].type == ASYNC_COMPLETED:  # its own txn: alone in its unit
+        return {ASYNC_RESPONSE: payload_of(own[0].data)}
     actions = [c.type.rsplit(".", 1)[-1] for c in own]
     if "deleted" in actions:
         return {DELETE: {}}
@@ -233,8 +243,7 @@ def _created(unit: Sequence[ChangeFacts], base_url: str) -> dict[str, Any]:
 def _update(
     unit: Sequence[ChangeFacts], attributes: list[str], full: bool, base_url: str
 ) -> dict[str, Any]:
-    own = _own(unit)
-    put = [c for c in own if c.operation == "PUT" and c.data is not None]
+    put = [c for c in unit if c.operation == "PUT" and c.data is not None]
     if put or (not full and unit[-1].operation == "PUT"):
         uri = PUT_FULL if full else PUT_NOTICE
         data: dict[str, Any] | None = (
@@ -260,6 +269,8 @@ def final_resource(change: ChangeFacts, base_url: str) -> dict[str, Any]:
     resource: dict[str, Any] = {"schemas": schemas} if schemas is not None else {}
     resource["id"] = change.resource_id
     resource.update(stored)
+    if "members" in stored:  # after a PUT that moved members: all of them, as stored
+        resource["members"] = [_reference(m["value"], m["type"]) for m in stored["members"]]
     meta: dict[str, Any] = {
         "resourceType": change.resource_type,
         "location": base_url.rstrip("/") + resource_uri(change.resource_type, change.resource_id),
@@ -295,8 +306,11 @@ def _operations(change: ChangeFacts) -> list[dict[str, Any]]:
 
 
 def _member(change: ChangeFacts) -> dict[str, str]:
-    member_id = change.member_id or ""
-    return {"value": member_id, "$ref": resource_uri(change.member_type or "User", member_id)}
+    return _reference(change.member_id or "", change.member_type or "User")
+
+
+def _reference(member_id: str, member_type: str) -> dict[str, str]:
+    return {"value": member_id, "$ref": resource_uri(member_type, member_id)}
 
 
 def value_at(document: Mapping[str, Any], path: str) -> Any:

@@ -24,12 +24,9 @@ from typing import Any
 from scimserver.schema.datatypes import is_unassigned, parse_datetime
 from scimserver.schema.model import (
     COMMON,
-    CORE_GROUP,
-    CORE_USER,
     Attribute,
     AttrRef,
     ResourceType,
-    Schema,
 )
 
 STR_KEY_LENGTH = 128
@@ -37,9 +34,6 @@ STR_KEY_LENGTH = 128
 
 SCHEMAS = "schemas"
 """The pseudo-attribute listing a resource's schema URNs, filterable as RFC 7644 Figure 2 shows."""
-
-MEMBERSHIP_ATTRIBUTES = frozenset({(CORE_GROUP, "members"), (CORE_USER, "groups")})
-"""(schema URN, attribute) pairs stored in the membership table, never in the document."""
 
 Typed = str | float | datetime | bool
 """A normalised, comparable leaf value."""
@@ -192,12 +186,8 @@ def _indexed_refs(resource_type: ResourceType) -> Iterator[AttrRef]:
     for schema in resource_type.schemas:
         extension = schema is not resource_type.schema
         for attr in schema.attributes:
-            if _indexed(schema, attr):
+            if attr.returned != "never" and not resource_type.in_memberships(attr, extension):
                 yield AttrRef(schema, attr, _extension=extension)
-
-
-def _indexed(schema: Schema, attr: Attribute) -> bool:
-    return attr.returned != "never" and (schema.id, attr.name) not in MEMBERSHIP_ATTRIBUTES
 
 
 def _rows(ref: AttrRef, document: Mapping[str, Any]) -> Iterator[IndexedValue]:

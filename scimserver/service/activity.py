@@ -53,6 +53,24 @@ class RequestView:
     normalisations: tuple[str, ...]
     scim_type: str | None
     detail: str | None
+    ignored: tuple[str, ...]
+    """Attributes the request carried that no schema declares (dropped)."""
+
+
+@dataclass(frozen=True)
+class RefusedView:
+    """A request refused with 401; ``connection`` and ``token`` name the token whose
+    prefix it tried, when one has it (for admins of every connection only)."""
+
+    at: datetime
+    address: str | None
+    user_agent: str | None
+    method: str
+    path: str
+    token_prefix: str | None
+    detail: str | None
+    connection: str | None
+    token: str | None
 
 
 @dataclass(frozen=True)
@@ -107,6 +125,25 @@ class ActivityService:
             )
             return [_view(r) for r in rows]
 
+    def refused(self, limit: int = 20) -> list[RefusedView]:
+        """The newest requests refused with 401, of every connection and none: only for
+        an admin who sees every connection."""
+        with self.db.read() as session:
+            return [
+                RefusedView(
+                    r.record.at,
+                    r.record.address,
+                    r.record.user_agent,
+                    r.record.method,
+                    r.record.path,
+                    r.record.token_prefix,
+                    r.record.detail,
+                    r.tenant,
+                    r.token,
+                )
+                for r in store.refused(session, limit)
+            ]
+
     def summary(self, tenant_id: int) -> ConnectionActivity:
         return self.summaries([tenant_id])[tenant_id]
 
@@ -158,4 +195,5 @@ def _view(row: RequestRecord) -> RequestView:
         normalisations=tuple(row.normalisations or ()),
         scim_type=row.scim_type,
         detail=row.detail,
+        ignored=tuple(row.ignored or ()),
     )

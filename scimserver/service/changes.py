@@ -9,10 +9,10 @@ from typing import Any
 from scimserver.errors import Gone, InvalidValue
 from scimserver.scim.changes import MEMBER_ADDED, MEMBER_REMOVED
 from scimserver.scim.versions import etag, now, timestamp
+from scimserver.service.waits import Waits
 from scimserver.store.changes import ChangeRepository
 from scimserver.store.db import Database
 from scimserver.store.models import Change
-from scimserver.store.watch import HeadWatcher
 
 MAX_LIMIT = 1000
 MAX_WAIT = 30.0
@@ -62,9 +62,9 @@ def parse_cursor(cursor: str | None) -> int | None:
 class ChangeFeed:
     """One tenant's change feed."""
 
-    def __init__(self, db: Database, watcher: HeadWatcher, tenant_id: int) -> None:
+    def __init__(self, db: Database, waits: Waits, tenant_id: int) -> None:
         self.db = db
-        self.watcher = watcher
+        self.waits = waits
         self.tenant_id = tenant_id
 
     def head(self) -> str:
@@ -72,12 +72,13 @@ class ChangeFeed:
         with self.db.read() as session:
             return str(ChangeRepository(session, self.tenant_id).position().head)
 
-    def read(self, after: int | None, limit: int, wait: float) -> FeedPage:
+    def read(self, after: int | None, limit: int, wait: float, token_id: int) -> FeedPage:
         """Up to ``limit`` changes after ``after`` (None: from the oldest kept); with
-        ``wait``, hold an empty answer until a change commits or ``wait`` seconds pass."""
+        ``wait``, hold an empty answer until a change commits or ``wait`` seconds pass
+        (:class:`TooManyWaits` at once if ``token_id`` or this process holds its cap)."""
         page = self._page(after, limit)
         seen = int(page.next)
-        if not page.changes and wait > 0 and self.watcher.wait(self.tenant_id, seen, wait):
+        if not page.changes and wait > 0 and self.waits.wait(token_id, self.tenant_id, seen, wait):
             page = self._page(seen, limit)
         return page
 

@@ -1,12 +1,14 @@
 """Turning a change into an HTTP request for a subscription, and judging the answer.
 
-A format (``Formatter``) renders a change as a ``Message`` and decides what a receiver's
-status means: delivered, retry later, or reject (park at once, retrying cannot help).
-``Sender`` POSTs a message within a wall-clock deadline per attempt, reads at most
-``MAX_ANSWER_BYTES`` of the answer, connects only to addresses the subscription may
-reach (``service.egress``), never follows a redirect, and reports the ``Result``; it
-never raises for a receiver's failure. The ``json`` format is the Standard Webhooks
-one; the RFC 8935 ``set`` format plugs in beside it as another ``Formatter``.
+A format (``Formatter``) splits a transaction's changes into units (one change each for
+``json``; one resource's changes for ``set``), renders a unit as a ``Message`` and
+decides what a receiver's status means: delivered, retry later, or reject (park at
+once, retrying cannot help). ``Sender`` POSTs a message within a wall-clock deadline
+per attempt, reads at most ``MAX_ANSWER_BYTES`` of the answer, connects only to
+addresses the subscription may reach (``service.egress``), never follows a redirect,
+and reports the ``Result``; it never raises for a receiver's failure. The ``json``
+format is the Standard Webhooks one; the RFC 8935 ``set`` format plugs in beside it as
+another ``Formatter``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import ssl
 import time
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
@@ -47,7 +50,7 @@ class Verdict(Enum):
 
 @dataclass(frozen=True)
 class Message:
-    """One POST: its id (the change id), headers and body."""
+    """One POST: its id (its first change's id), headers and body."""
 
     id: str
     headers: dict[str, str]
@@ -69,7 +72,12 @@ class Result:
 
 
 class Formatter(Protocol):
-    def render(self, subscription: Subscription, change: Change) -> Message: ...
+    def units(self, changes: Sequence[Change]) -> list[list[Change]]:
+        """The changes of one transaction, oldest first, split into what one message
+        each carries, in the order they go out."""
+        ...
+
+    def render(self, subscription: Subscription, unit: Sequence[Change]) -> Message: ...
 
     def test(self, subscription: Subscription) -> Message: ...
 
@@ -88,7 +96,11 @@ def signing_keys(subscription: Subscription) -> list[str]:
 class JsonFormatter:
     """Standard Webhooks: ``{"type", "timestamp", "data": <the feed's change JSON>}``."""
 
-    def render(self, subscription: Subscription, change: Change) -> Message:
+    def units(self, changes: Sequence[Change]) -> list[list[Change]]:
+        return [[change] for change in changes]  # one event per change: a public interface
+
+    def render(self, subscription: Subscription, unit: Sequence[Change]) -> Message:
+        (change,) = unit
         event = {"type": change.type, "timestamp": timestamp(change.time)}
         return self._message(subscription, change.id, {**event, "data": change_json(change)})
 

@@ -80,7 +80,7 @@ class DiscoveryService:
             },
         }
         if self.events is not None:
-            events = {"asyncRequest": "none", "eventUris": event_uris(self.events)}
+            events = {"asyncRequest": "request", "eventUris": event_uris(self.events)}
             config = {**config, "securityEvents": events}
         return config
 

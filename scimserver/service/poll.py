@@ -10,26 +10,30 @@ oldest first, and fills up to ``maxEvents`` with SETs for the changes after its
 cursor: one SET per resource per transaction, and no transaction split between
 polls (so a transaction touching more resources than ``maxEvents`` exceeds it).
 With nothing to send and ``returnImmediately`` false, the poll waits until
-the tenant's log grows or ``max_wait`` seconds pass.
+the tenant's log grows or ``max_wait`` seconds pass — unless the token or the process
+already holds as many waits as it may (service/waits.py): then it answers at once, as
+RFC 8936 §2.4 allows.
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from dataclasses import dataclass
 from itertools import islice
 
 from sqlalchemy.orm import Session
 
+from scimserver.errors import TooManyWaits
 from scimserver.scim.poll import PollRequest
 from scimserver.scim.sets import stream_audience, units
 from scimserver.scim.versions import now
 from scimserver.service.sets import SetIssuer
 from scimserver.service.tokens import Principal
+from scimserver.service.waits import Waits
 from scimserver.store.changes import ChangeRepository
 from scimserver.store.db import Database
 from scimserver.store.set_streams import ReceiverStream
-from scimserver.store.watch import HeadWatcher
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +66,14 @@ class SetPoller:
     def __init__(
         self,
         db: Database,
-        watcher: HeadWatcher,
+        waits: Waits,
         issuer: SetIssuer,
         receiver: Principal,
         full: bool = False,
         max_wait: float = MAX_WAIT,
     ) -> None:
         self.db = db
-        self.watcher = watcher
+        self.waits = waits
         self.issuer = issuer
         self.receiver = receiver
         self.full = full
@@ -92,7 +96,9 @@ class SetPoller:
     def poll(self, request: PollRequest) -> PollResult:
         cursor, available = self._settle(request)
         if not available and not request.return_immediately:
-            self.watcher.wait(self.receiver.tenant_id, cursor, self.max_wait)
+            receiver = self.receiver
+            with suppress(TooManyWaits):
+                self.waits.wait(receiver.token_id, receiver.tenant_id, cursor, self.max_wait)
         return self._collect(request.max_events)
 
     def _stream(self, session: Session) -> ReceiverStream:

@@ -42,17 +42,21 @@ from scimserver.store.db import Database
 
 log = logging.getLogger(__name__)
 HOUR = 3600
+MAX_IGNORED = 20
+"""Ignored attribute names a record keeps (the client chose them: bounded)."""
+MAX_NAME = 100
 
 
 @dataclass(slots=True)
 class Activity:
-    """One answered SCIM request of a tenant, as the web layer saw it.
+    """One answered SCIM request of a tenant, as the web layer saw it; without a tenant,
+    a request refused with 401 (written to refused_requests, see :meth:`refused_row`).
 
     Plain (not frozen) and timed by ``time.time()``: a frozen dataclass and a datetime
     cost several microseconds per request; converting happens in the writer thread.
     """
 
-    tenant_id: int
+    tenant_id: int | None
     at: float
     """Seconds since the epoch."""
     request_id: str
@@ -68,6 +72,12 @@ class Activity:
     normalisations: tuple[str, ...] = ()
     scim_type: str | None = None
     detail: str | None = None
+    ignored: tuple[str, ...] = ()
+    """Attributes the request carried that no schema declares."""
+    address: str | None = None
+    """The client's address: kept for refused requests only."""
+    token_prefix: str | None = None
+    """The public prefix of the token a refused request tried, never more of it."""
 
     def row(self) -> dict[str, Any]:
         """The request_log row, each text cut to its column's length."""
@@ -89,6 +99,20 @@ class Activity:
             "normalisations": list(self.normalisations),
             "scim_type": _cut(self.scim_type, 32),
             "detail": _cut(self.detail, 2000),
+            "ignored": [name[:MAX_NAME] for name in self.ignored[:MAX_IGNORED]] or None,
+        }
+
+    def refused_row(self) -> dict[str, Any]:
+        """The refused_requests row, each text cut to its column's length."""
+        return {
+            "at": moment(self.at),
+            "request_id": self.request_id[:64],
+            "address": _cut(self.address, 64),
+            "user_agent": _cut(self.user_agent, 64),
+            "method": self.method[:10],
+            "path": self.path[:512],
+            "token_prefix": _cut(self.token_prefix, 16),
+            "detail": _cut(self.detail, 200),
         }
 
 
@@ -224,11 +248,17 @@ class ActivityRecorder:
 
     def _write(self, batch: list[Activity]) -> int | None:
         """One transaction for the batch: how many were written, None to stop for now."""
-        rows, hours = [a.row() for a in batch], _hours(batch)  # before taking the write lock
+        # Rows are built before taking the write lock.
+        rows = [a.row() for a in batch if a.tenant_id is not None]
+        refused = [a.refused_row() for a in batch if a.tenant_id is None]
+        hours = _hours(batch)
         try:
             with self._database().write() as session:
-                store.append(session, rows)
-                store.add_hours(session, hours)
+                if rows:
+                    store.append(session, rows)
+                    store.add_hours(session, hours)
+                if refused:
+                    store.append_refused(session, refused)
         except IntegrityError:  # a tenant deleted since: its records go, the others stay
             return self._without_deleted_tenants(batch)
         except Exception as exc:  # a database error (or a bug) must never reach a request
@@ -236,18 +266,20 @@ class ActivityRecorder:
             return None
         self._held, self._failures = [], 0
         with self._lock:
-            self._tenants.update(a.tenant_id for a in batch)
+            self._tenants.update(a.tenant_id for a in batch if a.tenant_id is not None)
         return len(batch)
 
     def _without_deleted_tenants(self, batch: list[Activity]) -> int | None:
         """Keep only the batch's records of tenants that still exist (0 written so far)."""
         try:
             with self._database().read() as session:
-                live = store.live_tenants(session, (a.tenant_id for a in batch))
+                live = store.live_tenants(
+                    session, (a.tenant_id for a in batch if a.tenant_id is not None)
+                )
         except Exception as exc:  # as in _write
             self._failed(batch, exc)
             return None
-        kept = [a for a in batch if a.tenant_id in live]
+        kept = [a for a in batch if a.tenant_id is None or a.tenant_id in live]
         if len(kept) == len(batch):
             self._failed(batch, RuntimeError("integrity error, yet every tenant exists"))
             return None
@@ -282,6 +314,9 @@ class ActivityRecorder:
         db = self._database()
         try:
             gone = self._chunks(db, partial(store.prune_before, cutoff=cutoff, chunk=rules.chunk))
+            old = partial(store.prune_refused_before, cutoff=cutoff, chunk=rules.chunk)
+            excess = partial(store.prune_refused_beyond, keep=rules.max_rows, chunk=rules.chunk)
+            gone += self._chunks(db, old) + self._chunks(db, excess)
             with self._lock:
                 tenants = sorted(self._tenants)
             for tenant in tenants:
@@ -337,6 +372,8 @@ def _hours(batch: Iterable[Activity]) -> list[dict[str, Any]]:
     """The batch's counts per tenant and clock hour, for request_hours."""
     counts: dict[tuple[int, int], dict[str, Any]] = {}
     for a in batch:
+        if a.tenant_id is None:
+            continue
         key = (a.tenant_id, int(a.at) // HOUR * HOUR)
         row = counts.get(key)
         if row is None:

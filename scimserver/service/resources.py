@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sqlalchemy import Connection
+
 from scimserver.errors import (
     InvalidCount,
     InvalidValue,
@@ -25,9 +27,10 @@ from scimserver.scim.cursors import Cursor, CursorCodec, fingerprint
 from scimserver.scim.dialects import normalise_resource
 from scimserver.scim.filter import And, named_by, parse_filter, text_search
 from scimserver.scim.projection import ElementProjection, Projection, project, split
+from scimserver.scim.render import Groups, Links, MemberRow, Members
 from scimserver.scim.values import changed_values, index_values
-from scimserver.scim.versions import etag, matches_any, now, timestamp
-from scimserver.service.observed import note_normalisations, note_subject
+from scimserver.scim.versions import etag, matches_any, now
+from scimserver.service.observed import note_ignored, note_normalisations, note_subject
 from scimserver.service.passwords import hash_password
 from scimserver.service.retry import reading, retrying
 from scimserver.service.streamed import Document, HeldRead, Streamed
@@ -39,7 +42,6 @@ from scimserver.store.paging import Selection, selection
 from scimserver.store.repository import (
     Found,
     Lock,
-    MemberRow,
     MembershipRepository,
     NewMember,
     ResourceRepository,
@@ -56,8 +58,7 @@ EVERYTHING = Projection()
 """No attributes or excludedAttributes given: return the default set."""
 _NAMES = frozenset({"userName", "displayName"})
 """The attributes that name a resource to a person (noted for the activity log)."""
-_Rows = Mapping[str, list[MemberRow]]
-_Related = tuple[_Rows | None, _Rows | None]
+_Related = tuple[Members | None, Groups | None]
 """The member rows and the group rows (by resource id) a response shows; None: not shown."""
 
 STREAM_MEMBERS_ABOVE = 1_000
@@ -138,7 +139,7 @@ class ResourceService:
         resource_type: ResourceType,
         marshaller: Marshaller,
         tenant_id: int,
-        base_url: str,
+        links: Links,
         cursors: CursorCodec,
         page_size: tuple[int, int] = (100, 1000),
         client: str = "",
@@ -148,14 +149,14 @@ class ResourceService:
         self.type = resource_type
         self.marshaller = marshaller
         self.tenant_id = tenant_id
-        self.base_url = base_url.rstrip("/")
+        self.links = links
         self.cursors = cursors
         self.default_count, self.max_count = page_size
         self.client = client
         """The calling token's name, so logs say which IdP needed which dialect rule."""
         self.request_id = request_id
-        self.has_members = _is_group(resource_type)
-        self.has_groups = resource_type.schema.attribute("groups") is not None
+        self.has_members = resource_type.has_members
+        self.has_groups = resource_type.has_groups
         self.writes_alone = not (self.has_members or self._unique_checked())
         """Creates and updates skip the ORM session and the locked read (``store.single``):
         a type without members (they are written in the transaction) and no attribute but
@@ -170,7 +171,7 @@ class ResourceService:
             resource = self._repo(held.session).find(resource_id)
             if resource is None:
                 raise NotFound(f"{self.type.name} {resource_id} not found.")
-            note_subject(_named(resource.data))
+            note_subject(self.type.name_of(resource.data))
             return self._render(held, [resource], projection)[0]
 
     @reading
@@ -303,6 +304,8 @@ class ResourceService:
         values = self._values(document)
         kind = event_type(self.type.id, "created")
         paths = changed_paths(self.type, {}, document)
+        if password is not None:
+            paths = (*paths, PASSWORD)
         change = describe(resource, kind, attributes=paths, data=document)
         if self.writes_alone:
             with self.db.write_alone() as connection:
@@ -408,7 +411,7 @@ class ResourceService:
         except ScimError:
             return None
         if planned.diff is None:
-            note_subject(_named(seen.data))
+            note_subject(self.type.name_of(seen.data))
             shown: Resource | Found = seen
         else:
             shown = self._rewritten(seen, planned.diff)
@@ -446,25 +449,25 @@ class ResourceService:
         return resource
 
     def _early(self, resource_id: str, plan: Callable[[Found], _Planned]) -> _Planned | None:
-        """``plan`` worked out before the write transaction, or None.
+        """``plan`` worked out before the write transaction, where the database wants it
+        so (``Database.ahead``), or None.
 
-        On SQLite every writer waits for the one write lock, so the CPU work of an update
-        (applying the PATCH, validating, diffing, indexing, hashing) is done against the
-        version read here; the transaction uses it only if that version is still the one
-        it locks (:func:`_current`), else it plans again. A refusal is decided inside the
-        transaction, on the locked row. PostgreSQL locks rows, not the database: there
-        the plan is made in the transaction, without this extra read.
+        The CPU work of an update (applying the PATCH, validating, diffing, indexing,
+        hashing) is done against the version read here; the transaction uses it only if
+        that version is still the one it locks (:func:`_current`), else it plans again.
+        A refusal is decided inside the transaction, on the locked row.
         """
-        if not self.db.is_sqlite:
-            return None
-        with self.db.connect() as connection:
+
+        def ahead(connection: Connection) -> _Planned | None:
             seen = identified(connection, self.tenant_id, self.type.id, resource_id)
-        if seen is None:
-            return None
-        try:
-            return plan(seen)
-        except ScimError:
-            return None
+            if seen is None:
+                return None
+            try:
+                return plan(seen)
+            except ScimError:
+                return None
+
+        return self.db.ahead(ahead)
 
     def _replaced(
         self, resource: Resource | Found, document: dict[str, Any], password_hash: str | None
@@ -530,6 +533,7 @@ class ResourceService:
                 ", ".join(unknown),
                 extra={"client": self.client, "ignored": tuple(unknown)},
             )
+            note_ignored(unknown)
         return normalised
 
     def _log_normalisations(self, action: str, names: Sequence[str]) -> None:
@@ -562,7 +566,7 @@ class ResourceService:
         resource = repo.find(resource_id, lock=lock)
         if resource is None:
             raise NotFound(f"{self.type.name} {resource_id} not found.")
-        note_subject(_named(resource.data))
+        note_subject(self.type.name_of(resource.data))
         if if_match is not None and not matches_any(if_match, resource.version):
             raise PreconditionFailed(
                 f"If-Match {if_match} does not match the current version {etag(resource.version)}."
@@ -577,11 +581,10 @@ class ResourceService:
         self, resource: Resource, document: dict[str, Any], password_hash: str | None
     ) -> None:
         resource.data = document
-        note_subject(_named(document))
+        note_subject(self.type.name_of(document))
         user_name = document.get("userName")
         resource.user_name_key = user_name.casefold() if isinstance(user_name, str) else None
-        display = document.get("displayName") or user_name
-        resource.display_name = display if isinstance(display, str) else None
+        resource.display_name = self.type.display_of(document)
         if password_hash is not None:
             resource.password_hash = password_hash
 
@@ -661,7 +664,7 @@ class ResourceService:
         return changed
 
     def _location(self, resource_id: str) -> str:
-        return f"{self.base_url}{self.type.endpoint}/{resource_id}"
+        return self.links.location(self.type.id, resource_id)
 
     def _related_written(
         self, session: Session, resource: Resource, projection: Projection, new: bool = False
@@ -697,7 +700,7 @@ class ResourceService:
         session: Session,
         rows: Sequence[Resource | Found],
         projection: Projection,
-        members: _Rows | None = None,
+        members: Members | None = None,
     ) -> list[dict[str, Any]]:
         """The rows as returned, built in memory; ``members`` None: read them all here."""
         related = self._related(session, [r.id for r in rows], projection, members)
@@ -708,7 +711,7 @@ class ResourceService:
         session: Session,
         ids: Sequence[str],
         projection: Projection,
-        members: _Rows | None = None,
+        members: Members | None = None,
         in_groups: bool = True,
     ) -> _Related:
         """The member and group rows of ``ids`` that ``projection`` shows (None: not shown);
@@ -745,7 +748,7 @@ class ResourceService:
         self, memberships: MembershipRepository, group_id: str, element: ElementProjection
     ) -> Iterator[list[dict[str, Any]]]:
         for chunk in memberships.member_chunks(group_id, MEMBER_CHUNK):
-            yield [kept for row in chunk if (kept := element(self._member(row)))]
+            yield [kept for row in chunk if (kept := element(self.links.member(row)))]
 
     def _wants(self, projection: Projection, name: str) -> bool:
         ref = self.type.resolve(name)
@@ -754,43 +757,11 @@ class ResourceService:
     def _document(
         self,
         row: Resource | Found,
-        members: Mapping[str, list[MemberRow]] | None,
-        groups: Mapping[str, list[MemberRow]] | None,
+        members: Members | None,
+        groups: Groups | None,
         streams_members: bool = False,
     ) -> dict[str, Any]:
-        # As stored: project() leaves out what the client may not see (returned: never).
-        document: dict[str, Any] = {"schemas": None, "id": row.id, **row.data}
-        if streams_members:
-            document["members"] = []  # holds the place of the members streamed later
-        elif members is not None and members.get(row.id):
-            document["members"] = [self._member(m) for m in members[row.id]]
-        if groups is not None and groups.get(row.id):
-            document["groups"] = [self._group(g) for g in groups[row.id]]
-        document["meta"] = {
-            "resourceType": self.type.name,
-            "created": timestamp(row.created),
-            "lastModified": timestamp(row.last_modified),
-            "location": self._location(row.id),
-            "version": etag(row.version),
-        }
-        return document
-
-    def _member(self, row: MemberRow) -> dict[str, Any]:
-        member: dict[str, Any] = {"value": row.value, "type": row.type}
-        member["$ref"] = f"{self.base_url}/{row.type}s/{row.value}"
-        if row.display:
-            member["display"] = row.display
-        return member
-
-    def _group(self, row: MemberRow) -> dict[str, Any]:
-        group: dict[str, Any] = {
-            "value": row.value,
-            "$ref": f"{self.base_url}/Groups/{row.value}",
-            "type": "direct",
-        }
-        if row.display:
-            group["display"] = row.display
-        return group
+        return self.links.document(self.type, row, members, groups, streams_members)
 
 
 def _hashed(password: str | None) -> str | None:
@@ -809,13 +780,3 @@ def _total_from_page(start: int, count: int, returned: int) -> int | None:
     if returned >= count or (returned == 0 and start > 1):
         return None
     return start - 1 + returned
-
-
-def _named(document: Mapping[str, Any]) -> Any:
-    """The userName (Users) or displayName (Groups) that names the resource to a person."""
-    return document.get("userName") or document.get("displayName")
-
-
-def _is_group(resource_type: ResourceType) -> bool:
-    members = resource_type.schema.attribute("members")
-    return members is not None and members.multi_valued and members.sub("value") is not None

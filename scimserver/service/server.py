@@ -10,18 +10,22 @@ from scimserver.config import Settings
 from scimserver.schema import Registry, ResourceType, load_registry
 from scimserver.schema.marshal import Marshaller
 from scimserver.scim.cursors import CursorCodec
+from scimserver.scim.render import Links
 from scimserver.service.activity import ActivityService
 from scimserver.service.admins import AdminService
 from scimserver.service.audit import AuditService
+from scimserver.service.bulk import BulkLimits
 from scimserver.service.changes import ChangeFeed
 from scimserver.service.delivery import Formatter, JsonFormatter, Sender
 from scimserver.service.discovery import DiscoveryService, EventModes
+from scimserver.service.jobs import AsyncService
 from scimserver.service.poll import SetPoller
 from scimserver.service.ratelimit import RateLimiter
 from scimserver.service.resources import ResourceService
 from scimserver.service.set_push import SetFormatter
 from scimserver.service.sets import SetIssuer, SigningKeys
 from scimserver.service.tokens import Principal, TenantService, TokenService
+from scimserver.service.waits import Waits
 from scimserver.service.webhooks import WebhookService
 from scimserver.service.worker import Policy, Worker
 from scimserver.store import location, migrate, sealed
@@ -48,12 +52,13 @@ class Server:
     default_tenant_id: int
     cursors: CursorCodec
     marshallers: dict[str, Marshaller] = field(default_factory=dict)
-    watcher: HeadWatcher | None = None
+    waits: Waits | None = None
     signing_keys: SigningKeys | None = None
     limiter: RateLimiter | None = None
     admin_service: AdminService | None = None
     migrated: bool = False
     """The schema was found at the newest revision: it is not asked again (readiness)."""
+    async_service: AsyncService | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Server:
@@ -75,10 +80,14 @@ class Server:
             tenant_id,
             cursors,
             marshallers,
-            watcher=HeadWatcher(db),
             limiter=RateLimiter(db, settings.rate_limit, settings.rate_limit_window_seconds),
             migrated=settings.auto_migrate,
         )
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        """Each resource type's endpoint, by type id (``$ref`` and ``location``)."""
+        return self.registry.endpoints
 
     def resources(
         self,
@@ -87,13 +96,15 @@ class Server:
         base_url: str,
         client: str = "",
         request_id: str = "",
+        kind: type[ResourceService] = ResourceService,
     ) -> ResourceService:
-        return ResourceService(
+        """``kind``: the class to build, ``ResourceService`` or a subclass of it."""
+        return kind(
             self.db,
             resource_type,
             self.marshallers[resource_type.id],
             tenant_id,
-            base_url,
+            Links(base_url, self.endpoints),
             self.cursors,
             (self.settings.default_page_size, self.settings.max_page_size),
             client,
@@ -118,10 +129,13 @@ class Server:
         self.migrated = migrate.is_current(self.db)
         return self.migrated
 
+    def _waits(self) -> Waits:
+        waits = self.waits or Waits(HeadWatcher(self.db), *wait_caps(self.settings))
+        self.waits = waits
+        return waits
+
     def feed(self, tenant_id: int) -> ChangeFeed:
-        watcher = self.watcher or HeadWatcher(self.db)
-        self.watcher = watcher
-        return ChangeFeed(self.db, watcher, tenant_id)
+        return ChangeFeed(self.db, self._waits(), tenant_id)
 
     def keys(self) -> SigningKeys:
         """Every tenant's SET signing keys (built once: it caches the keys it loads)."""
@@ -141,8 +155,8 @@ class Server:
     def set_poller(self, receiver: Principal) -> SetPoller:
         """The RFC 8936 poll stream of one bearer token."""
         issuing = self.set_issuer(receiver.tenant_id)
-        watcher = self.feed(receiver.tenant_id).watcher
-        return SetPoller(self.db, watcher, issuing, receiver, self.settings.poll_full_events)
+        full = self.settings.poll_full_events
+        return SetPoller(self.db, self._waits(), issuing, receiver, full)
 
     def discovery(self, base_url: str, tenant_id: int | None = None) -> DiscoveryService:
         """Discovery as ``tenant_id`` sees it: ``securityEvents`` only once the tenant
@@ -205,6 +219,21 @@ class Server:
             )
         return Worker(self.db, self.formatters(), sender, policy)
 
+    def jobs(self) -> AsyncService:
+        """Asynchronous requests (built once: it owns this process's runner thread)."""
+        if self.async_service is None:
+            settings = self.settings
+            self.async_service = AsyncService(
+                self.db,
+                self.registry,
+                self.resources,
+                BulkLimits(settings.bulk_max_operations, settings.bulk_max_payload_bytes),
+                self.set_issuer,
+                settings.worker_poll_ms / 1000,
+                timedelta(seconds=settings.async_lease_seconds),
+            )
+        return self.async_service
+
     def admins(self) -> AdminService:
         """Console admins and their sessions (built once: it hashes a dummy password)."""
         service = self.admin_service or AdminService(self.db)
@@ -235,6 +264,13 @@ def secrets_note(settings: Settings) -> str:
         "Secrets: signing keys, webhook secrets and HMAC keys are stored in clear in the "
         "database; set SCIMSERVER_SECRET_KEY to encrypt them (docs/operations.md)."
     )
+
+
+def wait_caps(settings: Settings) -> tuple[int, int]:
+    """Waits (feed long-polls, SET polls) one worker process holds at most, in all and
+    per token: by default half its threads, and 4 per token."""
+    per_worker = settings.waits_per_worker or max(1, settings.threads // 2)
+    return per_worker, settings.waits_per_token
 
 
 def upgrade_database(settings: Settings) -> None:

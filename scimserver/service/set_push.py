@@ -1,9 +1,10 @@
 """The ``set`` webhook format: RFC 8935 push of signed Security Event Tokens.
 
-Each change is POSTed as one SET (``Content-Type: application/secevent+jwt``,
-``Accept: application/json``), signed with the tenant's ES256 key (published at
-``<iss>/jwks.json``), ``aud`` the subscription's URL, ``jti`` stable across retries
-of the same change to the same subscription. A 2xx (RFC 8935 says 202) is delivered;
+What one transaction did to one resource is POSTed as one SET (``scim.sets.units``, as
+over poll; ``Content-Type: application/secevent+jwt``, ``Accept: application/json``),
+signed with the tenant's ES256 key (published at ``<iss>/jwks.json``), ``aud`` the
+subscription's URL, ``jti`` stable across retries of the same SET to the same
+subscription. A 2xx (RFC 8935 says 202) is delivered;
 a 400 whose ``err`` says the SET itself is wrong (RFC 8935 §2.4: ``invalid_request``,
 ``invalid_key``, ``invalid_issuer``, ``invalid_audience``) is parked at once, since
 sending it again cannot help; anything else, ``access_denied`` and
@@ -13,8 +14,9 @@ sending it again cannot help; anything else, ``access_denied`` and
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from scimserver.scim import sets
 from scimserver.service.delivery import Message, Verdict
 from scimserver.service.sets import IssuerMissing, SetIssuer
 from scimserver.service.webhooks import WebhookError
@@ -32,11 +34,14 @@ class SetFormatter:
     def __init__(self, issuers: Callable[[int], SetIssuer]) -> None:
         self.issuers = issuers
 
-    def render(self, subscription: Subscription, change: Change) -> Message:
+    def units(self, changes: Sequence[Change]) -> list[list[Change]]:
+        return sets.units(changes)  # the grouping poll uses: one SET per resource per txn
+
+    def render(self, subscription: Subscription, unit: Sequence[Change]) -> Message:
         receiver = f"webhook:{subscription.id}"
         issuer = self.issuers(subscription.tenant_id)
-        _, token = issuer.encode([change], subscription.url, subscription.full, receiver)
-        return Message(change.id, _headers(), token.encode("ascii"))
+        _, token = issuer.encode(unit, subscription.url, subscription.full, receiver)
+        return Message(unit[0].id, _headers(), token.encode("ascii"))
 
     def test(self, subscription: Subscription) -> Message:
         try:

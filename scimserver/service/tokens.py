@@ -79,6 +79,11 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
 
 
+DEFAULT_OVERLAP = "7d"
+"""How long a rotated token's old secret keeps working unless told otherwise (CLI and
+console): time to paste the new one into the IdP, a weekend included."""
+
+
 def parse_overlap(text: str) -> timedelta:
     """A rotation's overlap: a duration, or ``0`` for none (the old secret ends at once)."""
     return timedelta(0) if text.strip() == "0" else parse_duration(text)

@@ -65,6 +65,13 @@ class DeliveryState:
     last_attempt: DeliveryAttempt | None
     dead_letters: list[DeadLetter]
 
+    @property
+    def due_at(self) -> datetime | None:
+        """When the worker tries next; None while nothing waits for it (or it is parked)."""
+        if self.lag == 0 or self.info.state != ACTIVE:
+            return None
+        return self.next_attempt_at
+
 
 def parse_events(text: str | None) -> list[str] | None:
     """``user.deactivated,user.deleted`` as a list; None (every type) when empty."""

@@ -1,8 +1,10 @@
 """The delivery worker: pushes each subscription's changes, in seq order, at least once.
 
 One loop: claim a due subscription (a lease, see ``store.webhooks``), deliver its next
-changes one at a time, release it. A change is settled in one transaction after the
-receiver answered: the attempt is recorded and, on a 2xx, the cursor moves past it. A
+changes one message at a time, release it. A message carries one unit of a transaction's
+changes (``json``: one change; ``set``: what the transaction did to one resource, see
+``Formatter.units``) and is settled in one transaction after the receiver answered: the
+attempt is recorded and, on a 2xx, the cursor moves past the unit. A
 failure leaves the cursor where it is and defers the subscription by an exponential
 backoff with full jitter, so its next change cannot overtake the failed one; after
 ``max_attempts`` failures (or a rejection) the change is parked in the dead-letter list
@@ -70,10 +72,18 @@ def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
 
 @dataclass
 class _Due:
-    """The change a subscription must deliver next, and its dead letter if redelivered."""
+    """What a subscription must deliver next: one message's changes (a unit), its dead
+    letter if redelivered, and where the cursor goes once it is handled."""
 
-    change: Change
+    unit: list[Change]
     letter: DeadLetter | None
+    through: int | None
+    """The cursor after this unit (None for a dead letter: the cursor stays)."""
+
+    @property
+    def change(self) -> Change:
+        """The change attempts and dead letters name: the unit's first."""
+        return self.unit[0]
 
 
 class Worker:
@@ -165,19 +175,26 @@ class Worker:
             log.error("webhook %s: no formatter for %r", subscription.id, subscription.format)
             return
         for _ in range(BATCH):
-            due = self._next(claimed)
-            if due is None:
+            dues = self._next(claimed, formatter)
+            if not dues:
                 return
-            message = formatter.render(subscription, due.change)
-            result = channel.send(subscription.url, message, formatter)
-            if not self._settle(claimed, due, result):
-                return
+            for due in dues:
+                message = formatter.render(subscription, due.unit)
+                result = channel.send(subscription.url, message, formatter)
+                if not self._settle(claimed, due, result):
+                    return
 
-    def _next(self, claimed: _Claimed) -> _Due | None:
-        """The queued dead letter with the lowest seq, else the next change past the cursor.
+    def _next(self, claimed: _Claimed, formatter: Formatter) -> list[_Due]:
+        """The queued dead letter with the lowest seq, else the units of the next
+        transaction past the cursor that are still to go out, in order.
 
-        With nothing left, the cursor jumps to the head read before the query: seq is
-        assigned in commit order, so no change at or below it can still appear.
+        The formatter splits a transaction into units (``set``: one per resource), and
+        the cursor moves to a unit's first change once it is handled, or past the
+        transaction after its last unit: so the units still due are those whose first
+        change lies past the cursor, and a transaction whose units all went out advances
+        the cursor past its remaining changes, sending nothing. With nothing left, the
+        cursor jumps to the head read before the query: seq is assigned in commit order,
+        so no change at or below it can still appear.
         """
         subscription = claimed.subscription
         with self.db.write() as session:
@@ -186,23 +203,37 @@ class Worker:
             while letter is not None:
                 change = repo.change(subscription.tenant_id, letter.change_seq)
                 if change is not None:
-                    return _Due(change, letter)
+                    units = formatter.units(repo.transaction(change, subscription.events))
+                    unit = next((u for u in units if u[0].seq == change.seq), [change])
+                    return [_Due(unit, letter, None)]
                 log.warning(
                     "webhook %s: seq %s is past retention", subscription.id, letter.change_seq
                 )
                 repo.discard(letter.id)
                 letter = repo.next_queued(subscription.id)
             head = repo.head(subscription.tenant_id)
-            found = repo.changes(
+            while found := repo.changes(
                 subscription.tenant_id, subscription.cursor, head, subscription.events, 1
-            )
-            if found:
-                return _Due(found[0], None)
-            if head > subscription.cursor and repo.fence(
-                subscription.id, claimed.owner, cursor=head
             ):
-                subscription.cursor = head
-            return None
+                changes = repo.transaction(found[0], subscription.events)
+                due = [u for u in formatter.units(changes) if u[0].seq > subscription.cursor]
+                if due:
+                    last = len(due) - 1
+                    ends = [u[0].seq for u in due[:last]] + [changes[-1].seq]
+                    return [_Due(u, None, end) for u, end in zip(due, ends, strict=True)]
+                if not self._advance(repo, claimed, changes[-1].seq):
+                    return []
+            if head > subscription.cursor:
+                self._advance(repo, claimed, head)
+            return []
+
+    @staticmethod
+    def _advance(repo: WebhookRepository, claimed: _Claimed, cursor: int) -> bool:
+        """Move the cursor (fenced on the lease); False when the lease is lost."""
+        if not repo.fence(claimed.subscription.id, claimed.owner, cursor=cursor):
+            return False
+        claimed.subscription.cursor = cursor
+        return True
 
     def _settle(self, claimed: _Claimed, due: _Due, result: Result) -> bool:
         """Record the attempt and move on (True), or defer the subscription (False)."""
@@ -238,8 +269,8 @@ class Worker:
             delay = backoff(attempts, self.policy.backoff_base, self.policy.backoff_cap, self.rng)
             return {"attempts": attempts, "next_attempt_at": moment + timedelta(seconds=delay)}
         values: dict[str, object] = {"attempts": 0, "lease_until": moment + self.policy.lease}
-        if due.letter is None:
-            values["cursor"] = due.change.seq
+        if due.through is not None:
+            values["cursor"] = due.through
         return values
 
     def _remember(self, subscription: Subscription, due: _Due, outcome: str) -> None:
@@ -247,8 +278,8 @@ class Worker:
             subscription.attempts += 1
             return
         subscription.attempts = 0
-        if due.letter is None:
-            subscription.cursor = due.change.seq
+        if due.through is not None:
+            subscription.cursor = due.through
 
     def _prune_when_due(self) -> None:
         if time.monotonic() - self._pruned_at < PRUNE_INTERVAL:

@@ -1,4 +1,5 @@
-"""The request activity tables: recent requests per tenant and their hourly counts."""
+"""The request activity tables: recent requests per tenant and their hourly counts, and
+the requests refused with 401 (which belong to no tenant)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,34 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, delete, func, insert, select, union
+from sqlalchemy import Select, bindparam, case, delete, func, insert, or_, select, union
 from sqlalchemy.orm import Session
 
 from scimserver.store.batch import InsertMany
 from scimserver.store.counters import Accumulate
-from scimserver.store.models import RequestHour, RequestRecord, Tenant
+from scimserver.store.models import RefusedRequest, RequestHour, RequestRecord, Tenant, Token
 
 _LOG = RequestRecord.metadata.tables[RequestRecord.__tablename__]
 _HOURS = RequestHour.metadata.tables[RequestHour.__tablename__]
+_REFUSED = RefusedRequest.metadata.tables[RefusedRequest.__tablename__]
+_APPEND_REFUSED = InsertMany(insert(_REFUSED), [c.name for c in _REFUSED.columns if c.name != "id"])
+_REFUSED_BEFORE = (
+    select(_REFUSED.c.id)
+    .where(_REFUSED.c.at < bindparam("cutoff"))
+    .order_by(_REFUSED.c.id)
+    .limit(bindparam("chunk"))
+)
+_PRUNE_REFUSED_OLD = delete(_REFUSED).where(_REFUSED.c.id.in_(_REFUSED_BEFORE.scalar_subquery()))
+_REFUSED_NEWEST_KEPT = (
+    select(_REFUSED.c.id).order_by(_REFUSED.c.id.desc()).offset(bindparam("keep")).limit(1)
+)
+_REFUSED_EXCESS = (
+    select(_REFUSED.c.id)
+    .where(_REFUSED.c.id <= bindparam("through"))
+    .order_by(_REFUSED.c.id)
+    .limit(bindparam("chunk"))
+)
+_PRUNE_REFUSED_EXCESS = delete(_REFUSED).where(_REFUSED.c.id.in_(_REFUSED_EXCESS.scalar_subquery()))
 _APPEND = InsertMany(insert(_LOG), [c.name for c in _LOG.columns if c.name != "id"])
 _ADD_HOURS = Accumulate(
     _HOURS,
@@ -167,6 +187,52 @@ def agents(session: Session, tenant_id: int, limit: int) -> list[tuple[str | Non
     """User-Agent product token and dialect rules of the tenant's newest ``limit`` records."""
     rows = session.execute(_AGENTS, {"tenant": tenant_id, "limit": limit})
     return [(agent, list(rules or ())) for agent, rules in rows]
+
+
+def append_refused(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert refused requests; each maps refused_requests' columns."""
+    _APPEND_REFUSED(session, rows)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A refused request, and the connection and token its prefix names, if any."""
+
+    record: RefusedRequest
+    tenant: str | None
+    token: str | None
+
+
+def refused(session: Session, limit: int) -> list[Refused]:
+    """The newest ``limit`` refused requests, each with the tenant and token whose
+    prefix (or, after a rotation, previous prefix) it tried; None when it names none."""
+    query = (
+        select(RefusedRequest, Tenant.name, Token.name)
+        .outerjoin(
+            Token,
+            or_(
+                Token.prefix == RefusedRequest.token_prefix,
+                Token.previous_prefix == RefusedRequest.token_prefix,
+            ),
+        )
+        .outerjoin(Tenant, Tenant.id == Token.tenant_id)
+        .order_by(RefusedRequest.id.desc())
+        .limit(limit)
+    )
+    return [Refused(record, tenant, token) for record, tenant, token in session.execute(query)]
+
+
+def prune_refused_before(session: Session, cutoff: datetime, chunk: int) -> int:
+    """Delete up to ``chunk`` of the oldest refused requests before ``cutoff``."""
+    return _deleted(session.execute(_PRUNE_REFUSED_OLD, {"cutoff": cutoff, "chunk": chunk}))
+
+
+def prune_refused_beyond(session: Session, keep: int, chunk: int) -> int:
+    """Delete up to ``chunk`` of the oldest refused requests beyond the newest ``keep``."""
+    through = session.execute(_REFUSED_NEWEST_KEPT, {"keep": keep}).scalar()
+    if through is None:
+        return 0
+    return _deleted(session.execute(_PRUNE_REFUSED_EXCESS, {"through": through, "chunk": chunk}))
 
 
 def _deleted(result: Any) -> int:

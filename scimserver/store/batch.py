@@ -27,17 +27,11 @@ from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlalchemy.types import TypeEngine
 
+from scimserver.store.features import features_of
 from scimserver.store.prepared import Prepared
 
 Executor = Session | Connection
 """Where a statement runs: an ORM session's transaction, or a Core connection's."""
-
-
-def dialect_of(executor: Executor) -> str:
-    """The name of the database ``executor`` talks to: "sqlite" or "postgresql"."""
-    if isinstance(executor, Connection):
-        return executor.dialect.name
-    return executor.get_bind().dialect.name
 
 
 def connection_of(executor: Executor) -> Connection:
@@ -88,7 +82,7 @@ class InsertMany:
     def __call__(self, executor: Executor, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
-        if dialect_of(executor) != "postgresql":
+        if not features_of(executor).json_recordsets:
             if self.cursor_insert is None:
                 executor.execute(self.plain, [dict(r) for r in rows])
             else:

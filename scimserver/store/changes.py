@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import takewhile
 from typing import Any
@@ -49,9 +49,10 @@ from sqlalchemy.orm import Session
 
 from scimserver.scim.changes import ChangeRecord
 from scimserver.scim.versions import now
-from scimserver.store.batch import Executor, InsertMany, dialect_of, dump_rows, json_rows
+from scimserver.store.batch import Executor, InsertMany, dump_rows, json_rows
 from scimserver.store.counters import Increment
-from scimserver.store.models import Change, FeedHead
+from scimserver.store.features import features_of
+from scimserver.store.models import Change, FeedHead, Membership
 
 _PENDING = "scim_changes"
 _ORIGIN = "scim_origin"
@@ -116,6 +117,8 @@ def append_pending(session: Session) -> int:
     if not pending:
         return 0
     session.flush()
+    if origin.operation == "PUT":
+        pending = _with_members(session, pending)
     by_tenant: dict[int, list[_Pending]] = {}
     for item in pending:
         by_tenant.setdefault(item.tenant_id, []).append(item)
@@ -123,6 +126,28 @@ def append_pending(session: Session) -> int:
     for tenant_id in sorted(by_tenant):
         _append(session, tenant_id, by_tenant[tenant_id], origin, txn)
     return len(pending)
+
+
+def _with_members(session: Session, pending: list[_Pending]) -> list[_Pending]:
+    """A PUT replaces a group's members, and its member changes say only who moved: so
+    the last change it logs for each group whose members moved carries the group's
+    document with all its members now (``data``: what a full ``prov:put`` SET shows)."""
+    moved = {item.record.resource_id for item in pending if item.record.member_id is not None}
+    last = {item.record.resource_id: i for i, item in enumerate(pending)}
+    found = list(pending)
+    for group_id in moved:
+        item = found[last[group_id]]
+        document = getattr(item.row, "data", None)
+        if not isinstance(document, dict):
+            continue
+        query = select(Membership.member_id, Membership.member_type).where(
+            Membership.group_id == group_id
+        )
+        rows = session.execute(query.order_by(Membership.member_id))
+        members = [{"value": member, "type": kind} for member, kind in rows]
+        data = {**document, "members": members}
+        found[last[group_id]] = replace(item, record=replace(item.record, data=data))
+    return found
 
 
 def new_txn() -> str:
@@ -139,6 +164,19 @@ def append_one(
     _append(connection, tenant_id, items, origin, new_txn())
 
 
+def append_with_txns(
+    executor: Executor,
+    tenant_id: int,
+    items: Sequence[tuple[ChangeRecord, int | None, str]],
+    origin: Origin,
+) -> None:
+    """Append each (change, version, txn), made now, with the ``txn`` it names: the last
+    statements of a transaction whose changes are not one write's (an asynchronous
+    request's completions, each carrying its client's ``Set-Txn``)."""
+    for change, version, txn in items:
+        _append(executor, tenant_id, [_Pending(tenant_id, change, version, now())], origin, txn)
+
+
 def one_appended(
     tenant_id: int, change: ChangeRecord, version: int, origin: Origin
 ) -> dict[str, Any]:
@@ -150,7 +188,7 @@ def _append(
     executor: Executor, tenant_id: int, items: Sequence[_Pending], origin: Origin, txn: str
 ) -> None:
     """The tenant's ``items`` numbered from its head on, and the head advanced past them."""
-    if dialect_of(executor) == "postgresql":  # seq = the advanced head - count + position
+    if features_of(executor).writes_with_cte:  # seq = the advanced head - count + position
         executor.execute(_ADVANCE_AND_INSERT, _appended(tenant_id, items, origin, txn))
         return
     last = _ADVANCE(executor, {"tenant": tenant_id, "count": len(items)})

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import Table, bindparam, func
 from sqlalchemy.dialects import postgresql, sqlite
 
-from scimserver.store.batch import Executor, connection_of, dialect_of
+from scimserver.store.batch import Executor, connection_of
+from scimserver.store.features import features_of
 from scimserver.store.prepared import Prepared
 
 
@@ -53,7 +54,7 @@ class Accumulate:
 
     def __call__(self, executor: Executor, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
-            statement = self.statements[dialect_of(executor)]
+            statement = self.statements[features_of(executor).name]
             executor.execute(statement, [dict(r) for r in rows])
 
 

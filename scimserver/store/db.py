@@ -7,9 +7,9 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext, suppress
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
@@ -22,12 +22,14 @@ from scimserver.errors import Busy, Conflict, ScimError, Unavailable
 from scimserver.store import changes
 from scimserver.store.batch import dump_json
 from scimserver.store.changes import Origin
+from scimserver.store.features import features_of
 from scimserver.store.models import Base
 from scimserver.store.prepared import driver_error, run_sql
 from scimserver.store.rounds import AfterCommits
 from scimserver.store.statistics import Statistics
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
@@ -270,25 +272,6 @@ _FRAME_BYTES = 4096 + 24
 _NOT_HELD: Any = object()  # this thread holds no connection (``Database.hold``)
 _BUSY = "scimserver_busy"
 """Key in a connection's ``info``: a transaction is open on it (nested uses get another)."""
-_MODES: dict[str, dict[str, tuple[dict[str, Any], dict[str, Any]]]] = {
-    # How a transaction of each kind begins on a plain connection, and how the connection is
-    # made plain again: (options to set, options to restore). SQLite says it with the BEGIN
-    # the ``begin`` event issues (``_begin_statement``); PostgreSQL with the isolation level
-    # (the plain connection is in autocommit, which is how its reads run).
-    "sqlite": {
-        "read": ({"scim_single": False}, {"scim_single": True}),
-        "snapshot": ({"scim_single": False}, {"scim_single": True}),
-        "write": (
-            {"scim_single": False, "scim_write": True},
-            {"scim_single": True, "scim_write": False},
-        ),
-    },
-    "postgresql": {
-        "read": ({}, {}),
-        "snapshot": ({"isolation_level": "REPEATABLE READ"}, {"isolation_level": "AUTOCOMMIT"}),
-        "write": ({"isolation_level": "READ COMMITTED"}, {"isolation_level": "AUTOCOMMIT"}),
-    },
-}
 
 
 class Database:
@@ -308,20 +291,14 @@ class Database:
     ) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(url, connections, wait)
-        self.is_sqlite = self.engine.dialect.name == "sqlite"
-        self._modes = _MODES["sqlite" if self.is_sqlite else "postgresql"]
-        # PostgreSQL reads run in autocommit: at READ COMMITTED each statement sees its own
-        # snapshot inside a transaction too, so BEGIN and COMMIT were two round trips bought
-        # nothing. SQLite keeps its (local, cheap) read transaction: one snapshot per read.
-        plain: dict[str, Any] = (
-            {"scim_single": True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}
-        )
-        self._plain = self.engine.execution_options(**plain)
+        self.features = features_of(self.engine)
+        self._plain = self.engine.execution_options(**self.features.plain)
         self._held = threading.local()
-        path = self.engine.url.database if self.is_sqlite else None
+        path = self.engine.url.database if self.features.one_writer else None
         self._queue = WriterQueue(path) if path and path != ":memory:" else None
         self._checkpointer = Checkpointer(path, self._queue) if path and self._queue else None
-        self._statistics = None if self.is_sqlite else Statistics(self.engine.url, _TABLES)
+        keeps = self.features.keeps_statistics
+        self._statistics = Statistics(self.engine.url, _TABLES) if keeps else None
 
     @contextmanager
     def read(self, snapshot: bool = False) -> Iterator[Session]:
@@ -359,7 +336,7 @@ class Database:
         committed at the end, on the write lock. Errors are raised as :meth:`write` raises
         them. Either way on the connection :meth:`connect` gives (a request's own)."""
         with self._lent() as connection, self._turn(), _translated(), _busy(connection):
-            if self.is_sqlite:
+            if self.features.one_writer:
                 with _immediate(connection):
                     yield connection
             else:
@@ -392,6 +369,16 @@ class Database:
         this thread's next use checks out another."""
         if getattr(self._held, "connection", None) is not None:
             self._held.connection = None
+
+    def ahead(self, plan: Callable[[Connection], T]) -> T | None:
+        """``plan`` run now, before a write's turn, where the database has one writer: there
+        every writer waits for the turn, so a write's CPU work is done before it (and
+        checked against the version it was made from once the turn comes). None where
+        rows are locked instead: the write plans in its transaction, without this read."""
+        if not self.features.one_writer:
+            return None
+        with self.connect() as connection:
+            return plan(connection)
 
     def _written(self) -> None:
         """Tell the keepers that run after writes (the WAL's checkpoints, statistics)."""
@@ -446,7 +433,7 @@ class Database:
         """An ORM session in a transaction of ``mode`` on the plain ``connection``."""
         if connection.in_transaction():
             connection.commit()  # SQLAlchemy's own bookkeeping: its statements stood alone
-        begin, restore = self._modes[mode]
+        begin, restore = self.features.transactions[mode]
         with _translated(), _busy(connection):
             if begin:
                 connection.execution_options(**begin)
@@ -461,7 +448,7 @@ class Database:
         self.engine.dispose()
 
 
-def _restore(connection: Connection, options: dict[str, Any]) -> None:
+def _restore(connection: Connection, options: Mapping[str, Any]) -> None:
     """Make ``connection`` plain again; one that cannot be is not used again."""
     if connection.invalidated or connection.closed:
         return

@@ -58,7 +58,7 @@ from scimserver.scim.filter import (
     ValuePath,
     compare_values,
 )
-from scimserver.scim.values import MEMBERSHIP_ATTRIBUTES, indexed_subs, typed
+from scimserver.scim.values import indexed_subs, typed
 from scimserver.store.models import STR_KEY_LENGTH, AttributeValue, Membership, Resource
 
 _ORDER: Mapping[str, Callable[[Any, Any], Any]] = {
@@ -125,10 +125,11 @@ def _column(ref: AttrRef) -> Any | None:
     return COLUMNS.get(ref.key)
 
 
-def _membership(ref: AttrRef) -> _Side | None:
-    if isinstance(ref, ElementRef) or ref.schema is None or ref.is_extension:
-        return None
-    if (ref.schema.id, ref.attribute.name) not in MEMBERSHIP_ATTRIBUTES:
+def _membership(ref: AttrRef, resource_type: ResourceType) -> _Side | None:
+    """The membership table's side ``ref`` reads (``members`` or ``groups``), if any."""
+    if isinstance(ref, ElementRef) or not resource_type.in_memberships(
+        ref.attribute, ref.is_extension
+    ):
         return None
     return MEMBERS if ref.attribute.name == "members" else GROUPS
 
@@ -240,8 +241,9 @@ _Element = _IndexElement | _MemberElement | None
 class _Compiler:
     """One ``_compile_<node>`` method per AST node; ``element`` is the enclosing value path."""
 
-    def __init__(self, tenant_id: int) -> None:
+    def __init__(self, tenant_id: int, resource_type: ResourceType) -> None:
         self.tenant_id = tenant_id
+        self.type = resource_type
 
     def compile(self, node: FilterNode, element: _Element) -> ColumnElement[bool]:
         match node:
@@ -277,7 +279,7 @@ class _Compiler:
         ref = node.ref
         if isinstance(element, _MemberElement):
             return self._member_present(element.side, ref)
-        side = _membership(ref)
+        side = _membership(ref, self.type)
         if side is not None:
             return self._member_exists(side, self._member_present(side, ref))
         if _column(ref) is not None:
@@ -286,7 +288,7 @@ class _Compiler:
         return self._index_exists(keys, element)
 
     def _compile_value_path(self, node: ValuePath) -> ColumnElement[bool]:
-        side = _membership(node.ref)
+        side = _membership(node.ref, self.type)
         if side is not None:
             return self._member_exists(side, self.compile(node.filter, _MemberElement(side)))
         return _owned(
@@ -300,7 +302,7 @@ class _Compiler:
         """``ref op raw`` for ``op`` other than ``ne``."""
         if isinstance(element, _MemberElement):
             return self._member_test(element.side, ref, op, raw)
-        side = _membership(ref)
+        side = _membership(ref, self.type)
         if side is not None:
             return self._member_exists(side, self._member_test(side, ref, op, raw))
         column = _column(ref)
@@ -378,7 +380,7 @@ def filter_clause(
     ``node`` carries attributes resolved against ``resource_type``, so the type itself
     is not consulted again.
     """
-    return _Compiler(tenant_id).compile(node, None)
+    return _Compiler(tenant_id, resource_type).compile(node, None)
 
 
 # --- Sorting ---------------------------------------------------------------------------
@@ -390,7 +392,7 @@ def sort_key(ref: AttrRef, resource_type: ResourceType) -> ColumnElement[Any]:
     Multi-valued attributes sort by their smallest value. Strings order by code point on
     both databases. Callers put ``key.is_(None)`` first so NULLs sort last when ascending.
     """
-    if isinstance(ref, ElementRef) or _membership(ref) is not None:
+    if isinstance(ref, ElementRef) or _membership(ref, resource_type) is not None:
         raise InvalidValue(f"Resources cannot be sorted by '{ref.dotted}'.")
     if ref.leaf.is_complex:
         sub = ref.attribute.sub("value")

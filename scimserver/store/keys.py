@@ -5,9 +5,9 @@ from __future__ import annotations
 import secrets
 
 from sqlalchemy import Text, column, select, table, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from scimserver.store.db import Database
+from scimserver.store.features import features_of
 from scimserver.store.models import Base, ServerKey
 from scimserver.store.sealed import Sealed, Sealer
 
@@ -15,10 +15,10 @@ from scimserver.store.sealed import Sealed, Sealer
 def server_key(db: Database, name: str) -> bytes:
     """The key called ``name``; the first caller creates it, racing callers agree on it."""
     with db.write() as session:
-        module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        upsert = features_of(session).upsert
         candidate = secrets.token_hex(32)
         session.execute(
-            module.insert(ServerKey).values(name=name, value=candidate).on_conflict_do_nothing()
+            upsert(ServerKey).values(name=name, value=candidate).on_conflict_do_nothing()
         )
         value = session.scalar(select(ServerKey.value).where(ServerKey.name == name))
     assert value is not None

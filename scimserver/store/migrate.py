@@ -39,16 +39,17 @@ def upgrade(db: Database, revision: str = "head") -> None:
     """Bring the database schema up to ``revision``, one process at a time."""
     config = _config()
     with _file_lock(db), db.engine.begin() as connection:
-        _advisory_lock(connection)
+        if db.features.advisory_locks:
+            _advisory_lock(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
 
 @contextmanager
 def _file_lock(db: Database) -> Iterator[None]:
-    """On a SQLite file, hold ``<database>-lock`` exclusively (released as the process
-    dies, too); elsewhere nothing."""
-    path = db.engine.url.database if db.is_sqlite else None
+    """Where writers queue on a file (SQLite), hold ``<database>-lock`` exclusively
+    (released as the process dies, too); elsewhere nothing."""
+    path = db.engine.url.database if db.features.one_writer else None
     if not path or path == ":memory:":
         yield
         return
@@ -65,9 +66,8 @@ def _file_lock(db: Database) -> Iterator[None]:
 
 
 def _advisory_lock(connection: Connection) -> None:
-    """On PostgreSQL, wait for the migration lock; the transaction's end releases it."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+    """Wait for the migration lock (PostgreSQL); the transaction's end releases it."""
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
 
 
 @functools.cache

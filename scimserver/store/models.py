@@ -407,6 +407,29 @@ class RequestRecord(Base):
     normalisations: Mapped[list[str] | None] = mapped_column(JSON)
     scim_type: Mapped[str | None] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(Text)
+    ignored: Mapped[list[str] | None] = mapped_column(JSON)
+    """Attributes the request carried that no schema declares (dropped, not stored)."""
+
+
+class RefusedRequest(Base):
+    """A request refused with 401: no tenant (its token named none), so only admins of
+    every connection see it. Of the token, only the public prefix tried, never more."""
+
+    __tablename__ = "refused_requests"
+    __table_args__ = (Index("ix_refused_requests_at", "at"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[datetime] = mapped_column(DateTime)
+    request_id: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(512))
+    token_prefix: Mapped[str | None] = mapped_column(String(16))
+    """The ``scim_<prefix>_`` part of a token of this server's shape, else None."""
+    detail: Mapped[str | None] = mapped_column(String(200))
 
 
 class RequestHour(Base):
@@ -480,3 +503,48 @@ class SignInFailure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AsyncJob(Base):
+    """A SCIM write accepted with ``Prefer: respond-async`` (RFC 9967 §2.5.1.1), kept until
+    it has run: its ``txn`` is the ``Set-Txn`` the client was given.
+
+    A runner owns a pending job while ``lease_owner`` is set and ``lease_until`` is ahead;
+    a job whose runner died is taken again once the lease has passed. ``start_seq`` is the
+    tenant's change-log head when the job was accepted: writes made for the job (their
+    ``request_id`` names the job) are looked for only after it. ``outcome`` holds the
+    ``misc:asyncresp`` payloads, and ``done_seq`` the seq of the last of their changes.
+    """
+
+    __tablename__ = "async_jobs"
+    __table_args__ = (
+        Index(
+            "ix_async_jobs_due",
+            "lease_until",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
+    )
+
+    txn: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    actor: Mapped[str] = mapped_column(String(100))
+    request_id: Mapped[str] = mapped_column(String(64))
+    """The accepting request's id, for logs."""
+    method: Mapped[str] = mapped_column(String(8))
+    """POST, PUT, PATCH, DELETE, or BULK."""
+    resource_type: Mapped[str | None] = mapped_column(String(64))
+    resource_id: Mapped[str | None] = mapped_column(String(36))
+    body: Mapped[Any] = mapped_column(JSON, nullable=True)
+    if_match: Mapped[str | None] = mapped_column(Text)
+    base_url: Mapped[str] = mapped_column(Text)
+    start_seq: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16))
+    """``pending`` until it has run, then ``done``."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    accepted: Mapped[datetime] = mapped_column(DateTime)
+    completed: Mapped[datetime | None] = mapped_column(DateTime)
+    outcome: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    done_seq: Mapped[int | None] = mapped_column(BigInteger)

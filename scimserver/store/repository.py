@@ -17,7 +17,9 @@ from sqlalchemy import (
     Integer,
     Result,
     Select,
+    String,
     Text,
+    Update,
     bindparam,
     cast,
     delete,
@@ -29,7 +31,6 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session as Session  # noqa: PLC0414 -- re-exported for services
 from sqlalchemy.orm import aliased
@@ -38,17 +39,18 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from scimserver.errors import Conflict, InvalidValue, Uniqueness
 from scimserver.scim.changes import MEMBER_ADDED, MEMBER_REMOVED, ChangeRecord, event_type
+from scimserver.scim.render import GroupRow, MemberRow
 from scimserver.scim.values import IndexedValue
 from scimserver.store import changes
 from scimserver.store.batch import (
     Executor,
     InsertMany,
     connection_of,
-    dialect_of,
     dump_json,
     dump_rows,
     insert_after,
 )
+from scimserver.store.features import BACKENDS, features_of
 from scimserver.store.models import STR_KEY_LENGTH, AttributeValue, Membership, Resource
 from scimserver.store.paging import CREATED, Position, Selection
 from scimserver.store.prepared import Prepared
@@ -183,7 +185,9 @@ def _listed(dialect: str) -> Select[Any]:
 
 _GROUPS_OF = {
     dialect: (
-        select(Membership.member_id, Membership.group_id, Resource.display_name)
+        select(
+            Membership.member_id, Membership.group_id, Resource.display_name, Resource.resource_type
+        )
         .join(Resource, Resource.id == Membership.group_id)
         .where(
             Membership.tenant_id == bindparam("tenant"),
@@ -197,8 +201,10 @@ _GROUP = aliased(Resource, name="grp")
 
 
 def _groups_column(json_array: Any, json_aggregate: Any) -> Any:
-    """The groups of the outer row's resource as one JSON array of [id, display] pairs."""
-    pairs = json_aggregate(json_array(Membership.group_id, _GROUP.display_name))
+    """The groups of the outer row's resource as one JSON array of [id, display, type]."""
+    pairs = json_aggregate(
+        json_array(Membership.group_id, _GROUP.display_name, _GROUP.resource_type)
+    )
     return type_coerce(
         select(pairs)
         .join(_GROUP, _GROUP.id == Membership.group_id)
@@ -232,6 +238,7 @@ _IDENTIFIED_WITH_GROUPS = _with_groups(_IDENTIFIED_SELECT)
 Lock = Literal["change", "delete"]
 _LOCKED = {"change": _FIND_FOR_CHANGE, "delete": _FIND_FOR_DELETE}
 _VALUES = AttributeValue.metadata.tables[AttributeValue.__tablename__]
+_MEMBERSHIPS = Membership.metadata.tables[Membership.__tablename__]
 _RESOURCES = Resource.metadata.tables[Resource.__tablename__]
 _TOUCH = (
     update(_RESOURCES)
@@ -240,11 +247,48 @@ _TOUCH = (
 )
 REWRITTEN = ("user_name_key", "display_name", "version", "last_modified", "data", "password_hash")
 """The columns an update writes back."""
-_REWRITE = (
-    update(_RESOURCES)
-    .where(_RESOURCES.c.id == bindparam("b_id"), _RESOURCES.c.version == bindparam("b_read"))
-    .values({name: bindparam(f"b_{name}") for name in REWRITTEN})
-)
+
+
+def _row_rewritten() -> Update:
+    """The resource row's UPDATE over its version ``b_read`` (a hash of None keeps the
+    stored one): every update of a resource, on every path, is this statement."""
+    row = _RESOURCES.c
+    changed: dict[str, Any] = {n: bindparam(f"b_{n}") for n in REWRITTEN if n != "password_hash"}
+    kept = func.coalesce(bindparam("b_password_hash", type_=String), row.password_hash)
+    return (
+        update(_RESOURCES)
+        .where(
+            row.id == bindparam("b_id"),
+            row.tenant_id == bindparam("b_tenant"),
+            row.resource_type == bindparam("b_type"),
+            row.version == bindparam("b_read"),
+        )
+        .values({**changed, "password_hash": kept})
+    )
+
+
+ROW_REWRITTEN = _row_rewritten()
+_ROW_REWRITE = Prepared(ROW_REWRITTEN)
+
+
+def rewrite_params(resource: Resource, read: int) -> dict[str, Any]:
+    """The parameters of :data:`ROW_REWRITTEN` writing ``resource`` over version ``read``."""
+    params: dict[str, Any] = {f"b_{name}": getattr(resource, name) for name in REWRITTEN}
+    return params | {
+        "b_id": resource.id,
+        "b_tenant": resource.tenant_id,
+        "b_type": resource.resource_type,
+        "b_read": read,
+    }
+
+
+def rewritten(connection: Connection, resource: Resource, read: int) -> bool:
+    """Write ``resource``'s row over its version ``read``; False, writing nothing, when
+    ``read`` is no longer the stored version. A unique clash is 409 uniqueness."""
+    with storing():
+        return _ROW_REWRITE.run(connection, rewrite_params(resource, read)) == 1
+
+
 _BUMP = (
     update(_RESOURCES)
     .where(_RESOURCES.c.id.in_(bindparam("ids", expanding=True)))
@@ -272,8 +316,7 @@ ROW_INSERTED = insert(_RESOURCES).values({c.key: bindparam(c.key) for c in _RESO
 """A resource row's INSERT, each column bound by its name."""
 _INSERT_RESOURCE = Prepared(ROW_INSERTED)
 _ADD_MEMBERS = {  # racing adds of the same member are fine
-    module.dialect.name: InsertMany(module.insert(Membership).on_conflict_do_nothing())
-    for module in (postgresql, sqlite)
+    f.name: InsertMany(f.upsert(_MEMBERSHIPS).on_conflict_do_nothing()) for f in BACKENDS.values()
 }
 _DELETE_VALUES = delete(_VALUES).where(
     _VALUES.c.resource_id == bindparam("b_resource"),
@@ -341,7 +384,7 @@ def inserted(
 ) -> None:
     """Insert a resource ``row`` and its value rows (:func:`value_rows`), as Core statements
     (no unit of work); on PostgreSQL as one. A unique clash is 409 uniqueness."""
-    if values and dialect_of(executor) == "postgresql":
+    if values and features_of(executor).writes_with_cte:
         with storing():
             executor.execute(_ADD_WITH_VALUES, {**row, "rows": dumped_values(values)})
         return
@@ -358,12 +401,12 @@ def reindexed(
 ) -> None:
     """Delete a resource's ``stale`` index rows and insert the ``fresh`` ones
     (:func:`reindexing`); on PostgreSQL as one statement."""
-    postgres = dialect_of(executor) == "postgresql"
+    in_one = features_of(executor).writes_with_cte
     gone = {"b_resource": resource_id, "b_keys": stale}
-    if stale and fresh and postgres:
+    if stale and fresh and in_one:
         executor.execute(_REPLACE_VALUES, {**gone, "rows": dumped_values(fresh)})
         return
-    if stale and postgres:
+    if stale and in_one:
         executor.execute(_DELETE_VALUES, gone)
     elif stale:
         keys = [{"resource": resource_id, "path": p, "ordinal": o} for p, o in stale]
@@ -412,14 +455,6 @@ def bump(session: Session, ids: Sequence[str], now: datetime) -> dict[str, int]:
     return versions
 
 
-class MemberRow(NamedTuple):
-    """One member of a group (or group of a member); a tuple, as cheap to make as a row."""
-
-    value: str
-    type: str
-    display: str | None
-
-
 class Found(NamedTuple):
     """A resource as a response shows it, read as plain columns (no ORM entity)."""
 
@@ -441,7 +476,7 @@ def identified(
 
 def named(
     connection: Connection, tenant_id: int, resource_type: str, key: str, with_groups: bool
-) -> tuple[Found, list[MemberRow] | None] | None:
+) -> tuple[Found, list[GroupRow] | None] | None:
     """The resource whose userName key is ``key`` (unique in its type), with its groups
     when ``with_groups``; None if there is none. One statement: its own snapshot, so it
     needs no transaction around it."""
@@ -451,7 +486,7 @@ def named(
 
 def identified_with_groups(
     connection: Connection, tenant_id: int, resource_type: str, resource_id: str, with_groups: bool
-) -> tuple[Found, list[MemberRow] | None] | None:
+) -> tuple[Found, list[GroupRow] | None] | None:
     """:func:`identified`, with the resource's groups when ``with_groups``."""
     params = {"tenant": tenant_id, "type": resource_type, "id": resource_id}
     return _found(connection, _IDENTIFIED, _IDENTIFIED_WITH_GROUPS, params, with_groups)
@@ -463,16 +498,15 @@ def _found(
     grouped: Mapping[str, Prepared],
     params: Mapping[str, Any],
     with_groups: bool,
-) -> tuple[Found, list[MemberRow] | None] | None:
+) -> tuple[Found, list[GroupRow] | None] | None:
     if not with_groups:
         row = plain.first(connection, params)
         return None if row is None else (Found(*row), None)
     row = grouped[connection.dialect.name].first(connection, params)
     if row is None:
         return None
-    *shown, pairs = row
-    groups = sorted(MemberRow(gid, "direct", display) for gid, display in pairs or ())
-    return Found(*shown), groups
+    *shown, triples = row
+    return Found(*shown), sorted(GroupRow(*triple) for triple in triples or ())
 
 
 class ResourceRepository:
@@ -564,18 +598,13 @@ class ResourceRepository:
         """The columns a write changes, as one UPDATE checked against the version read
         (what the ORM's unit of work would do, at a fraction of its cost)."""
         read = inspect(resource).attrs.version.history.deleted
-        params = {f"b_{name}": getattr(resource, name) for name in REWRITTEN}
-        params |= {"b_id": resource.id, "b_read": read[0] if read else resource.version}
-        with storing(), self.session.no_autoflush:
-            result = self.session.execute(_REWRITE, params)
-        if rowcount(result) != 1:
+        # On the session's connection, not through it: a flush would write the row too.
+        if not rewritten(
+            self.session.connection(), resource, read[0] if read else resource.version
+        ):
             raise _changed_underneath()
         for name in REWRITTEN:  # written: the session has nothing left to flush
-            set_committed_value(resource, name, params[f"b_{name}"])
-
-    @property
-    def _postgres(self) -> bool:
-        return self.session.get_bind().dialect.name == "postgresql"
+            set_committed_value(resource, name, getattr(resource, name))
 
     def value_taken(self, path: str, value: str, exclude_id: str | None) -> bool:
         """Whether another resource of this type already holds ``value`` at ``path``.
@@ -584,7 +613,7 @@ class ResourceRepository:
         advisory lock on its hash), so two writers cannot both find it free and both
         store it; SQLite's writers are serialised already.
         """
-        if self._postgres:
+        if features_of(self.session).advisory_locks:
             key = f"{self.tenant_id}\0{self.resource_type}\0{path}\0{value}".encode()
             digest = hashlib.blake2b(key, digest_size=8).digest()
             lock = int.from_bytes(digest, "big", signed=True)
@@ -708,13 +737,13 @@ class MembershipRepository:
                 return
             after = rows[-1][0]
 
-    def groups_of(self, member_ids: Sequence[str]) -> dict[str, list[MemberRow]]:
-        out: dict[str, list[MemberRow]] = {m: [] for m in member_ids}
+    def groups_of(self, member_ids: Sequence[str]) -> dict[str, list[GroupRow]]:
+        out: dict[str, list[GroupRow]] = {m: [] for m in member_ids}
         params = {"tenant": self.tenant_id, "ids": dump_json(list(member_ids))}
         connection = self.session.connection()
         rows = connection.execute(_GROUPS_OF[connection.dialect.name], params)  # Core rows
-        for member_id, group_id, display in rows:
-            out[member_id].append(MemberRow(group_id, "direct", display))
+        for member_id, group_id, display, group_type in rows:
+            out[member_id].append(GroupRow(group_id, display, group_type))
         return out
 
     def types_of(self, ids: Iterable[str]) -> dict[str, str]:
@@ -781,7 +810,7 @@ class MembershipRepository:
         bump(self.session, users, now)
 
     def _insert(self, rows: Sequence[dict[str, Any]]) -> None:
-        add = _ADD_MEMBERS[self.session.get_bind().dialect.name]
+        add = _ADD_MEMBERS[features_of(self.session).name]
         try:
             for start in range(0, len(rows), _CHUNK):
                 add(self.session, rows[start : start + _CHUNK])

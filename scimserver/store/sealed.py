@@ -90,7 +90,7 @@ class Sealed(TypeDecorator[str]):
 
     On SQLite, columns created as ``VARCHAR(n)`` keep that type (``sqlite_length``):
     SQLite never enforces a length, and rebuilding a table to change its type would
-    cascade-delete the rows that reference it (migration 0014).
+    cascade-delete the rows that reference it (migration 0016).
     """
 
     impl = Text

@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import delete, exists, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from scimserver.store.features import features_of
 from scimserver.store.models import SetDelivery, SetReceiver, Subscription
 
 SET_FORMAT = "set"
@@ -41,7 +41,7 @@ class ReceiverStream:
     def open(self, start: int, moment: datetime) -> tuple[int, str]:
         """The receiver's (cursor, stream id), locked until commit; a new receiver starts
         at ``start`` with a new random stream id."""
-        module = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
+        upsert = features_of(self.session).upsert
         values = {
             "token_id": self.token_id,
             "tenant_id": self.tenant_id,
@@ -49,7 +49,7 @@ class ReceiverStream:
             "cursor": start,
             "created": moment,
         }
-        self.session.execute(module.insert(SetReceiver).values(**values).on_conflict_do_nothing())
+        self.session.execute(upsert(SetReceiver).values(**values).on_conflict_do_nothing())
         query = (
             select(SetReceiver.cursor, SetReceiver.stream_id)
             .where(SetReceiver.token_id == self.token_id)

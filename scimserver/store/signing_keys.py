@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from scimserver.scim.versions import now
+from scimserver.store.features import features_of
 from scimserver.store.models import SigningKey, Tenant
 
 NewKey = Callable[[str], tuple[str, dict[str, Any]]]
@@ -57,7 +57,7 @@ class SigningKeyRepository:
         )
         kid = tenant_kid(self.tenant_id, alg, (count or 0) + 1)
         pem, jwk = make(kid)
-        module = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
+        upsert = features_of(self.session).upsert
         values = {
             "kid": kid,
             "tenant_id": self.tenant_id,
@@ -66,7 +66,7 @@ class SigningKeyRepository:
             "public_jwk": jwk,
             "created": now(),
         }
-        self.session.execute(module.insert(SigningKey).values(**values).on_conflict_do_nothing())
+        self.session.execute(upsert(SigningKey).values(**values).on_conflict_do_nothing())
         created = self.session.get(SigningKey, kid)
         assert created is not None
         return created

@@ -27,16 +27,11 @@ from sqlalchemy import (
     CTE,
     Connection,
     Insert,
-    String,
-    Update,
-    bindparam,
     delete,
-    func,
     insert,
     select,
     true,
     tuple_,
-    update,
 )
 
 from scimserver.scim.changes import ChangeRecord
@@ -44,23 +39,25 @@ from scimserver.scim.values import IndexedValue
 from scimserver.store import changes
 from scimserver.store.batch import dump_json, json_rows
 from scimserver.store.changes import Origin
+from scimserver.store.features import features_of
 from scimserver.store.models import AttributeValue, Resource
 from scimserver.store.prepared import Prepared
 from scimserver.store.repository import (
-    REWRITTEN,
     ROW_INSERTED,
+    ROW_REWRITTEN,
     VALUE_COLUMNS,
     dumped_values,
     inserted,
     reindexed,
     reindexing,
+    rewrite_params,
+    rewritten,
     storing,
     value_rows,
 )
 
 _RESOURCES = Resource.metadata.tables[Resource.__tablename__]
 _VALUES = AttributeValue.metadata.tables[AttributeValue.__tablename__]
-_SET = tuple(name for name in REWRITTEN if name != "password_hash")  # kept unless sent
 
 
 def _indexed(written: CTE) -> CTE:
@@ -75,26 +72,8 @@ def _added() -> Insert:
     return changes.appended_after(written).add_cte(_indexed(written))
 
 
-def _row_rewritten() -> Update:
-    """The resource row's UPDATE over its version ``b_read`` (a hash of None keeps the
-    stored one)."""
-    row = _RESOURCES.c
-    changed: dict[str, Any] = {name: bindparam(f"b_{name}") for name in _SET}
-    kept = func.coalesce(bindparam("b_password_hash", type_=String), row.password_hash)
-    return (
-        update(_RESOURCES)
-        .where(
-            row.id == bindparam("b_id"),
-            row.tenant_id == bindparam("b_tenant"),
-            row.resource_type == bindparam("b_type"),
-            row.version == bindparam("b_read"),
-        )
-        .values({**changed, "password_hash": kept})
-    )
-
-
 def _rewritten() -> Insert:
-    written = _ROW_REWRITTEN.returning(_RESOURCES.c.id).cte("written")
+    written = ROW_REWRITTEN.returning(_RESOURCES.c.id).cte("written")
     stale = json_rows(_VALUES, ("path", "ordinal"), "stale")
     gone = (
         delete(_VALUES)
@@ -107,8 +86,6 @@ def _rewritten() -> Insert:
     return changes.appended_after(written).add_cte(gone, _indexed(written))
 
 
-_ROW_REWRITTEN = _row_rewritten()
-_ROW_REWRITE = Prepared(_ROW_REWRITTEN)
 _ADD = Prepared(_added())
 _REWRITE = Prepared(_rewritten())
 
@@ -124,7 +101,7 @@ def add(
     row: dict[str, Any] = {c.key: getattr(resource, c.key) for c in _RESOURCES.columns}
     rows = value_rows(resource.tenant_id, resource.id, values)
     tenant, version = resource.tenant_id, resource.version
-    if connection.dialect.name == "postgresql":
+    if features_of(connection).writes_with_cte:
         row["values"] = dumped_values(rows)
         row |= changes.one_appended(tenant, change, version, origin)
         with storing():
@@ -147,24 +124,16 @@ def rewrite(
     (:func:`reindexing`) and log ``change``; False, with nothing written, when ``read``
     is no longer the stored version. A password hash of None keeps the stored one."""
     stale, fresh = reindexing(resource.tenant_id, resource.id, old, new)
-    params: dict[str, Any] = {f"b_{name}": getattr(resource, name) for name in _SET}
-    params |= {
-        "b_password_hash": resource.password_hash,
-        "b_id": resource.id,
-        "b_tenant": resource.tenant_id,
-        "b_type": resource.resource_type,
-        "b_read": read,
-    }
+    params = rewrite_params(resource, read)
     tenant, version = resource.tenant_id, resource.version
-    if connection.dialect.name == "postgresql":
+    if features_of(connection).writes_with_cte:
         params["stale"] = dump_json([{"path": path, "ordinal": ordinal} for path, ordinal in stale])
         params["values"] = dumped_values(fresh)
         params |= changes.one_appended(tenant, change, version, origin)
         with storing():
             return _REWRITE.run(connection, params) == 1
-    with storing():
-        if _ROW_REWRITE.run(connection, params) != 1:
-            return False
+    if not rewritten(connection, resource, read):
+        return False
     reindexed(connection, resource.id, stale, fresh)
     changes.append_one(connection, tenant, change, version, origin)
     return True

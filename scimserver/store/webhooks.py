@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from scimserver.store.features import features_of
 from scimserver.store.models import (
     Change,
     DeadLetter,
@@ -27,6 +28,8 @@ from scimserver.store.models import (
 )
 
 ACTIVE = "active"
+_NO_SEQ = 2**63 - 1
+"""Above every seq (BIGINT's largest value)."""
 
 _HEAD = select(FeedHead.seq).where(FeedHead.tenant_id == Subscription.tenant_id).scalar_subquery()
 _QUEUED = exists().where(DeadLetter.subscription_id == Subscription.id, DeadLetter.queued.is_(True))
@@ -85,7 +88,7 @@ class WebhookRepository:
             .order_by(Subscription.lease_until, Subscription.id)
             .limit(1)
         )
-        if self.session.get_bind().dialect.name == "postgresql":
+        if not features_of(self.session).one_writer:  # others' claims: skip, do not wait
             candidate = candidate.with_for_update(skip_locked=True)
         subscription_id = self.session.scalar(candidate)
         if subscription_id is None:
@@ -118,6 +121,41 @@ class WebhookRepository:
         if events is not None:
             query = query.where(Change.type.in_(list(events)))
         return list(self.session.scalars(query.order_by(Change.seq).limit(limit)))
+
+    def transaction(self, change: Change, events: Sequence[str] | None) -> list[Change]:
+        """The changes of ``change``'s write transaction, of the given types, oldest first.
+
+        A transaction's changes have consecutive seqs (``store.changes``): its bounds are
+        the nearest changes of another transaction on either side, found by the primary
+        key, so no index on ``txn`` is needed.
+        """
+        if change.txn is None:  # logged before transactions had ids: a change alone
+            return [change] if events is None or change.type in events else []
+        tenant = Change.tenant_id == change.tenant_id
+        other = Change.txn.is_distinct_from(change.txn)
+        before = (
+            select(Change.seq)
+            .where(tenant, Change.seq < change.seq, other)
+            .order_by(Change.seq.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        after = (
+            select(Change.seq)
+            .where(tenant, Change.seq > change.seq, other)
+            .order_by(Change.seq)
+            .limit(1)
+            .scalar_subquery()
+        )
+        query = select(Change).where(
+            tenant,
+            Change.seq > func.coalesce(before, 0),
+            Change.seq < func.coalesce(after, _NO_SEQ),
+            Change.txn == change.txn,
+        )
+        if events is not None:
+            query = query.where(Change.type.in_(list(events)))
+        return list(self.session.scalars(query.order_by(Change.seq)))
 
     def change(self, tenant_id: int, seq: int) -> Change | None:
         query = select(Change).where(Change.tenant_id == tenant_id, Change.seq == seq)

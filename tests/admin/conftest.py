@@ -31,6 +31,11 @@ def csrf_of(response: TestResponse) -> str:
     return str(found[-1])
 
 
+def html_of(response: TestResponse) -> str:
+    """The page's HTML without ``<wbr>`` (where a long value may wrap: no reader sees it)."""
+    return response.get_data(as_text=True).replace("<wbr>", "")
+
+
 def h1(response: TestResponse) -> list[str]:
     return [text.strip() for text in _H1.findall(response.get_data(as_text=True))]
 

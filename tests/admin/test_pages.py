@@ -12,7 +12,7 @@ from scimserver.api.context import ACTIVITY
 from scimserver.scim.targets import Reach
 from scimserver.scim.versions import now
 from scimserver.store.models import DeadLetter, Subscription
-from tests.admin.conftest import Console, h1, title, unique
+from tests.admin.conftest import Console, h1, html_of, title, unique
 from tests.conftest import ScimClient, make_client, statements_run
 
 SCIM_URL = "https://scim.test/scim/v2"
@@ -49,7 +49,7 @@ def scim_status(app: Flask, secret: str) -> int:
 def test_connections_list_shows_each_scim_base_url_with_a_copy_button(console: Console) -> None:
     name = new_connection(console)
     page = console.get("/admin/")
-    html = page.get_data(as_text=True)
+    html = html_of(page)
     assert h1(page) == ["Connections"] and title(page).startswith("Connections")
     assert f'<a href="/admin/connections/{name}">{name}</a>' in html
     assert f"<code data-scim-url>{SCIM_URL}</code>" in html
@@ -67,7 +67,7 @@ def test_connections_list_shows_each_scim_base_url_with_a_copy_button(console: C
 def test_connection_page_links_its_sections(console: Console) -> None:
     name = new_connection(console)
     page = console.get(f"/admin/connections/{name}")
-    html = page.get_data(as_text=True)
+    html = html_of(page)
     assert page.status_code == 200 and h1(page) == [name]
     assert f"<code data-scim-url>{SCIM_URL}</code>" in html
     for section in ("tokens", "users", "groups", "activity", "webhooks"):
@@ -230,7 +230,7 @@ def test_webhooks_page_and_redelivery(console: Console, scim: ScimClient, app: F
             )
         base = at(scim)
         page = console.get(f"{base}/webhooks")
-        html = page.get_data(as_text=True)
+        html = html_of(page)
         assert h1(page) == ["Webhooks"]
         assert "http://***@127.0.0.1:9/hook" in html and "HTTP 500 eight times" in html
         assert "hunter2" not in html and "ops:" not in html

@@ -106,5 +106,5 @@ def test_the_token_lookup_is_one_statement_outside_any_transaction(
     # SQLite's read of the resource is one transaction (one BEGIN); the token's is none.
     # (PostgreSQL reads run in autocommit: no BEGIN at all.)
     begins = [s for s in statements if s.strip().upper().startswith("BEGIN")]
-    assert len(begins) == (1 if app.extensions["scimserver"].db.is_sqlite else 0)
+    assert len(begins) == (1 if app.extensions["scimserver"].db.features.name == "sqlite" else 0)
     assert scim.get(path).status_code == 200

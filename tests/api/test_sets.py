@@ -307,7 +307,7 @@ def test_service_provider_config_advertises_the_events_sent(scim: ScimClient) ->
     assert "securityEvents" not in scim.get("/ServiceProviderConfig").get_json()
     start(scim)
     events = scim.get("/ServiceProviderConfig").get_json()["securityEvents"]
-    assert events["asyncRequest"] == "none"
+    assert events["asyncRequest"] == "request"
     assert events["eventUris"] == [
         P + "prov:create:notice",
         P + "prov:patch:notice",
@@ -315,6 +315,7 @@ def test_service_provider_config_advertises_the_events_sent(scim: ScimClient) ->
         P + "prov:delete",
         P + "prov:activate",
         P + "prov:deactivate",
+        P + "misc:asyncresp",
     ]
 
 

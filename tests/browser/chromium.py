@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def find() -> Found:
         return Found(None, f"{EXECUTABLE_ENV}={override} is not an executable file")
     if _runnable(DEFAULT_EXECUTABLE):
         return Found(DEFAULT_EXECUTABLE)
-    refusal = _cannot_install()
+    refusal = cannot_install()
     if refusal:
         return Found(None, f"{DEFAULT_EXECUTABLE} is missing and {refusal}")
     LOCK_PATH.touch(exist_ok=True)
@@ -60,7 +61,7 @@ def find() -> Found:
         fcntl.flock(lock, fcntl.LOCK_EX)  # a parallel session may be installing it right now
         try:
             if not _runnable(DEFAULT_EXECUTABLE):
-                failure = _apt_install()
+                failure = apt_install(PACKAGES)
                 if failure:
                     return Found(None, f"{DEFAULT_EXECUTABLE} is missing: {failure}")
         finally:
@@ -74,7 +75,7 @@ def _runnable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
 
-def _cannot_install() -> str:
+def cannot_install() -> str:
     """Why apt-get cannot install it here, or "" if it can."""
     if shutil.which("apt-get") is None:
         return "apt-get is not available to install it"
@@ -83,8 +84,8 @@ def _cannot_install() -> str:
     return ""
 
 
-def _apt_install() -> str:
-    """Run apt-get update, then install; "" on success, else what went wrong.
+def apt_install(packages: Sequence[str]) -> str:
+    """Run apt-get update, then install ``packages``; "" on success, else what went wrong.
 
     A failed update (one unreachable list) need not doom the install, so it is only
     reported when the install fails too.
@@ -92,7 +93,7 @@ def _apt_install() -> str:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     update = _run(["apt-get", "update"], UPDATE_TIMEOUT, env)
     install = _run(
-        ["apt-get", "install", "-y", "--no-install-recommends", *PACKAGES], INSTALL_TIMEOUT, env
+        ["apt-get", "install", "-y", "--no-install-recommends", *packages], INSTALL_TIMEOUT, env
     )
     if not install:
         return ""

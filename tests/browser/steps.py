@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from playwright.sync_api import BrowserContext, Page, Response
 
+from scimserver.service.tokens import DEFAULT_OVERLAP
 from tests.browser.console import Console
 from tests.browser.tab import Tab
 
@@ -109,7 +110,7 @@ def rotate_token(tab: Tab, connection: str, name: str) -> str:
     tokens = f"/admin/connections/{connection}/tokens"
     tab.visit(tokens, "tokens-before-rotate")
     form = page.locator(f'form[action="{tokens}/{name}/rotate"]')
-    assert form.locator('input[name="overlap"]').input_value() == "24h"
+    assert form.locator('input[name="overlap"]').input_value() == DEFAULT_OVERLAP
     rotated = submit(tab, form.get_by_role("button", name="Rotate").click, "token-rotated")
     assert rotated.status == 200 and rotated.request.redirected_from is None
     assert TOKEN_WARNING in page.inner_text("body")

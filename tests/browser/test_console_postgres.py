@@ -47,7 +47,7 @@ def test_a_connection_token_and_user_on_postgresql(
     assert new_secret != secret
     rotated = idp_clients(new_secret)
     assert rotated.list_users().status_code == 200
-    assert idp.list_users().status_code == 200  # the old secret, within the 24 h overlap
+    assert idp.list_users().status_code == 200  # the old secret, within the default overlap
     revoke_token(tab, "globex", "entra")
     assert idp.list_users().status_code == 401
     assert rotated.list_users().status_code == 401

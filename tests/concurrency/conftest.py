@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -25,14 +25,22 @@ class Live:
 
     server: LiveServer
     database_url: str
+    tenants: dict[str, str] = field(default_factory=dict)
+    """The tenant of each token :meth:`new_token` issued."""
 
-    def new_token(self) -> str:
-        """A write token for a tenant nobody else uses, issued straight into the database."""
+    def new_token(self, tenant_of: str | None = None) -> str:
+        """A write token for a tenant nobody else uses (or for the tenant of the token
+        ``tenant_of``), issued straight into the database."""
         db = Database(self.database_url)
+        tokens = TokenService(db)
         try:
-            _, secret = TokenService(db).create("race", f"race-{uuid.uuid4().hex[:10]}")
+            tenant = f"race-{uuid.uuid4().hex[:10]}"
+            if tenant_of is not None:
+                tenant = self.tenants[tenant_of]
+            _, secret = tokens.create(f"race-{uuid.uuid4().hex[:6]}", tenant)
         finally:
             db.dispose()
+        self.tenants[secret] = tenant
         return secret
 
 

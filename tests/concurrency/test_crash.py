@@ -258,7 +258,7 @@ def check_stored_rows_agree(database_url: str) -> int:
     db = Database(database_url)
     try:
         with db.read() as session:
-            if db.is_sqlite:
+            if db.features.name == "sqlite":
                 assert session.scalar(text("PRAGMA integrity_check")) == "ok"
             resources = list(session.scalars(select(Resource)))
             index = index_rows(session.scalars(select(AttributeValue)))

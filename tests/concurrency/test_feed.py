@@ -39,25 +39,35 @@ def test_a_following_reader_sees_every_acknowledged_write_once_in_order(
 
 
 READERS = 64
-"""Long-polling readers held at once: half of the 4 workers x 32 threads serving the test."""
+"""Long-polling readers held at once: half of the 4 workers x 32 threads serving the test,
+as many as the per-worker caps (half the threads) allow."""
+READER_TOKENS = 16
+"""Tokens the readers share, 4 each: one token may hold only 4 waits per worker."""
 
 
 def test_waiting_readers_do_not_starve_scim_writes(live: Live, token: str) -> None:
     quiet = live.new_token()  # readers wait on a tenant nobody writes to
+    tokens = [quiet, *(live.new_token(tenant_of=quiet) for _ in range(READER_TOKENS - 1))]
     stop = threading.Event()
     waiting = threading.Semaphore(0)
 
-    def wait() -> None:
+    def wait(secret: str) -> None:
         with httpx.Client(
-            base_url=live.server.url, headers={"Authorization": f"Bearer {quiet}"}, timeout=40
+            base_url=live.server.url, headers={"Authorization": f"Bearer {secret}"}, timeout=40
         ) as reader:
             cursor = reader.get("/api/v1/changes/head").json()["next"]
             waiting.release()
             while not stop.is_set():
                 page = reader.get("/api/v1/changes", params={"after": cursor, "wait": 10})
-                assert page.json()["changes"] == []
+                if page.status_code == 429:  # a worker holds its cap: the rest still wait
+                    stop.wait(float(page.headers["Retry-After"]))
+                else:
+                    assert page.json()["changes"] == []
 
-    readers = [threading.Thread(target=wait, daemon=True) for _ in range(READERS)]
+    readers = [
+        threading.Thread(target=wait, args=(tokens[n % READER_TOKENS],), daemon=True)
+        for n in range(READERS)
+    ]
     for reader in readers:
         reader.start()
     for _ in range(READERS):

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from scim2_client import BaseSyncSCIMClient, RequestNetworkException
 from scim2_tester import CheckResult, Status, check_server
 
-from tests.live import LiveServer, fresh_database
+from tests.conformance.engine import HttpxSCIMClient
+from tests.live import LiveServer
 
 pytestmark = pytest.mark.slow
 
@@ -32,56 +30,6 @@ KNOWN_FAILURES: frozenset[str] = frozenset()
 
 PATCH_TAG_PREFIX = "patch"
 RUN_BUDGET_SECONDS = 60.0
-
-
-class HttpxSCIMClient(BaseSyncSCIMClient):
-    """scim2-client's network engine over ``httpx.Client``.
-
-    scim2-client 0.13 ships its network engine for httpx2 only
-    (``scim2_client.engines.httpx2``); this is the same engine over httpx, which the
-    ``test`` extra installs.
-    """
-
-    def __init__(self, client: httpx.Client, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.client = client
-
-    def _stays_under_base_url(self, endpoint: str) -> bool:
-        base = self.client.base_url
-        try:
-            url = self.client.build_request("GET", endpoint).url
-        except httpx.InvalidURL:
-            return False
-        same_origin = (url.scheme, url.host, url.port) == (base.scheme, base.host, base.port)
-        return same_origin and url.raw_path.startswith(base.raw_path)
-
-    def _parse_json(self, response: Any) -> Any:
-        return response.json()
-
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self.client.request(method, url, **kwargs)
-        except httpx.RequestError as exc:
-            error = RequestNetworkException()
-            error.add_note(str(exc))
-            raise error from exc
-        return _without_security_events(response)
-
-
-def _without_security_events(response: httpx.Response) -> httpx.Response:
-    """The ServiceProviderConfig minus ``securityEvents`` (RFC 9967 §4), which
-    scim2-models predates and refuses as an unknown attribute; tests/api/test_sets.py
-    checks it instead. Every other response passes through untouched."""
-    if not response.url.path.endswith("/ServiceProviderConfig") or response.status_code != 200:
-        return response
-    body = response.json()
-    body.pop("securityEvents", None)
-    return httpx.Response(
-        200,
-        json=body,
-        headers={"Content-Type": response.headers["Content-Type"]},
-        request=response.request,
-    )
 
 
 def check_key(result: CheckResult) -> str:
@@ -115,12 +63,6 @@ def summary(results: list[CheckResult]) -> str:
     counts = Counter(r.status.name for r in results)
     lines.append(", ".join(f"{n} {status.lower()}" for status, n in sorted(counts.items())))
     return "\n".join(lines)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with fresh_database(request.param, tmp_path) as url:
-        yield url
 
 
 def test_scim2_tester(database_url: str, tmp_path: Path) -> None:

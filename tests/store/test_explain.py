@@ -125,7 +125,7 @@ def explain(app: Flask, query: Select[Any]) -> str:
     db = app.extensions["scimserver"].db
     with db.read() as session:
         compiled = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
-        prefix = "EXPLAIN QUERY PLAN" if db.is_sqlite else "EXPLAIN"
+        prefix = "EXPLAIN QUERY PLAN" if db.features.name == "sqlite" else "EXPLAIN"
         rows = session.execute(text(f"{prefix} {compiled}"))
         return "\n".join(str(r[-1]) for r in rows)
 
@@ -162,10 +162,10 @@ def test_token_lookup_can_use_both_prefix_indexes(app: Flask, seeded: tuple[int,
     db = app.extensions["scimserver"].db
     query = _BY_PREFIX.params(prefix="0123456789ab")
     with db.engine.begin() as connection:  # a transaction: SET LOCAL lasts until its end
-        if not db.is_sqlite:
+        if db.features.name != "sqlite":
             connection.execute(text("SET LOCAL enable_seqscan = off"))
         compiled = query.compile(connection, compile_kwargs={"literal_binds": True})
-        prefix = "EXPLAIN QUERY PLAN" if db.is_sqlite else "EXPLAIN"
+        prefix = "EXPLAIN QUERY PLAN" if db.features.name == "sqlite" else "EXPLAIN"
         plan = "\n".join(str(r[-1]) for r in connection.execute(text(f"{prefix} {compiled}")))
     assert re.search(r"sqlite_autoindex_tokens|tokens_prefix_key", plan), plan
     assert "ix_tokens_previous_prefix" in plan, plan
@@ -224,7 +224,7 @@ def test_a_deep_index_page_sorts_no_documents(
     query = page_query(chosen, descending).params(
         tenant=tenant_id, type="User", offset=SEED_USERS - 100, limit=100
     )
-    if server.db.is_sqlite:
+    if server.db.features.name == "sqlite":
         plan = explain(app, query)
         assert "COVERING INDEX ix_resources_listing" in plan, plan
         assert "sqlite_autoindex_resources_1 (id=?)" in plan, plan

@@ -128,3 +128,26 @@ def test_webhook_test_sends_a_verification_set(hooks: Hooks) -> None:
     assert result.status == 202
     events = verify(hooks, request, receiver.url)["events"]
     assert list(events) == ["https://schemas.openid.net/secevent/ssf/event-type/verification"]
+
+
+def test_a_transaction_resumes_at_its_next_set(hooks: Hooks) -> None:
+    """A user deleted from two groups is three SETs of one transaction. The first goes
+    out, the second fails; a new worker (nothing in memory, as after a crash) sends the
+    second again with its jti, then the third: none lost, none sent twice when delivered."""
+    user = hooks.scim.create_user()
+    groups = [hooks.scim.create_group(members=[user["id"]]) for _ in range(2)]
+    with Receiver(lambda _r, n: 503 if n == 1 else 202) as receiver:
+        info, _ = hooks.add(receiver.url, fmt="set")
+        assert hooks.scim.delete(f"/Users/{user['id']}").status_code == 204
+        first = hooks.worker()
+        assert first.step()  # one claim: a SET delivered, the next one failed
+        first.close()
+        assert len(receiver.requests) == 2
+        assert hooks.info(info.id).cursor < head(hooks)  # inside the transaction
+        drain(hooks.worker(), lambda: hooks.info(info.id).cursor == head(hooks))
+        claims = [verify(hooks, request, receiver.url) for request in receiver.requests]
+    jtis = [c["jti"] for c in claims]
+    assert len(jtis) == 4 and jtis[1] == jtis[2] and len(set(jtis)) == 3
+    assert len({c["txn"] for c in claims}) == 1
+    subjects = sorted({c["sub_id"]["uri"] for c in claims})
+    assert subjects == sorted([f"/Groups/{g['id']}" for g in groups] + [f"/Users/{user['id']}"])

@@ -9,6 +9,7 @@ from flask import Blueprint, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from scimserver.api.admin import connections, identities, signin, tokens, watching
+from scimserver.api.admin.display import breakable, moment, shown
 from scimserver.api.admin.pages import secure
 from scimserver.api.admin.session import PUBLIC_ENDPOINTS, check_csrf, current_admin, load
 
@@ -24,6 +25,9 @@ def build_admin_blueprint() -> Blueprint:
     )
     blueprint.before_request(_guard)
     blueprint.after_app_request(secure)
+    blueprint.add_app_template_filter(moment, "console_moment")
+    blueprint.add_app_template_filter(shown, "console_time")
+    blueprint.add_app_template_filter(breakable, "breakable")
     for module in (signin, connections, tokens, identities, watching):
         module.register(blueprint)
     return blueprint

@@ -12,6 +12,8 @@ from scimserver.api.context import base_url, server
 from scimserver.service.tokens import TokenError
 from scimserver.store.tokens import TenantSummary
 
+REFUSED_SHOWN = 20
+
 
 def register(blueprint: Blueprint) -> None:
     blueprint.add_url_rule("/", "home", home, methods=["GET"])
@@ -28,10 +30,13 @@ def home(error: str | None = None, status: int = 200, typed: str = "") -> BaseRe
     rows = _visible()
     ids = server().tenants().ids()
     activity = server().activity().summaries([ids[t.name] for t in rows])
+    # A 401 names no connection it may be shown under: only admins of them all see it.
+    every = not signed_in_admin().restricted
     return page(
         "home.html",
         status,
         connections=[(t, activity[ids[t.name]]) for t in rows],
+        refused=server().activity().refused(REFUSED_SHOWN) if every else None,
         scim_url=base_url(),
         error=error,
         typed=typed,

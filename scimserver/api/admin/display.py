@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+
+from markupsafe import Markup, escape
 
 from scimserver.store.models import Change
 
@@ -15,6 +19,31 @@ _EVENT_WORDS = {
     "reactivated": "reactivated (active → true)",
     "deleted": "deleted",
 }
+
+
+def moment(value: datetime | str) -> datetime:
+    """Naive UTC, as the tables store it, from a datetime or an xsd:dateTime string
+    (a resource's ``meta.created``)."""
+    if isinstance(value, str):
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+    return value
+
+
+def shown(value: datetime) -> str:
+    """The console's one way of writing a time: ``2026-12-09 10:00:05 UTC``."""
+    return f"{value:%Y-%m-%d %H:%M:%S} UTC"
+
+
+_BREAK_AFTER = re.compile(r"([/?&@_-]+)")
+_WBR = Markup("<wbr>")
+
+
+def breakable(value: object) -> Markup:
+    """Escaped text that may wrap after ``/ ? & @ _ -`` (URLs, ids, paths, emails), not
+    inside a host name, an address or a word."""
+    parts = _BREAK_AFTER.split(str(value))  # text, separators, text, separators, ...
+    return Markup("").join(escape(p) + (_WBR if n % 2 else "") for n, p in enumerate(parts))
 
 
 def text(value: Any) -> str:
@@ -46,7 +75,7 @@ def attribute_rows(document: dict[str, Any]) -> list[tuple[str, str]]:
 class Event:
     """One line of a resource's history."""
 
-    when: str
+    when: datetime
     what: str
     attributes: str
     actor: str
@@ -55,7 +84,7 @@ class Event:
 
 
 def history_row(change: Change, resource_id: str) -> Event:
-    when = f"{change.time:%Y-%m-%d %H:%M:%S} UTC"
+    when = change.time
     if change.member_id == resource_id and change.resource_id != resource_id:
         verb = "added to" if change.type.endswith("member_added") else "removed from"
         what = f"membership: {verb} group {change.display or change.resource_id}"

@@ -5,13 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from scimserver.api.admin.display import shown
 from scimserver.api.admin.pages import page
 from scimserver.api.admin.scope import Connection, connection
 from scimserver.api.context import base_url, server
 from scimserver.scim.versions import now
-from scimserver.service.tokens import SCOPES, TokenError, TokenInfo, parse_overlap
-
-DEFAULT_OVERLAP = "24h"
+from scimserver.service.tokens import DEFAULT_OVERLAP, SCOPES, TokenError, TokenInfo, parse_overlap
 
 
 def register(blueprint: Blueprint) -> None:
@@ -30,7 +29,7 @@ def status(token: TokenInfo) -> str:
     if token.expires_at is not None and token.expires_at <= moment:
         return "expired"
     if token.previous_expires_at is not None and token.previous_expires_at > moment:
-        return f"rotating (old secret until {token.previous_expires_at:%Y-%m-%d %H:%M} UTC)"
+        return f"rotating (old secret until {shown(token.previous_expires_at)})"
     return "active"
 
 

@@ -4,8 +4,8 @@ keys and webhook secrets become text columns, as the signing keys already are.
 PostgreSQL only: SQLite never enforced the length, and rebuilding ``webhook_subscriptions``
 there (batch mode) would cascade-delete its delivery rows as the old table is dropped.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-07 23:10:00
 
 """
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
-down_revision: str | Sequence[str] | None = "0013"
+revision: str = "0016"
+down_revision: str | Sequence[str] | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
