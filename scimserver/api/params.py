@@ -10,7 +10,7 @@ from scimserver.errors import InvalidValue
 from scimserver.schema.model import ResourceType
 from scimserver.scim.keys import value_of
 from scimserver.scim.projection import Projection, parse_projection
-from scimserver.service.resources import ListQuery
+from scimserver.service.reading import ListQuery
 
 _LARGEST = 2**62
 """Integers are clamped to this magnitude: past it, a page is empty anyway, and the

@@ -17,7 +17,8 @@ from scimserver.errors import InvalidSyntax, NotFound
 from scimserver.schema import Registry, ResourceType
 from scimserver.scim.versions import etag, names_etag
 from scimserver.service.discovery import list_response
-from scimserver.service.resources import ListResult, ResourceService, Written
+from scimserver.service.reading import ListResult, ResourceReader
+from scimserver.service.resources import ResourceService, Written
 from scimserver.service.search import search_all
 from scimserver.service.streamed import Streamed, close_all
 
@@ -34,6 +35,10 @@ def _service(type_id: str) -> ResourceService:
     return server().resources(
         _resource_type(type_id), who.tenant_id, base_url(), who.name, request_id()
     )
+
+
+def _reader(type_id: str) -> ResourceReader:
+    return server().reader(_resource_type(type_id), principal().tenant_id, base_url())
 
 
 def _written(written: Written, status: int) -> Response:
@@ -54,14 +59,12 @@ def _list_response(result: ListResult) -> Response:
 
 def list_resources(type_id: str) -> Response:
     rt = _resource_type(type_id)
-    return _list_response(_service(type_id).search(params.list_query(rt, request.args)))
+    return _list_response(_reader(type_id).search(params.list_query(rt, request.args)))
 
 
 def search_resources(type_id: str) -> Response:
     rt = _resource_type(type_id)
-    return _list_response(
-        _service(type_id).search(params.list_query(rt, _search_body(), body=True))
-    )
+    return _list_response(_reader(type_id).search(params.list_query(rt, _search_body(), body=True)))
 
 
 @respond_async("POST", written_answer(201, _written))
@@ -73,7 +76,7 @@ def create_resource(type_id: str) -> Response:
 
 def get_resource(type_id: str, resource_id: str) -> Response:
     rt = _resource_type(type_id)
-    resource = _service(type_id).get(resource_id, params.projection(rt, request.args))
+    resource = _reader(type_id).get(resource_id, params.projection(rt, request.args))
     meta = resource.meta if isinstance(resource, Streamed) else resource.get("meta")
     version = meta["version"] if meta else None
     headers = {"ETag": version} if version else {}
@@ -118,9 +121,9 @@ def delete_resource(type_id: str, resource_id: str) -> Response:
 
 
 def _root_search(source: Mapping[str, Any], body: bool) -> Response:
-    services = [_service(rt.id) for rt in server().registry.resource_types]
+    readers = [_reader(rt.id) for rt in server().registry.resource_types]
     return _list_response(
-        search_all(services, lambda service: params.list_query(service.type, source, body))
+        search_all(readers, lambda reader: params.list_query(reader.type, source, body))
     )
 
 

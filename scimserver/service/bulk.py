@@ -432,7 +432,7 @@ class _Target:
     def location(self) -> str | None:
         if self.resource_id is None:
             return None
-        return self.service.links.location(self.service.type.id, self.resource_id)
+        return self.service.reader.location(self.resource_id)
 
 
 class BulkService:

@@ -51,7 +51,8 @@ from scimserver.scim.projection import Projection
 from scimserver.scim.sets import units
 from scimserver.scim.versions import etag, now
 from scimserver.service.bulk import BulkLimits, BulkService
-from scimserver.service.resources import EVERYTHING, ResourceService, Written
+from scimserver.service.reading import EVERYTHING
+from scimserver.service.resources import ResourceService, Written
 from scimserver.service.sets import SetIssuer
 from scimserver.store.db import Database
 from scimserver.store.jobs import PENDING, JobRepository
@@ -436,7 +437,7 @@ class Journaled(ResourceService):
             and resource_id in (None, c.resource_id)
         ]
         change = (own or changes)[-1]
-        location = self.links.location(self.type.id, change.resource_id)
+        location = self.reader.location(change.resource_id)
         return Written(None, change.version or 0, location)
 
 

@@ -6,12 +6,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from scimserver.errors import InvalidFilter, InvalidValue
-from scimserver.service.resources import ListQuery, ListResult, ResourceService
+from scimserver.service.reading import ListQuery, ListResult, ResourceReader
 from scimserver.service.streamed import Document, close_all
 
 
 def search_all(
-    services: Sequence[ResourceService], query_for: Callable[[ResourceService], ListQuery]
+    readers: Sequence[ResourceReader], query_for: Callable[[ResourceReader], ListQuery]
 ) -> ListResult:
     """One result list over several resource types, concatenated in registry order.
 
@@ -19,32 +19,32 @@ def search_all(
     naming an attribute a type lacks cannot match that type, so the type is skipped;
     when no type understands the filter, the first error is raised.
     """
-    plans: list[tuple[ResourceService, ListQuery, int]] = []
-    if query_for(services[0]).cursor is not None:
+    plans: list[tuple[ResourceReader, ListQuery, int]] = []
+    if query_for(readers[0]).cursor is not None:
         raise InvalidValue("Cursor paging is per resource type: search /Users or /Groups.")
     first_error: InvalidFilter | None = None
-    for service in services:
-        query = query_for(service)
+    for reader in readers:
+        query = query_for(reader)
         try:
-            plans.append((service, query, service.search(replace(query, count=0)).total))
+            plans.append((reader, query, reader.search(replace(query, count=0)).total))
         except InvalidFilter as exc:
             first_error = first_error or exc
     if not plans:
         raise first_error or InvalidFilter("No resource type matches the filter.")
-    service0, first, _ = plans[0]
+    reader0, first, _ = plans[0]
     start = max(first.start_index, 1)
-    wanted = service0.default_count if first.count is None else first.count
-    remaining = min(max(wanted, 0), service0.max_count)
+    wanted = reader0.default_count if first.count is None else first.count
+    remaining = min(max(wanted, 0), reader0.max_count)
     skip = start - 1
     resources: list[Document] = []
     try:
-        for service, query, total in plans:
+        for reader, query, total in plans:
             if remaining <= 0:
                 break
             if skip >= total:
                 skip -= total
                 continue
-            page = service.search(replace(query, start_index=skip + 1, count=remaining))
+            page = reader.search(replace(query, start_index=skip + 1, count=remaining))
             resources.extend(page.resources)
             remaining -= len(page.resources)
             skip = 0

@@ -21,6 +21,7 @@ from scimserver.service.discovery import DiscoveryService, EventModes
 from scimserver.service.jobs import AsyncService
 from scimserver.service.poll import SetPoller
 from scimserver.service.ratelimit import RateLimiter
+from scimserver.service.reading import ResourceReader
 from scimserver.service.resources import ResourceService
 from scimserver.service.set_push import SetFormatter
 from scimserver.service.sets import SetIssuer, SigningKeys
@@ -88,6 +89,17 @@ class Server:
     def endpoints(self) -> dict[str, str]:
         """Each resource type's endpoint, by type id (``$ref`` and ``location``)."""
         return self.registry.endpoints
+
+    def reader(self, resource_type: ResourceType, tenant_id: int, base_url: str) -> ResourceReader:
+        """The reads and listings of one type in one tenant."""
+        return ResourceReader(
+            self.db,
+            resource_type,
+            tenant_id,
+            Links(base_url, self.endpoints),
+            self.cursors,
+            (self.settings.default_page_size, self.settings.max_page_size),
+        )
 
     def resources(
         self,

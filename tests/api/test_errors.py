@@ -96,12 +96,12 @@ def test_bad_query_parameters_are_400(scim: ScimClient, query: str) -> None:
 def test_unexpected_error_is_generic_500_with_request_id(
     app: Flask, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from scimserver.service import resources
+    from scimserver.service import reading
 
     def boom(*_: object, **__: object) -> None:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(resources.ResourceService, "get", boom)
+    monkeypatch.setattr(reading.ResourceReader, "get", boom)
     from tests.conftest import make_client
 
     client = make_client(app)

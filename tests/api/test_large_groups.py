@@ -19,13 +19,13 @@ from flask import Flask
 from sqlalchemy import insert
 from werkzeug.test import TestResponse
 
-from scimserver.service import resources
+from scimserver.service import reading
 from scimserver.store.models import Membership, Resource
 from tests.conftest import ScimClient
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-LARGE = resources.STREAM_MEMBERS_ABOVE + 500
+LARGE = reading.STREAM_MEMBERS_ABOVE + 500
 
 
 def tenant_of(app: Flask, scim: ScimClient) -> int:
@@ -88,7 +88,7 @@ def is_streamed(response: TestResponse) -> bool:
 def built_whole(monkeypatch: pytest.MonkeyPatch, send: Callable[[], TestResponse]) -> bytes:
     """What ``send`` answers when no group counts as large: the document built in memory."""
     with monkeypatch.context() as patched:
-        patched.setattr(resources, "STREAM_MEMBERS_ABOVE", 10**9)
+        patched.setattr(reading, "STREAM_MEMBERS_ABOVE", 10**9)
         response = send()
     assert response.status_code == 200 and not is_streamed(response)
     return response.get_data()
@@ -256,7 +256,7 @@ def test_a_client_gone_mid_stream_releases_the_transaction(
 
 def test_a_group_at_the_threshold_is_built_whole(scim: ScimClient, app: Flask) -> None:
     group = scim.create_group("at the threshold")
-    seed_members(app, tenant_of(app, scim), group["id"], resources.STREAM_MEMBERS_ABOVE)
+    seed_members(app, tenant_of(app, scim), group["id"], reading.STREAM_MEMBERS_ABOVE)
     response = scim.get(f"/Groups/{group['id']}")
     assert response.status_code == 200 and not is_streamed(response)
-    assert len(response.get_json()["members"]) == resources.STREAM_MEMBERS_ABOVE
+    assert len(response.get_json()["members"]) == reading.STREAM_MEMBERS_ABOVE

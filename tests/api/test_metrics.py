@@ -111,13 +111,13 @@ def test_webhook_lag_is_how_far_a_subscription_is_behind(observed: Flask) -> Non
 def test_an_unexpected_database_error_is_counted(
     observed: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scimserver.service import resources
+    from scimserver.service import reading
 
     def locked(*_: object, **__: object) -> None:
         raise OperationalError("SELECT 1", {}, Exception("database is locked"))
 
     before = value(scrape(observed), "scimserver_unexpected_errors_total", kind="database")
-    monkeypatch.setattr(resources.ResourceService, "get", locked)
+    monkeypatch.setattr(reading.ResourceReader, "get", locked)
     assert_scim_error(client_named(observed).get("/Users/x"), 500)
     text = scrape(observed)
     assert value(text, "scimserver_unexpected_errors_total", kind="database") == before + 1

@@ -112,13 +112,13 @@ def test_a_4xx_is_info_without_a_traceback(
 def test_a_5xx_is_one_error_record_with_the_traceback(
     observed: Flask, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scimserver.service import resources
+    from scimserver.service import reading
 
     def boom(*_: object, **__: object) -> None:
         raise RuntimeError("internal detail")
 
     caplog.set_level(logging.INFO, logger="scimserver")
-    monkeypatch.setattr(resources.ResourceService, "get", boom)
+    monkeypatch.setattr(reading.ResourceReader, "get", boom)
     response = client_named(observed).get("/Users/x")
     assert_scim_error(response, 500)
     records = [json.loads(line) for line in read(caplog)]

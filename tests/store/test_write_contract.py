@@ -22,7 +22,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from scimserver.service.resources import EVERYTHING, ResourceService
+from scimserver.service.reading import EVERYTHING
+from scimserver.service.resources import ResourceService
 from scimserver.service.server import Server
 from scimserver.store.models import AttributeValue, Change, Membership, Resource
 
@@ -149,6 +150,14 @@ def stored(server: Server, w: Writer) -> Rows:
     tenant = w.tenant_id
 
     def named(value: Any) -> Any:
+        """``value`` with every id in it (at any depth) replaced by the script's name."""
+        if isinstance(value, dict):  # members are kept in no order: compared sorted
+            return {
+                k: sorted(named(v), key=repr) if k == "members" else named(v)
+                for k, v in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return type(value)(named(v) for v in value)
         return names.get(value, value) if isinstance(value, str) else value
 
     with server.db.read() as session:
@@ -188,27 +197,36 @@ def stored(server: Server, w: Writer) -> Rows:
             select(Change).where(Change.tenant_id == tenant).order_by(Change.seq)
         ):
             changes.setdefault(c.txn, []).append(
-                (
-                    c.type,
-                    c.operation,
-                    c.resource_type,
-                    names[c.resource_id],
-                    c.display,
-                    c.attributes,
-                    named(c.member_id),
-                    c.member_type,
-                    c.version,
-                    c.data,
+                named(
+                    (
+                        c.type,
+                        c.operation,
+                        c.resource_type,
+                        names[c.resource_id],
+                        c.display,
+                        c.attributes,
+                        named(c.member_id),
+                        c.member_type,
+                        c.version,
+                        c.data,
+                    )
                 )
             )
     return {
         "resources": sorted(resources, key=repr),
         "values": sorted(values, key=repr),
         "memberships": sorted(memberships),
-        # A transaction's changes in any order (a deleted user leaves its groups in the
-        # order of their random ids); the transactions in commit order.
-        "changes": [sorted(made, key=repr) for made in changes.values()],
+        # The transactions in commit order; in each, its changes in any order (a deleted
+        # user leaves its groups in the order of their random ids) and the documents it
+        # logged by resource (a PUT's group document goes with the last of its changes).
+        "changes": [_unordered(made) for made in changes.values()],
     }
+
+
+def _unordered(made: list[tuple[Any, ...]]) -> tuple[list[str], list[str]]:
+    rows = sorted(repr(change[:-1]) for change in made)
+    documents = sorted(repr((change[3], change[-1])) for change in made if change[-1])
+    return rows, documents
 
 
 @pytest.fixture(scope="module")

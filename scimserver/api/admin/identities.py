@@ -13,7 +13,7 @@ from scimserver.api.context import base_url, server
 from scimserver.errors import ScimError
 from scimserver.schema.model import ResourceType
 from scimserver.scim.projection import parse_projection
-from scimserver.service.resources import ListQuery, ListResult, ResourceService
+from scimserver.service.reading import ListQuery, ListResult, ResourceReader
 
 PAGE_SIZE = 25
 MEMBERS_PAGE_SIZE = 50
@@ -34,8 +34,8 @@ def _type(name: str) -> ResourceType:
     return found
 
 
-def _service(found: Connection, type_name: str) -> ResourceService:
-    return server().resources(_type(type_name), found.id, base_url())
+def _reader(found: Connection, type_name: str) -> ResourceReader:
+    return server().reader(_type(type_name), found.id, base_url())
 
 
 def _page_number() -> int:
@@ -56,7 +56,7 @@ def _listing(name: str, type_name: str, template: str) -> BaseResponse:
     )
     error = None
     try:
-        result = _service(found, type_name).search(query)
+        result = _reader(found, type_name).search(query)
     except ScimError as exc:
         error, result = exc.detail, ListResult(0, 1, [])
     more = number * PAGE_SIZE < result.total
@@ -83,7 +83,7 @@ def groups(name: str) -> BaseResponse:
 
 def user(name: str, resource_id: str) -> BaseResponse:
     found = connection(name)
-    document = _service(found, "User").get(resource_id)
+    document = _reader(found, "User").get(resource_id)
     assert isinstance(document, dict)  # users have no member list to stream
     changes = server().audit(found.id).of_resource(resource_id)
     return page(
@@ -97,12 +97,12 @@ def user(name: str, resource_id: str) -> BaseResponse:
 
 def group(name: str, resource_id: str) -> BaseResponse:
     found = connection(name)
-    service = _service(found, "Group")
-    document = service.get(resource_id, parse_projection(_type("Group"), None, "members"))
+    reader = _reader(found, "Group")
+    document = reader.get(resource_id, parse_projection(_type("Group"), None, "members"))
     assert isinstance(document, dict)  # members excluded: never streamed
     number = _page_number()
     offset = (number - 1) * MEMBERS_PAGE_SIZE
-    members = service.members(resource_id, offset, MEMBERS_PAGE_SIZE + 1)
+    members = reader.members(resource_id, offset, MEMBERS_PAGE_SIZE + 1)
     return page(
         "group.html",
         connection=found,
