@@ -83,6 +83,9 @@ class Settings:
     """How long a recorded request and its hourly counts are kept."""
     activity_max_rows: int = 100_000
     """Recorded requests kept per tenant at most; the oldest go first."""
+    secret_key: str = field(default="", repr=False)
+    """Fernet keys, comma-separated: the first encrypts the signing keys, webhook secrets
+    and HMAC keys stored in the database, each decrypts; empty: they are stored in clear."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -17,6 +17,7 @@ from unittest.mock import patch
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Connection, event
@@ -24,6 +25,7 @@ from werkzeug.test import TestResponse
 
 from scimserver.api.context import ACTIVITY
 from scimserver.app import create_app
+from scimserver.cli import main
 from scimserver.config import Settings
 from scimserver.schema import default_schema_dir
 from scimserver.store import db as db_module
@@ -34,6 +36,15 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "SCIMSERVER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 BACKENDS = ["sqlite", "postgresql"]
+
+
+def cli_env(path: Path) -> dict[str, str]:
+    """The environment of CLI commands on a SQLite database at ``path``, created first
+    with ``scimserver db upgrade`` (the other commands refuse to create one)."""
+    env = {"SCIMSERVER_DATABASE_URL": f"sqlite:///{path}"}
+    result = CliRunner().invoke(main, ["db", "upgrade"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return env
 
 
 def fixture_json(name: str) -> dict[str, Any]:

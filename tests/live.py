@@ -255,6 +255,16 @@ class LiveServer:
         self.stop()
 
 
+class BareGunicorn(LiveServer):
+    """``gunicorn -w N scimserver.wsgi:app``, as the README runs it (no ``serve``)."""
+
+    def command(self) -> list[str]:
+        gunicorn = Path(sys.executable).parent / "gunicorn"
+        bind = f"{HOST}:{self.port}"
+        options = ["-w", str(self.workers), "-b", bind, "--no-control-socket", *self.extra_args]
+        return [str(gunicorn), *options, "scimserver.wsgi:app"]
+
+
 def _signal_group(pgid: int, signum: signal.Signals) -> None:
     with suppress(ProcessLookupError):
         os.killpg(pgid, signum)

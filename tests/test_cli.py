@@ -17,17 +17,18 @@ from scimserver.cli import main
 from scimserver.config import Settings
 from scimserver.store.db import Database
 from scimserver.store.models import Token
+from tests.conftest import cli_env
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {"SCIMSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    return cli_env(tmp_path / "cli.db")
 
 
 def run(env: dict[str, str], *args: str) -> str:
     result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout
 
 
 def secret_from(output: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -74,27 +75,29 @@ def test_every_subcommand_help_touches_no_database(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_migrations_are_quiet_unless_verbose(tmp_path: Path) -> None:
+def test_migrations_are_quiet_unless_verbose_and_logs_follow_the_format(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "SCIMSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'q.db'}"}
-    quiet = run(tmp_path, env, "tenant", "list")
+    quiet = run(tmp_path, env, "db", "upgrade")
     assert quiet.returncode == 0, quiet.stderr
-    assert quiet.stderr == ""
-    verbose = run(
-        tmp_path,
-        env | {"SCIMSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'v.db'}"},
-        "-v",
-        "tenant",
-        "list",
-    )
+    assert quiet.stderr == f"Database: sqlite:///{tmp_path / 'q.db'}\n"
+    verbose_env = env | {"SCIMSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'v.db'}"}
+    verbose = run(tmp_path, verbose_env, "-v", "db", "upgrade")
     assert "Running upgrade" in verbose.stderr and "Context impl" in verbose.stderr
+    logged = [json.loads(line) for line in verbose.stderr.splitlines()[1:]]  # JSON by default
+    assert {entry["logger"] for entry in logged} == {"alembic.runtime.migration"}
+    text = run(tmp_path, verbose_env | {"SCIMSERVER_LOG_FORMAT": "text"}, "-v", "tenant", "list")
+    assert " INFO alembic.runtime.migration: Context impl SQLiteImpl." in text.stderr
 
 
 def one_line_failure(tmp_path: Path, url: str, *args: str) -> str:
+    """The one line a failed command prints after the line naming its database (if any)."""
     result = run(tmp_path, {"PATH": "/usr/bin:/bin", "SCIMSERVER_DATABASE_URL": url}, *args)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
+    if lines[0].startswith("Database: "):
+        lines = lines[1:]
     assert len(lines) == 1, result.stderr
     return lines[0]
 

@@ -12,13 +12,13 @@ from scimserver.app import create_app
 from scimserver.cli import main
 from scimserver.config import Settings
 from tests.api.test_sets import pinned, poll, start, verify_with
-from tests.conftest import close_app, make_client
+from tests.conftest import cli_env, close_app, make_client
 
 
 def run(env: dict[str, str], *args: str) -> str:
     result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout
 
 
 def test_rotation_publishes_both_keys_until_the_old_one_retires(tmp_path: Path) -> None:
@@ -63,7 +63,7 @@ def test_rotation_publishes_both_keys_until_the_old_one_retires(tmp_path: Path) 
 
 
 def test_rotate_refuses_an_unknown_tenant_and_a_bad_overlap(tmp_path: Path) -> None:
-    env = {"SCIMSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'keys.db'}"}
+    env = cli_env(tmp_path / "keys.db")
     unknown = CliRunner().invoke(main, ["keys", "rotate", "--tenant", "nope"], env=env)
     assert unknown.exit_code == 1 and "No tenant 'nope'" in unknown.output
     bad = CliRunner().invoke(main, ["keys", "rotate", "--overlap", "soon"], env=env)

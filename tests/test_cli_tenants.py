@@ -11,17 +11,18 @@ from click.testing import CliRunner
 from scimserver.app import create_app
 from scimserver.cli import main
 from scimserver.config import Settings
+from tests.conftest import cli_env
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {"SCIMSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'tenants.db'}"}
+    return cli_env(tmp_path / "tenants.db")
 
 
 def run(env: dict[str, str], *args: str) -> str:
     result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout
 
 
 def fails(env: dict[str, str], *args: str) -> str:

@@ -39,6 +39,8 @@ ANONYMOUS = "anonymous"
 UNMATCHED = "unmatched"
 SCIM_PREFIX = "/scim/v2/"
 BULK_ENDPOINT = "scim.bulk"
+PROBES = frozenset({"/healthz", "/readyz"})
+"""Probed every few seconds by orchestrators: a healthy answer is counted, not logged."""
 API_PREFIX = "/api/v1/"
 _TOKEN_PREFIX = re.compile(r"\s*bearer\s+scim_([0-9a-f]{12})_", re.IGNORECASE)
 """The public prefix of a token of this server's shape (service/tokens.py)."""
@@ -96,6 +98,8 @@ def _user_agent() -> str | None:
 
 
 def _log(seen: Seen, user_agent: str | None) -> None:
+    if seen.route in PROBES and seen.status < 400:
+        return
     duration_ms = round(seen.seconds * 1000, 2)
     fields = {
         "request_id": request_id(),

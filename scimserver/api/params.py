@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,17 +22,23 @@ def _param(params: Mapping[str, Any], name: str) -> Any:
     return value_of(params, name)
 
 
-def _integer(params: Mapping[str, Any], name: str) -> int | None:
+_DIGITS = re.compile(r"[+-]?[0-9]{1,30}")
+
+
+def _integer(params: Mapping[str, Any], name: str, body: bool) -> int | None:
+    """An integer parameter: in a query string, ASCII digits with an optional sign; in a
+    ``.search`` body, a JSON integer (not a boolean, a string or a number with a fraction
+    or exponent). Clamped to ``_LARGEST``."""
     raw = _param(params, name)
-    if raw is None or raw == "":
+    if raw is None or (raw == "" and not body):
         return None
-    if isinstance(raw, bool):
+    if body:
+        valid = isinstance(raw, int) and not isinstance(raw, bool)
+    else:
+        valid = isinstance(raw, str) and _DIGITS.fullmatch(raw) is not None
+    if not valid:
         raise InvalidValue(f"{name} must be an integer.")
-    try:
-        value = int(raw)
-    except (TypeError, ValueError) as exc:
-        raise InvalidValue(f"{name} must be an integer.") from exc
-    return max(-_LARGEST, min(value, _LARGEST))
+    return max(-_LARGEST, min(int(raw), _LARGEST))
 
 
 def _text(params: Mapping[str, Any], name: str) -> str | None:
@@ -53,8 +60,10 @@ def projection(resource_type: ResourceType, params: Mapping[str, Any]) -> Projec
     )
 
 
-def list_query(resource_type: ResourceType, params: Mapping[str, Any]) -> ListQuery:
-    """A list/search request from query parameters or a ``.search`` body."""
+def list_query(
+    resource_type: ResourceType, params: Mapping[str, Any], body: bool = False
+) -> ListQuery:
+    """A list/search request from query parameters, or from a ``.search`` body."""
     sort_order = _text(params, "sortOrder")
     if sort_order is not None and sort_order.lower() not in {"ascending", "descending"}:
         raise InvalidValue("sortOrder must be 'ascending' or 'descending'.")
@@ -62,8 +71,8 @@ def list_query(resource_type: ResourceType, params: Mapping[str, Any]) -> ListQu
         filter=_text(params, "filter"),
         sort_by=_text(params, "sortBy"),
         sort_order=sort_order,
-        start_index=_integer(params, "startIndex") or 1,
-        count=_integer(params, "count"),
+        start_index=_integer(params, "startIndex", body) or 1,
+        count=_integer(params, "count", body),
         projection=projection(resource_type, params),
         cursor=_text(params, "cursor"),
     )

@@ -64,7 +64,7 @@ def list_resources(type_id: str) -> Response:
 
 def search_resources(type_id: str) -> Response:
     rt = _resource_type(type_id)
-    return _list_response(_reader(type_id).search(params.list_query(rt, _search_body())))
+    return _list_response(_reader(type_id).search(params.list_query(rt, _search_body(), body=True)))
 
 
 @respond_async("POST", written_answer(201, _written))
@@ -120,19 +120,19 @@ def delete_resource(type_id: str, resource_id: str) -> Response:
     return Response(status=204)
 
 
-def _root_search(source: Mapping[str, Any]) -> Response:
+def _root_search(source: Mapping[str, Any], body: bool) -> Response:
     readers = [_reader(rt.id) for rt in server().registry.resource_types]
     return _list_response(
-        search_all(readers, lambda reader: params.list_query(reader.type, source))
+        search_all(readers, lambda reader: params.list_query(reader.type, source, body))
     )
 
 
 def root_list() -> Response:
-    return _root_search(request.args)
+    return _root_search(request.args, body=False)
 
 
 def root_search() -> Response:
-    return _root_search(_search_body())
+    return _root_search(_search_body(), body=True)
 
 
 def _search_body() -> dict[str, Any]:

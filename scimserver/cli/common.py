@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -10,17 +11,50 @@ from typing import Any
 import click
 
 from scimserver.config import Settings
-from scimserver.service.server import Server
+from scimserver.service.server import Server, secrets_note
 from scimserver.service.tokens import TokenError, TokenInfo, UnknownTenant
+from scimserver.store.location import describe, sqlite_path
+
+URL_VARIABLE = "SCIMSERVER_DATABASE_URL"
 
 
 def settings() -> Settings:
     return Settings.from_env()
 
 
-def server() -> Server:
-    """The composition root, built (and the database migrated) only when a command runs."""
-    return Server.build(settings())
+def server(create: bool = False, secrets: bool = False) -> Server:
+    """The composition root, built (and the database migrated) only when a command runs,
+    after a line on stderr naming its database (and with ``secrets``, one saying how it
+    keeps its secrets). A SQLite file that does not exist is refused unless ``create``:
+    a command run in the wrong folder must not make an empty database of its own."""
+    config = settings()
+    click.echo(database_line(config), err=True)
+    refuse_missing(config, create)
+    if secrets:
+        click.echo(secrets_note(config), err=True)
+    return Server.build(config)
+
+
+def database_line(config: Settings) -> str:
+    """``Database: <url>``, any password masked and a SQLite path made absolute."""
+    return f"Database: {describe(config.database_url)}"
+
+
+def refuse_missing(config: Settings, create: bool) -> None:
+    """A one-line failure for a SQLite file that does not exist, unless ``create``."""
+    url = config.database_url
+    path = sqlite_path(url)
+    if create or path is None or path.exists():
+        return
+    source = (
+        f"{URL_VARIABLE} is {url!r}"
+        if os.environ.get(URL_VARIABLE)
+        else f"{URL_VARIABLE} is not set: the default {url!r} is relative to the current folder"
+    )
+    raise click.ClickException(
+        f"no SQLite database at {path} ({source}). Point {URL_VARIABLE} at the server's "
+        "database, or create this one with `scimserver db upgrade`."
+    )
 
 
 def tenant_id(built: Server, name: str | None) -> int:

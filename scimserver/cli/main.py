@@ -7,20 +7,20 @@ Nothing runs at import or for ``--help``/``--version``: each command builds the 
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import click
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from scimserver.cli import admins, audit, keys, serving, tenants, tokens, webhooks
+from scimserver.api.logs import configure_logging
+from scimserver.cli import admins, audit, keys, secrets, serving, tenants, tokens, webhooks
 from scimserver.cli.common import failure, settings
 from scimserver.cli.failures import bad_url, explain
 from scimserver.service.admins import AdminError
 from scimserver.service.tokens import TokenError
 from scimserver.service.webhooks import WebhookError
+from scimserver.store.sealed import SecretKeyError
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 OWN_LOGGING = frozenset({"serve", "worker"})
 """Commands that set up logging themselves (gunicorn's, the worker's log level)."""
 
@@ -33,7 +33,7 @@ class Main(click.Group):
             return super().invoke(ctx)
         except TokenError as exc:
             raise failure(exc) from None
-        except (WebhookError, AdminError) as exc:
+        except (WebhookError, AdminError, SecretKeyError) as exc:
             raise click.ClickException(str(exc)) from None
         except DBAPIError as exc:
             raise click.ClickException(explain(exc, settings().database_url)) from None
@@ -50,10 +50,11 @@ def main(ctx: click.Context, verbose: bool) -> None:
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())  # and exit 0: a bare `scimserver` is a question, not an error
         return
-    if verbose:
-        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    elif ctx.invoked_subcommand not in OWN_LOGGING:
-        logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
+    if verbose or ctx.invoked_subcommand not in OWN_LOGGING:
+        try:
+            configure_logging("INFO" if verbose else "WARNING", settings().log_format)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 for command in (
@@ -66,5 +67,6 @@ for command in (
     keys.keys,
     audit.audit,
     admins.admin,
+    secrets.secrets,
 ):
     main.add_command(command)

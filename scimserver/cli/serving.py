@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
 import signal
@@ -14,8 +15,16 @@ import threading
 import click
 
 from scimserver.api.logs import configure_logging
-from scimserver.cli.common import print_secret, server, settings
-from scimserver.service.server import upgrade_database
+from scimserver.cli.common import (
+    database_line,
+    print_secret,
+    refuse_missing,
+    server,
+    settings,
+)
+from scimserver.service.server import Server, secrets_note, upgrade_database
+
+log = logging.getLogger("scimserver.worker")
 
 
 def check_bind(bind: str) -> None:
@@ -53,7 +62,7 @@ def serve(bind: str | None, workers: int | None, initial_token: bool) -> None:
     bind = bind or config.bind
     workers = workers or config.workers
     check_bind(bind)
-    built = server()
+    built = server(create=True, secrets=True)
     if initial_token and not built.tokens.listing():
         info, secret = built.tokens.create("initial", config.default_tenant, "write")
         print_secret(info, secret)
@@ -102,7 +111,11 @@ def worker() -> None:
     """Deliver webhooks and prune the change log until SIGTERM."""
     config = settings()
     configure_logging(config.log_level, config.log_format)
-    built = server()
+    # Log lines, not plain ones: a worker's stderr goes to a log pipeline.
+    log.info(database_line(config))
+    refuse_missing(config, create=False)
+    log.log(logging.INFO if config.secret_key else logging.WARNING, secrets_note(config))
+    built = Server.build(config)
     try:
         runner = built.worker()
     except ValueError as exc:
@@ -125,6 +138,8 @@ def db() -> None:
 
 @db.command("upgrade")
 def db_upgrade() -> None:
-    """Apply every pending migration."""
-    upgrade_database(settings())
+    """Apply every pending migration (creating a SQLite database that does not exist)."""
+    config = settings()
+    click.echo(database_line(config), err=True)
+    upgrade_database(config)
     click.echo("Database is up to date.")

@@ -17,6 +17,8 @@ from typing import Any
 MAX_JTI_LENGTH = 64
 MAX_EVENTS_LIMIT = 1000
 """The most SETs one response carries, whatever ``maxEvents`` asks for."""
+MAX_SET_ERRS = MAX_EVENTS_LIMIT
+"""The most ``setErrs`` one request may carry: as many SETs as one response delivers."""
 
 
 class PollError(Exception):
@@ -68,6 +70,8 @@ def parse_poll(body: Any, content_language: str | None) -> PollRequest:
 def _set_errs(value: Any) -> dict[str, SetErr]:
     if not isinstance(value, dict):
         raise PollError("setErrs must be an object of jti to {err, description}.")
+    if len(value) > MAX_SET_ERRS:
+        raise PollError(f"setErrs may refuse {MAX_SET_ERRS} SETs at most per request.")
     errors: dict[str, SetErr] = {}
     for jti, entry in value.items():
         if not _is_jti(jti) or not isinstance(entry, dict):

@@ -97,6 +97,12 @@ class AdminService:
         message = f"{purpose}:{secret}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
+    def _tag(self, name: str) -> str:
+        """What a refused sign-in logs of the name typed: never the name (people type
+        passwords into it) but a keyed hash of it, alike on every worker, so repeated
+        tries at one name show as such and only the database's key could test guesses."""
+        return self.form_token("log-name", name.casefold())[:16]
+
     def check_form_token(self, purpose: str, secret: str, presented: str) -> bool:
         """Whether ``presented`` is ``secret``'s form token (compared in constant time)."""
         expected = self.form_token(purpose, secret)
@@ -170,11 +176,11 @@ class AdminService:
             row = AdminRepository(session).by_name(name)
         if failures > MAX_FAILURES:
             self._withdraw(attempt)
-            log.warning("console sign-in throttled for %r from %s", name, address)
+            log.warning("console sign-in throttled for name #%s from %s", self._tag(name), address)
             raise Throttled("Too many sign-in attempts; try again in 15 minutes.")
         valid = verify_password(password, row.password_hash if row else self._dummy)
         if row is None or not valid:
-            log.warning("console sign-in failed for %r from %s", name, address)
+            log.warning("console sign-in failed for name #%s from %s", self._tag(name), address)
             return None
         self._withdraw(attempt)
         log.info("console sign-in of %r from %s", name, address)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from contextlib import suppress
 from dataclasses import dataclass
+from itertools import islice
 
 from sqlalchemy.orm import Session
 
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 
 MAX_WAIT = 25.0
 """The longest a long poll is held (RFC 8936 §2.5 leaves it to agreement)."""
+REFUSALS_NAMED = 3
+REFUSAL_CHARS = 200
+"""A poll's log line names its first few refused SETs, their err and description cut."""
 
 
 @dataclass(frozen=True)
@@ -114,16 +118,28 @@ class SetPoller:
                     unknown,
                     request.ignored,
                 )
-            for jti, error in request.errors.items():
-                log.warning(
-                    "SET receiver %r refused %s: %s %s",
-                    self.receiver.name,
-                    jti,
-                    error.err,
-                    error.description,
-                )
+            self._log_refused(request)
             stream.release(request.errors)
             return cursor, head > cursor or stream.outstanding_count() > 0
+
+    def _log_refused(self, request: PollRequest) -> None:
+        """One line for a poll's ``setErrs``: how many, and the first few, each clipped."""
+        if not request.errors:
+            return
+        named = [
+            f"{jti} ({error.err[:REFUSAL_CHARS]}: {error.description[:REFUSAL_CHARS]})"
+            for jti, error in islice(request.errors.items(), REFUSALS_NAMED)
+        ]
+        count = len(request.errors)
+        more = f" and {count - len(named)} more" if count > len(named) else ""
+        log.warning(
+            "SET receiver %r refused %d SET(s): %s%s",
+            self.receiver.name,
+            count,
+            ", ".join(named),
+            more,
+            extra={"refused": count},
+        )
 
     def _open(self, session: Session) -> tuple[ReceiverStream, int]:
         head = ChangeRepository(session, self.receiver.tenant_id).position().head

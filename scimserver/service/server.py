@@ -29,9 +29,9 @@ from scimserver.service.tokens import Principal, TenantService, TokenService
 from scimserver.service.waits import Waits
 from scimserver.service.webhooks import WebhookService
 from scimserver.service.worker import Policy, Worker
-from scimserver.store import migrate
+from scimserver.store import location, migrate, sealed
 from scimserver.store.db import Database
-from scimserver.store.keys import server_key
+from scimserver.store.keys import reseal, server_key
 from scimserver.store.set_streams import configured_modes
 from scimserver.store.watch import HeadWatcher
 
@@ -57,13 +57,17 @@ class Server:
     signing_keys: SigningKeys | None = None
     limiter: RateLimiter | None = None
     admin_service: AdminService | None = None
+    migrated: bool = False
+    """The schema was found at the newest revision: it is not asked again (readiness)."""
     async_service: AsyncService | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Server:
         registry = load_registry(settings.schema_dirs)
+        location.create_private(settings.database_url)
         connections = settings.threads + SPARE_CONNECTIONS
         db = Database(settings.database_url, connections, settings.pool_wait_ms / 1000)
+        sealed.attach(db.engine, sealed.Sealer.from_setting(settings.secret_key))
         if settings.auto_migrate:
             migrate.upgrade(db)
         tenant_id = TenantService(db).ensure(settings.default_tenant)
@@ -78,6 +82,7 @@ class Server:
             cursors,
             marshallers,
             limiter=RateLimiter(db, settings.rate_limit, settings.rate_limit_window_seconds),
+            migrated=settings.auto_migrate,
         )
 
     @property
@@ -126,8 +131,15 @@ class Server:
         return TenantService(self.db, self.settings.default_tenant)
 
     def ready(self) -> bool:
-        """Whether requests can be served: the database answers, its schema is current."""
-        return migrate.is_current(self.db)
+        """Whether requests can be served: the database answers, its schema is current.
+
+        Once current, the schema is taken to stay so (migrations only move it forward):
+        later probes only ask the database to answer.
+        """
+        if self.migrated:
+            return migrate.answers(self.db)
+        self.migrated = migrate.is_current(self.db)
+        return self.migrated
 
     def _waits(self) -> Waits:
         waits = self.waits or Waits(HeadWatcher(self.db), *wait_caps(self.settings))
@@ -240,12 +252,30 @@ class Server:
         self.admin_service = service
         return service
 
+    def reseal_secrets(self) -> int:
+        """Encrypt every stored secret with the first key of ``SCIMSERVER_SECRET_KEY``
+        (those in clear too); the rows rewritten."""
+        sealer = sealed.sealer_of(self.db.engine.dialect)
+        if sealer is None:
+            raise sealed.SecretKeyError("SCIMSERVER_SECRET_KEY is not set: no key to encrypt with.")
+        return reseal(self.db, sealer)
+
     def audit(self, tenant_id: int) -> AuditService:
         return AuditService(self.db, tenant_id)
 
     def activity(self) -> ActivityService:
         """The recorded SCIM requests of every tenant (see service/recorder.py)."""
         return ActivityService(self.db)
+
+
+def secrets_note(settings: Settings) -> str:
+    """The start-up line saying how the database keeps its secrets."""
+    if settings.secret_key:
+        return "Secrets: encrypted with SCIMSERVER_SECRET_KEY."
+    return (
+        "Secrets: signing keys, webhook secrets and HMAC keys are stored in clear in the "
+        "database; set SCIMSERVER_SECRET_KEY to encrypt them (docs/operations.md)."
+    )
 
 
 def wait_caps(settings: Settings) -> tuple[int, int]:
@@ -257,6 +287,7 @@ def wait_caps(settings: Settings) -> tuple[int, int]:
 
 def upgrade_database(settings: Settings) -> None:
     """Apply every pending migration, whatever ``auto_migrate`` says."""
+    location.create_private(settings.database_url)
     db = Database(settings.database_url)
     try:
         migrate.upgrade(db)

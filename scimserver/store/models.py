@@ -21,6 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from scimserver.store.sealed import Sealed
+
 STR_KEY_LENGTH = 128
 """Indexed prefix of a string value; the full value is compared too (index-size safe)."""
 
@@ -162,7 +164,7 @@ class ServerKey(Base):
     __tablename__ = "server_keys"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(String(128))
+    value: Mapped[str] = mapped_column(Sealed(sqlite_length=128))
 
 
 class Change(Base):
@@ -254,8 +256,8 @@ class Subscription(Base):
     """Added with ``--insecure-http``: the URL may be plain ``http``."""
     private_network: Mapped[bool] = mapped_column(Boolean, default=False)
     """Added with ``--allow-private-network``: loopback, private, link-local may be reached."""
-    secret: Mapped[str] = mapped_column(String(128))
-    previous_secret: Mapped[str | None] = mapped_column(String(128))
+    secret: Mapped[str] = mapped_column(Sealed(sqlite_length=128))
+    previous_secret: Mapped[str | None] = mapped_column(Sealed(sqlite_length=128))
     previous_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     state: Mapped[str] = mapped_column(String(16))
     max_attempts: Mapped[int] = mapped_column(Integer)
@@ -320,7 +322,7 @@ class SigningKey(Base):
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     alg: Mapped[str] = mapped_column(String(16))
-    private_pem: Mapped[str] = mapped_column(Text)
+    private_pem: Mapped[str] = mapped_column(Sealed())
     public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
     created: Mapped[datetime] = mapped_column(DateTime)
     retired_at: Mapped[datetime | None] = mapped_column(DateTime)

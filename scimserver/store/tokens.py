@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import CompoundSelect, ScalarSelect
 
+from scimserver.store.features import features_of
 from scimserver.store.models import Resource, Tenant, Token
 from scimserver.store.prepared import Prepared
 
@@ -106,9 +107,18 @@ class TenantRepository:
         return tenant.id
 
     def ensure(self, name: str, created: datetime) -> int:
-        """The id of the tenant called ``name``, created when missing."""
+        """The id of the tenant called ``name``, created when missing. Racing creators
+        (gunicorn's workers booting on a fresh database) agree on one row."""
         tenant_id = self.find(name)
-        return self.add(name, created) if tenant_id is None else tenant_id
+        if tenant_id is not None:
+            return tenant_id
+        upsert = features_of(self.session).upsert
+        self.session.execute(
+            upsert(Tenant).values(name=name, created=created).on_conflict_do_nothing()
+        )
+        created_id = self.find(name)
+        assert created_id is not None
+        return created_id
 
     def ids(self) -> dict[str, int]:
         """Every tenant's id by name."""

@@ -10,13 +10,14 @@ from click.testing import CliRunner, Result
 from scimserver.cli import main
 from scimserver.config import Settings
 from scimserver.service.server import Server
+from tests.conftest import cli_env
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {"SCIMSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'admins.db'}"}
+    return cli_env(tmp_path / "admins.db")
 
 
 def invoke(env: dict[str, str], *args: str, stdin: str = "") -> Result:
@@ -57,7 +58,7 @@ def test_refuses_short_passwords_and_unknown_tenants(env: dict[str, str]) -> Non
     )
     assert unknown.exit_code == 1
     assert "No tenant 'nope'" in unknown.output
-    assert len(unknown.output.strip().splitlines()) == 1
+    assert len(unknown.stderr.strip().splitlines()) == 2  # the database, the refusal
     assert "carol" not in invoke(env, "admin", "list").output
 
 
@@ -67,7 +68,7 @@ def test_list_password_and_delete(env: dict[str, str]) -> None:
         env, "admin", "create", "dave", "--tenant", "acme", "--password-stdin", stdin=PASSWORD
     )
     assert "(acme)" in created.output
-    listing = invoke(env, "admin", "list").output.splitlines()
+    listing = invoke(env, "admin", "list").stdout.splitlines()
     assert listing[1].split()[:2] == ["dave", "acme"]
     session = built(env).admins().sign_in("dave", PASSWORD, "10.0.0.1")
     assert session is not None

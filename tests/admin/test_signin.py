@@ -209,17 +209,24 @@ def test_an_unexpected_failure_is_a_page_with_the_request_id(
     assert "secret internals" not in html and "Traceback" not in html
 
 
-def test_sign_ins_and_failures_are_logged_without_the_password(
+def test_sign_ins_and_failures_are_logged_without_the_password_or_a_refused_name(
     app: Flask, caplog: pytest.LogCaptureFixture
 ) -> None:
     name = make_admin(app).name
     caplog.set_level(logging.INFO, logger="scimserver.service.admins")
     Console(app, name).sign_in("a wrong password 123")
     Console(app, name).sign_in()
+    # People type passwords into the name field: a refused name is logged as a keyed hash.
+    Console(app, "Tr0ub4dor&3-typed-as-name").sign_in("whatever it was 1")
+    Console(app, "tr0ub4dor&3-TYPED-as-name").sign_in("whatever it was 2")
     logged = [r.getMessage() for r in caplog.records if r.name == "scimserver.service.admins"]
-    assert any("failed" in m and name in m for m in logged), logged
+    failed = [m for m in logged if "sign-in failed" in m]
+    assert len(failed) == 3 and not any(name in m for m in failed), logged
+    tags = [m.split(" from ")[0] for m in failed]  # each console comes from its own address
+    assert tags[1] == tags[2] != tags[0]  # the same name, in any case: the same hash
     assert any("sign-in of" in m and name in m for m in logged), logged
-    assert not any(PASSWORD in m or "a wrong password 123" in m for m in caplog.text.splitlines())
+    secrets = (PASSWORD, "a wrong password 123", "roub4dor", "whatever it was")
+    assert not any(s.lower() in caplog.text.lower() for s in secrets)
 
 
 def test_parallel_guesses_get_five_tries_at_most(app: Flask) -> None:

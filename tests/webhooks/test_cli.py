@@ -39,10 +39,10 @@ def test_webhook_commands(app: Flask) -> None:
             # The receiver listens on http://127.0.0.1: both allowances, said out loud.
             "--insecure-http",
             "--allow-private-network",
-        ).output
-        secret = secret_in(added)
-        hook_id = added.split()[1]
-        assert f"WARNING: webhook {hook_id} is insecure-http" in added
+        )
+        secret = secret_in(added.stdout)
+        hook_id = added.stdout.split()[1]
+        assert f"WARNING: webhook {hook_id} is insecure-http" in added.output
         listing = run(app, "webhook", "list", "--tenant", tenant)
         header, row = listing.stdout.splitlines()
         assert header.split() == [
@@ -74,7 +74,7 @@ def test_webhook_commands(app: Flask) -> None:
         (request,) = receiver.requests
         Webhook(secret).verify(request.body, request.headers)
         assert request.event["type"] == "webhook.test"
-        rotated = run(app, "webhook", "rotate-secret", hook_id, "--overlap", "1h").output
+        rotated = run(app, "webhook", "rotate-secret", hook_id, "--overlap", "1h").stdout
         assert secret_in(rotated) != secret
         run(app, "webhook", "test", hook_id)
         Webhook(secret_in(rotated)).verify(receiver.requests[1].body, receiver.requests[1].headers)
@@ -114,7 +114,7 @@ def test_audit_tells_who_deactivated_a_user_and_when(app: Flask) -> None:
     }
     response = scim.patch(f"/Users/{user['id']}", patch, headers={"X-Request-Id": "req-42"})
     assert response.status_code == 200
-    table = run(app, "audit", "--user", "grace", "--tenant", scim.tenant).output
+    table = run(app, "audit", "--user", "grace", "--tenant", scim.tenant).stdout
     lines = table.splitlines()
     assert lines[0].split() == ["TIME", "TYPE", "CHANGED", "ACTOR", "REQUEST"]
     assert [line.split()[2] for line in lines[1:]] == [
@@ -125,13 +125,13 @@ def test_audit_tells_who_deactivated_a_user_and_when(app: Flask) -> None:
     assert lines[3].split()[3:] == ["active", "test", "req-42"]
     assert "in group admins" in lines[2]
     history = json.loads(
-        run(app, "audit", "--user", user["id"], "--tenant", scim.tenant, "--json").output
+        run(app, "audit", "--user", user["id"], "--tenant", scim.tenant, "--json").stdout
     )
     assert history[-1]["type"] == "user.deactivated"
     assert history[-1]["actor"] == "test"
     assert history[-1]["attributes"] == ["active"]
     by_group = json.loads(
-        run(app, "audit", "--group", "admins", "--tenant", scim.tenant, "--json").output
+        run(app, "audit", "--group", "admins", "--tenant", scim.tenant, "--json").stdout
     )
     assert [c["type"] for c in by_group] == ["group.created", "group.member_added"]
     assert by_group[0]["resource"]["id"] == group["id"]
