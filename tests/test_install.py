@@ -1,5 +1,6 @@
-"""The Dockerfile's install path, end to end: build the wheel, install it into a fresh
-virtualenv, and serve from an empty directory with nothing of the repository in sight."""
+"""The Dockerfile's install path, end to end: build the wheel, install requirements.lock
+(hash-checked) and the wheel into a fresh virtualenv, and serve from an empty directory
+with nothing of the repository in sight."""
 
 from __future__ import annotations
 
@@ -84,7 +85,12 @@ def test_wheel_installs_and_serves(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path)
     python = venv / "bin" / "python"
-    run([str(python), "-m", "pip", "install", "--quiet", str(wheel)], cwd=tmp_path)
+    # As the image does: the hashed lock first, then the wheel with nothing left to resolve.
+    lock = REPO / "requirements.lock"
+    pip = [str(python), "-m", "pip", "install", "--quiet"]
+    run([*pip, "--require-hashes", "-r", str(lock)], cwd=tmp_path)
+    run([*pip, "--no-deps", str(wheel)], cwd=tmp_path)
+    run([str(python), "-m", "pip", "check"], cwd=tmp_path)
 
     workdir = tmp_path / "empty"
     workdir.mkdir()

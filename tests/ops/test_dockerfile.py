@@ -4,6 +4,7 @@ run against the real server (tests/test_install.py runs its install path and CMD
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import LiveServer
+from tests.live import LiveServer, free_port
 
 REPO = Path(__file__).resolve().parent.parent.parent
 DOCKERFILE = (REPO / "Dockerfile").read_text()
@@ -50,16 +51,43 @@ def test_build_context_leaves_secrets_and_clutter_out() -> None:
     ]
     assert rules[0] == "*"  # everything is excluded, then only the wheel's sources return
     allowed = {r[1:].rstrip("/") for r in rules if r.startswith("!")}
-    assert allowed == {"pyproject.toml", "README.md", "schemas", "scimserver"}
+    assert allowed == {"pyproject.toml", "README.md", "requirements.lock", "schemas", "scimserver"}
+
+
+def test_dependencies_come_from_the_hashed_lock() -> None:
+    """The runtime stage installs requirements.lock with hashes, then the wheel alone."""
+    run = instruction("RUN")
+    assert "COPY requirements.lock" in DOCKERFILE
+    assert "--require-hashes -r /tmp/requirements.lock" in run
+    assert "--no-deps /tmp/*.whl" in run
+    assert run.index("--require-hashes") < run.index("--no-deps")
+
+
+def healthcheck_probe() -> list[str]:
+    command = json.loads(instruction("HEALTHCHECK").split(" CMD ", 1)[1])
+    assert "8000" not in " ".join(command), "the probe must follow SCIMSERVER_BIND"
+    return [sys.executable if c == "python" else c for c in command]
+
+
+def image_env(name: str) -> str:
+    found = re.search(rf"\b{name}=(\S+)", instruction("ENV"))
+    assert found, f"the image sets no {name}"
+    return found.group(1)
 
 
 @pytest.mark.slow
-def test_the_healthcheck_command_passes_on_a_ready_server(tmp_path: Path) -> None:
-    command = json.loads(instruction("HEALTHCHECK").split(" CMD ", 1)[1])
+def test_the_healthcheck_follows_the_configured_port(tmp_path: Path) -> None:
+    """The probe asks the port in SCIMSERVER_BIND (0.0.0.0 meaning this host), wherever it is."""
+    probe = healthcheck_probe()
+    assert image_env("SCIMSERVER_BIND").startswith("0.0.0.0:")
     env = {"SCIMSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'h.db'}"}
+
+    def check(bind: str) -> int:
+        environ = {**os.environ, "SCIMSERVER_BIND": bind}
+        return subprocess.run(probe, env=environ, check=False, timeout=10).returncode
+
     with LiveServer(env, workers=1, cwd=tmp_path, log_dir=tmp_path) as server:
-        probe = [sys.executable if c == "python" else c for c in command]
-        probe = [c.replace("127.0.0.1:8000", f"127.0.0.1:{server.port}") for c in probe]
-        assert subprocess.run(probe, check=False, timeout=10).returncode == 0
-    down = subprocess.run(probe, check=False, timeout=10, capture_output=True)
-    assert down.returncode != 0  # and it fails once the server is gone
+        assert check(f"0.0.0.0:{server.port}") == 0  # as in the image
+        assert check(f"127.0.0.1:{server.port}") == 0
+        assert check(f"0.0.0.0:{free_port()}") != 0  # another port: nothing ready there
+    assert check(f"0.0.0.0:{server.port}") != 0  # and it fails once the server is gone
