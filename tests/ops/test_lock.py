@@ -1,4 +1,5 @@
-"""requirements.lock, which the image installs from, is what pyproject.toml resolves to.
+"""requirements.lock, which the image installs from, is what pyproject.toml resolves to;
+and pyproject.toml asks for no extra a package does not have (pip warns about those).
 
 The lock is written by ``uv pip compile`` (the command is in its header) with a hash for
 every file, universal across the Python versions and platforms pyproject.toml allows, so
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -84,3 +86,19 @@ def test_the_header_command_run_again_changes_no_pin(tmp_path: Path) -> None:
     assert pins(again.read_text()) == pins(text), (
         "requirements.lock is stale: run the command in its header"
     )
+
+
+def test_every_extra_asked_for_exists() -> None:
+    """`pip install -e '.[test]'` warned "scim2-tester 0.5.2 does not provide the extra
+    'httpx'": every extra pyproject.toml names is one its installed package declares."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    specs = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    for wanted in map(Requirement, specs):
+        if not wanted.extras:
+            continue
+        declared = {
+            canonicalize_name(e)
+            for e in metadata.metadata(wanted.name).get_all("Provides-Extra") or []
+        }
+        for extra in wanted.extras:
+            assert canonicalize_name(extra) in declared, f"{wanted.name} has no extra {extra!r}"
