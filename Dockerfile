@@ -36,5 +36,5 @@ EXPOSE 8000
 # The probe asks /readyz on the port serve listens on: SCIMSERVER_BIND as the container
 # runs (`docker run -e SCIMSERVER_BIND=0.0.0.0:9000 -p 9000:9000 …` moves both).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; host, _, port = os.environ['SCIMSERVER_BIND'].rpartition(':'); host = {'0.0.0.0': '127.0.0.1', '[::]': '[::1]', '': '127.0.0.1'}.get(host, host); urllib.request.urlopen(f'http://{host}:{port}/readyz', timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; host, _, port = (os.environ.get('SCIMSERVER_BIND') or '127.0.0.1:8000').rpartition(':'); host = {'0.0.0.0': '127.0.0.1', '[::]': '[::1]', '': '127.0.0.1'}.get(host, host); urllib.request.urlopen(f'http://{host}:{port}/readyz', timeout=4)"]
 CMD ["scimserver", "serve"]
