@@ -12,7 +12,9 @@ from tests.test_cli_tenants import fails, populate, run
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {"SCIMSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'access.db'}"}
+    found = {"SCIMSERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'access.db'}"}
+    run(found, "db", "upgrade")  # commands use an existing database only
+    return found
 
 
 def test_map_list_unmap_admin_and_default_role(env: dict[str, str]) -> None:
