@@ -14,6 +14,7 @@ from scimserver.api.context import ACTIVITY, EXTENSION, request_id
 from scimserver.api.errors import register_error_handlers
 from scimserver.api.events import build_events_blueprint
 from scimserver.api.guards import Guards
+from scimserver.api.identities import build_identities_blueprint
 from scimserver.api.json import ScimJSONProvider, negotiate
 from scimserver.api.logs import configure_logging
 from scimserver.api.metrics import (
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     _observe(app, server)
     app.register_blueprint(build_blueprint(server.registry), url_prefix="/scim/v2")
     app.register_blueprint(build_changes_blueprint(), url_prefix="/api/v1")
+    app.register_blueprint(build_identities_blueprint(), url_prefix="/api/v1")
     app.register_blueprint(build_events_blueprint(), url_prefix="/api/v1")
     app.register_blueprint(build_async_blueprint(), url_prefix="/api/v1")
     app.register_blueprint(build_admin_blueprint(), url_prefix="/admin")

@@ -86,6 +86,9 @@ class Settings:
     secret_key: str = field(default="", repr=False)
     """Fernet keys, comma-separated: the first encrypts the signing keys, webhook secrets
     and HMAC keys stored in the database, each decrypts; empty: they are stored in clear."""
+    unique_email: bool = False
+    """A user's email (the identity view's: primary, else work, else first, else an
+    address userName) is unique among a tenant's users: a write duplicating it is 409."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

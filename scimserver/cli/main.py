@@ -13,9 +13,20 @@ import click
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from scimserver.api.logs import configure_logging
-from scimserver.cli import admins, audit, keys, secrets, serving, tenants, tokens, webhooks
+from scimserver.cli import (
+    access,
+    admins,
+    audit,
+    keys,
+    secrets,
+    serving,
+    tenants,
+    tokens,
+    webhooks,
+)
 from scimserver.cli.common import failure, settings
 from scimserver.cli.failures import bad_url, explain
+from scimserver.service.access import AccessError
 from scimserver.service.admins import AdminError
 from scimserver.service.tokens import TokenError
 from scimserver.service.webhooks import WebhookError
@@ -33,7 +44,7 @@ class Main(click.Group):
             return super().invoke(ctx)
         except TokenError as exc:
             raise failure(exc) from None
-        except (WebhookError, AdminError, SecretKeyError) as exc:
+        except (WebhookError, AdminError, SecretKeyError, AccessError) as exc:
             raise click.ClickException(str(exc)) from None
         except DBAPIError as exc:
             raise click.ClickException(explain(exc, settings().database_url)) from None
@@ -68,5 +79,6 @@ for command in (
     audit.audit,
     admins.admin,
     secrets.secrets,
+    access.access,
 ):
     main.add_command(command)

@@ -28,7 +28,13 @@ GROUP_EVENTS = (
     "group.member_added",
     "group.member_removed",
 )
-EVENT_TYPES = USER_EVENTS + GROUP_EVENTS
+ACCESS_CHANGED = "identity.access_changed"
+"""One person's effective access moved (``data``: ``before`` and ``after``, the identity
+view's appGroups, role, roles and isAdmin): see ``scim.identity``."""
+RULES_CHANGED = "access.rules_changed"
+"""A tenant's access rules were edited (``data``: before and after): an audit record,
+in the feed and webhooks, never a SET (it concerns no SCIM resource)."""
+EVENT_TYPES = (*USER_EVENTS, *GROUP_EVENTS, ACCESS_CHANGED, RULES_CHANGED)
 MEMBER_ADDED = "group.member_added"
 MEMBER_REMOVED = "group.member_removed"
 PASSWORD = "password"  # noqa: S105 -- the attribute's name, not a secret

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from scimserver.scim.asyncresp import ASYNC_COMPLETED, payload_of, subject_uri
-from scimserver.scim.changes import MEMBER_ADDED, MEMBER_REMOVED
+from scimserver.scim.changes import ACCESS_CHANGED, MEMBER_ADDED, MEMBER_REMOVED, RULES_CHANGED
 from scimserver.scim.versions import etag, timestamp
 
 EVENT_PREFIX = "urn:ietf:params:scim:event:"
@@ -32,6 +32,10 @@ DELETE = EVENT_PREFIX + "prov:delete"
 ACTIVATE = EVENT_PREFIX + "prov:activate"
 DEACTIVATE = EVENT_PREFIX + "prov:deactivate"
 ASYNC_RESPONSE = EVENT_PREFIX + "misc:asyncresp"
+ACCESS_EVENT = "urn:scimserver:event:identity:access_changed"
+"""A person's effective access moved (``scim.identity``): ``{"before", "after"}``. Not an
+RFC 9967 event, so not in ``eventUris``: a receiver that does not know it ignores it
+(RFC 8417 §2.2)."""
 EVENT_URIS = (
     CREATE_NOTICE,
     CREATE_FULL,
@@ -155,16 +159,23 @@ class Keyed(Protocol):
     @property
     def resource_id(self) -> str: ...
 
+    @property
+    def type(self) -> str: ...
+
 
 K = TypeVar("K", bound=Keyed)
 
 
 def units(changes: Sequence[K]) -> list[list[K]]:
     """The changes of one SET each: those one transaction made to one resource, in the
-    order each resource was first changed (RFC 9967 §2.1: one SET per state change)."""
-    found: dict[tuple[str, str], list[K]] = {}
+    order each resource was first changed (RFC 9967 §2.1: one SET per state change). A
+    change of a person's access is a SET of its own; an edit of the access rules none."""
+    found: dict[tuple[str, str, bool], list[K]] = {}
     for change in changes:
-        found.setdefault((change.txn or change.id, change.resource_id), []).append(change)
+        if change.type == RULES_CHANGED:
+            continue
+        key = (change.txn or change.id, change.resource_id, change.type == ACCESS_CHANGED)
+        found.setdefault(key, []).append(change)
     return list(found.values())
 
 
@@ -198,6 +209,8 @@ def events(unit: Sequence[ChangeFacts], full: bool, base_url: str) -> dict[str, 
     own = _own(unit)
     if own and own[0].type == ASYNC_COMPLETED:  # its own txn: alone in its unit
         return {ASYNC_RESPONSE: payload_of(own[0].data)}
+    if own and own[0].type == ACCESS_CHANGED:  # alone in its unit (:func:`units`)
+        return {ACCESS_EVENT: dict(own[0].data or {})}
     actions = [c.type.rsplit(".", 1)[-1] for c in own]
     if "deleted" in actions:
         return {DELETE: {}}

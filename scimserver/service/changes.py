@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from scimserver.errors import Gone, InvalidValue
-from scimserver.scim.changes import MEMBER_ADDED, MEMBER_REMOVED
+from scimserver.scim.changes import ACCESS_CHANGED, MEMBER_ADDED, MEMBER_REMOVED, RULES_CHANGED
 from scimserver.scim.versions import etag, now, timestamp
 from scimserver.service.waits import Waits
 from scimserver.store.changes import ChangeRepository
@@ -41,6 +41,10 @@ def change_json(change: Change) -> dict[str, Any]:
     }
     if change.type in (MEMBER_ADDED, MEMBER_REMOVED):
         out["member"] = {"type": change.member_type, "id": change.member_id}
+    if change.type == ACCESS_CHANGED:
+        out["access"] = change.data  # {"before": …, "after": …}
+    if change.type == RULES_CHANGED:
+        out["rules"] = change.data
     out["attributes"] = list(change.attributes or [])
     if change.version is not None:
         out["version"] = etag(change.version)

@@ -27,6 +27,7 @@ from scimserver.scim import patch as scim_patch
 from scimserver.scim.changes import PASSWORD, changed_paths, event_type, update_type
 from scimserver.scim.cursors import CursorCodec
 from scimserver.scim.dialects import normalise_resource
+from scimserver.scim.identity import email_key, moves_access
 from scimserver.scim.projection import Projection
 from scimserver.scim.render import Links
 from scimserver.scim.values import changed_values, index_values
@@ -36,7 +37,7 @@ from scimserver.service.observed import note_ignored, note_normalisations, note_
 from scimserver.service.passwords import hash_password
 from scimserver.service.reading import EVERYTHING, Related, ResourceReader
 from scimserver.service.retry import retrying
-from scimserver.store import single
+from scimserver.store import access, single
 from scimserver.store.changes import Origin
 from scimserver.store.db import Database
 from scimserver.store.models import Resource
@@ -104,6 +105,7 @@ class ResourceService:
         page_size: tuple[int, int] = (100, 1000),
         client: str = "",
         request_id: str = "",
+        unique_email: bool = False,
     ) -> None:
         self.db = db
         self.type = resource_type
@@ -115,7 +117,10 @@ class ResourceService:
         """The calling token's name, so logs say which IdP needed which dialect rule."""
         self.request_id = request_id
         self.has_members = resource_type.has_members
-        self.writes_alone = not (self.has_members or self._unique_checked())
+        self.unique_email = unique_email and resource_type.has_groups
+        """``SCIMSERVER_UNIQUE_EMAIL``: a user's email (``scim.identity.email_of``) is
+        unique in the tenant, checked as :meth:`_check_unique` checks attributes."""
+        self.writes_alone = not (self.has_members or self._unique_checked() or self.unique_email)
         """Creates and updates skip the ORM session and the locked read (``store.single``):
         a type without members (they are written in the transaction) and no attribute but
         userName unique (its index refuses a clash; others are checked by a read)."""
@@ -248,6 +253,8 @@ class ResourceService:
             planned = plan(seen)
         except ScimError:
             return None
+        if planned.diff is not None and self._moves_access(planned.diff):
+            return None
         if planned.diff is None:
             note_subject(self.type.name_of(seen.data))
             shown: Resource | Found = seen
@@ -344,12 +351,19 @@ class ResourceService:
         """Store the diff's document (False for no diff: a no-op writes nothing)."""
         if diff is None:
             return False
+        if self.type.has_groups:  # its access may move: settled before the commit
+            access.note_document(session, self.tenant_id, self.type.id, resource.id, resource.data)
         self._store_document(resource, diff.document, diff.password_hash)
         self._check_unique(session, resource)
         self._bump(resource)
         change = describe(resource, diff.kind, attributes=diff.paths, data=diff.document)
         self._repo(session).update(resource, diff.old_values, diff.new_values, change)
         return True
+
+    def _moves_access(self, diff: _Diff) -> bool:
+        """Whether the write may move a person's access (``scim.identity.moves_access``):
+        then it takes the locked path, whose transaction settles access."""
+        return self.type.has_groups and moves_access(self.type, diff.paths)
 
     def _origin(self, operation: str) -> Origin:
         return Origin(self.client or "unknown", self.request_id, operation)
@@ -448,6 +462,10 @@ class ResourceService:
             key = value if attribute.case_exact else value.casefold()
             if repo.value_taken(ref.key, key, resource.id):
                 raise Uniqueness(f"{attribute.name} {value!r} is already in use.")
+        email = email_key(resource.data) if self.unique_email else None
+        users = access.AccessRepository(session, self.tenant_id)
+        if email is not None and users.email_taken(self.type.id, email, resource.id):
+            raise Uniqueness(f"The email {email!r} is already another user's.")
 
     def _check_immutable(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
         for attribute in self.type.schema.attributes:

@@ -11,6 +11,7 @@ from scimserver.schema import Registry, ResourceType, load_registry
 from scimserver.schema.marshal import Marshaller
 from scimserver.scim.cursors import CursorCodec
 from scimserver.scim.render import Links
+from scimserver.service.access import AccessService, IdentityService, run_all_jobs
 from scimserver.service.activity import ActivityService
 from scimserver.service.admins import AdminService
 from scimserver.service.audit import AuditService
@@ -37,6 +38,9 @@ from scimserver.store.watch import HeadWatcher
 
 log = logging.getLogger(__name__)
 
+WORKER_ACCESS_BATCHES = 20
+"""Batches of a rules edit's settling a worker runs between webhook claims (10,000 people
+at 500 a batch): a large group's edit shares the worker with deliveries."""
 SPARE_CONNECTIONS = 2
 """Connections a server process holds beyond one per request thread: the feed watcher's,
 and a second for a request after its streamed answer took its first (``Database.detach``)."""
@@ -121,7 +125,23 @@ class Server:
             (self.settings.default_page_size, self.settings.max_page_size),
             client,
             request_id,
+            self.settings.unique_email,
         )
+
+    def user_type(self) -> ResourceType:
+        """The type whose resources are people: members of groups (``has_groups``)."""
+        return next(rt for rt in self.registry.resource_types if rt.has_groups)
+
+    def group_type(self) -> ResourceType:
+        return next(rt for rt in self.registry.resource_types if rt.has_members)
+
+    def identities(self, tenant_id: int) -> IdentityService:
+        """The identity view of a tenant's users (``/api/v1/identities``)."""
+        return IdentityService(self.db, self.user_type(), tenant_id)
+
+    def access(self, tenant_id: int, actor: str = "admin") -> AccessService:
+        """A tenant's access rules, edited by ``actor``."""
+        return AccessService(self.db, self.user_type(), self.group_type(), tenant_id, actor)
 
     def admit(self, principal: Principal) -> int | None:
         """Count a request of ``principal``: None to go ahead, else seconds to wait."""
@@ -229,7 +249,12 @@ class Server:
                 "webhooks get nothing and their changes wait until it is set (json webhooks "
                 "are delivered)"
             )
-        return Worker(self.db, self.formatters(), sender, policy)
+        users, groups = self.user_type(), self.group_type()
+
+        def settle_access() -> int:
+            return run_all_jobs(self.db, users, groups, WORKER_ACCESS_BATCHES)
+
+        return Worker(self.db, self.formatters(), sender, policy, settle_access)
 
     def jobs(self) -> AsyncService:
         """Asynchronous requests (built once: it owns this process's runner thread)."""

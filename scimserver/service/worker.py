@@ -31,6 +31,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -88,9 +89,17 @@ class _Due:
 
 class Worker:
     def __init__(
-        self, db: Database, formatters: dict[str, Formatter], sender: Sender, policy: Policy
+        self,
+        db: Database,
+        formatters: dict[str, Formatter],
+        sender: Sender,
+        policy: Policy,
+        chores: Callable[[], object] | None = None,
     ) -> None:
         self.db = db
+        self.chores = chores
+        """Background work run between claims, in bounded steps (settling access rules
+        edits, ``service.access.run_all_jobs``): never inside a client's request."""
         self.formatters = formatters
         self.sender = sender
         self.policy = policy
@@ -129,6 +138,8 @@ class Worker:
     def _next_claim(self) -> _Claimed | None:
         try:
             self._prune_when_due()
+            if self.chores is not None:
+                self.chores()
             return self._claim()
         except Exception:
             log.exception("%s: claiming failed; retrying after a pause", self.owner)

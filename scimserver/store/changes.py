@@ -21,7 +21,7 @@ the database lock anyway.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import takewhile
@@ -56,6 +56,7 @@ from scimserver.store.models import Change, FeedHead, Membership
 
 _PENDING = "scim_changes"
 _ORIGIN = "scim_origin"
+_BEFORE = "scim_before_append"
 _CHANGES = Change.metadata.tables[Change.__tablename__]
 _HEADS = FeedHead.metadata.tables[FeedHead.__tablename__]
 _INSERT = InsertMany(insert(_CHANGES), [c.name for c in _CHANGES.columns])  # SQLite's
@@ -103,6 +104,20 @@ def begin(session: Session, origin: Origin) -> None:
     """Start buffering the changes of this write transaction."""
     session.info[_ORIGIN] = origin
     session.info[_PENDING] = []
+    session.info[_BEFORE] = {}
+
+
+def before_append(session: Session, key: str, step: Callable[[Session], None]) -> None:
+    """Run ``step`` once (per ``key``) as the transaction's step before its changes are
+    appended: work that may record more changes from what the write did (settling
+    people's access, ``store.access``), so they are appended with the write's own."""
+    session.info.setdefault(_BEFORE, {}).setdefault(key, step)
+
+
+def origin_of(session: Session) -> Origin:
+    """Who is making this write transaction's changes."""
+    found: Origin = session.info.get(_ORIGIN, Origin())
+    return found
 
 
 def record(session: Session, tenant_id: int, change: ChangeRecord, row: Any = None) -> None:
@@ -112,6 +127,8 @@ def record(session: Session, tenant_id: int, change: ChangeRecord, row: Any = No
 
 def append_pending(session: Session) -> int:
     """Write the buffered changes with their seq numbers; returns how many were written."""
+    for step in session.info.pop(_BEFORE, {}).values():
+        step(session)
     pending: list[_Pending] = session.info.pop(_PENDING, [])
     origin: Origin = session.info.pop(_ORIGIN, Origin())
     if not pending:

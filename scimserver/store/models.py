@@ -548,3 +548,72 @@ class AsyncJob(Base):
     completed: Mapped[datetime | None] = mapped_column(DateTime)
     outcome: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     done_seq: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AccessRuleSet(Base):
+    """A tenant's access rules, apart from its mappings: mode, default role, admin source.
+
+    ``admin_group_id`` names a group by id (rename-stable) and has no foreign key: a
+    deleted group keeps its rule, and nobody is in it.
+    """
+
+    __tablename__ = "access_rules"
+
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(36))
+    """A random UUID: the rules' ``resource_id`` in the change log's audit records."""
+    mode: Mapped[str] = mapped_column(String(8))
+    default_role: Mapped[str | None] = mapped_column(String(100))
+    admin_attribute: Mapped[str | None] = mapped_column(String(512))
+    admin_group_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class AccessMapping(Base):
+    """An app group fed by one IdP group: the key makes it at most one per app group."""
+
+    __tablename__ = "access_mappings"
+    __table_args__ = (Index("ix_access_mappings_group", "tenant_id", "group_id"),)
+
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    app_group: Mapped[str] = mapped_column(String(100), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(36))
+    """The IdP group's id (no foreign key: see :class:`AccessRuleSet`)."""
+    priority: Mapped[int] = mapped_column(Integer)
+
+
+class IdentityAccess(Base):
+    """A person's effective access as last announced (``identity.access_changed``), and
+    the admin value a source last gave (kept while the source says nothing)."""
+
+    __tablename__ = "identity_access"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[int] = mapped_column(Integer)
+    app_groups: Mapped[list[str]] = mapped_column(JSON)
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    is_admin: Mapped[bool | None] = mapped_column(Boolean)
+    admin_known: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class AccessJob(Base):
+    """People whose access an edit of the rules may have moved, settled in batches by the
+    worker: the members of ``group_id``, or every user of the tenant when it is None.
+    ``before`` holds the rules as they were, ``after_id`` the last user settled."""
+
+    __tablename__ = "access_jobs"
+    __table_args__ = (Index("ix_access_jobs_pending", "state", "created"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    group_id: Mapped[str | None] = mapped_column(String(36))
+    before: Mapped[dict[str, Any]] = mapped_column(JSON)
+    after_id: Mapped[str] = mapped_column(String(36))
+    state: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(100))
+    created: Mapped[datetime] = mapped_column(DateTime)

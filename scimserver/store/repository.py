@@ -41,7 +41,7 @@ from scimserver.errors import Conflict, InvalidValue, Uniqueness
 from scimserver.scim.changes import MEMBER_ADDED, MEMBER_REMOVED, ChangeRecord, event_type
 from scimserver.scim.render import GroupRow, MemberRow
 from scimserver.scim.values import IndexedValue
-from scimserver.store import changes
+from scimserver.store import access, changes
 from scimserver.store.batch import (
     Executor,
     InsertMany,
@@ -807,6 +807,7 @@ class MembershipRepository:
             change = describe(group, kind, member_id=member_id, member_type=member_type)
             changes.record(self.session, self.tenant_id, change, group)
         users = [m for m, t in members if t == DERIVED_GROUPS and m != group.id]
+        access.note_members(self.session, self.tenant_id, DERIVED_GROUPS, group.id, kind, users)
         bump(self.session, users, now)
 
     def _insert(self, rows: Sequence[dict[str, Any]]) -> None:
