@@ -16,7 +16,8 @@ from scimserver.api.context import base_url, principal, request_id, server
 from scimserver.api.json import json_response, read_json
 from scimserver.errors import PayloadTooLarge
 from scimserver.schema import ResourceType
-from scimserver.service.bulk import BulkLimits, BulkService
+from scimserver.scim.bulk import BulkLimits
+from scimserver.service.bulk import BulkService
 from scimserver.service.resources import ResourceService
 
 

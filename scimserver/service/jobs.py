@@ -48,10 +48,11 @@ from scimserver.scim.asyncresp import (
     relative,
     status_uri,
 )
+from scimserver.scim.bulk import BulkLimits
 from scimserver.scim.projection import Projection
 from scimserver.scim.sets import units
 from scimserver.scim.versions import etag, now
-from scimserver.service.bulk import BulkLimits, BulkService
+from scimserver.service.bulk import BulkService
 from scimserver.service.reading import EVERYTHING
 from scimserver.service.resources import ResourceService, Written
 from scimserver.service.sets import SetIssuer

@@ -9,13 +9,13 @@ from datetime import timedelta
 from scimserver.config import Settings
 from scimserver.schema import Registry, ResourceType, load_registry
 from scimserver.schema.marshal import Marshaller
+from scimserver.scim.bulk import BulkLimits
 from scimserver.scim.cursors import CursorCodec
 from scimserver.scim.render import Links
 from scimserver.service.access import AccessService, IdentityService, run_all_jobs
 from scimserver.service.activity import ActivityService
 from scimserver.service.admins import AdminService
 from scimserver.service.audit import AuditService
-from scimserver.service.bulk import BulkLimits
 from scimserver.service.changes import ChangeFeed
 from scimserver.service.delivery import Formatter, JsonFormatter, Sender
 from scimserver.service.discovery import DiscoveryService, EventModes
