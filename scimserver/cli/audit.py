@@ -9,15 +9,14 @@ import click
 
 from scimserver.cli.common import server, table, tenant_id
 from scimserver.scim.changes import MEMBER_ADDED, MEMBER_REMOVED
-from scimserver.service.changes import change_json
-from scimserver.store.models import Change
+from scimserver.service.audit import LoggedChange
 
 
-def _detail(change: Change) -> str:
+def _detail(change: LoggedChange) -> str:
     if change.type in (MEMBER_ADDED, MEMBER_REMOVED):
         group = change.display or change.resource_id
         return f"{change.member_type} {change.member_id} in group {group}"
-    return ", ".join(change.attributes or []) or "-"
+    return ", ".join(change.attributes) or "-"
 
 
 @click.command()
@@ -34,7 +33,7 @@ def audit(user: str | None, group: str | None, tenant: str | None, as_json: bool
     assert name is not None  # one of the two, checked above
     changes = built.audit(tenant_id(built, tenant)).history(resource_type, name)
     if as_json:
-        click.echo(json.dumps([change_json(c) for c in changes], indent=2))
+        click.echo(json.dumps([c.json for c in changes], indent=2))
         return
     if not changes:
         raise click.ClickException(f"No history for {resource_type} {name!r}.")

@@ -55,6 +55,32 @@ class SubscriptionInfo:
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """One POST of one change to a subscription, and what came of it."""
+
+    change_seq: int
+    change_id: str
+    attempt: int
+    time: datetime
+    status: int | None
+    error: str | None
+    duration_ms: int
+    outcome: str
+    """delivered, retry or parked."""
+
+
+@dataclass(frozen=True)
+class Parked:
+    """A change a subscription gave up on (a dead letter); ``queued`` once redelivered."""
+
+    change_seq: int
+    change_id: str
+    parked_at: datetime
+    reason: str
+    queued: bool
+
+
+@dataclass(frozen=True)
 class DeliveryState:
     """A subscription as the console shows it: how far behind, what failed, what is parked."""
 
@@ -62,8 +88,8 @@ class DeliveryState:
     lag: int
     """Changes committed after the subscription's cursor."""
     next_attempt_at: datetime
-    last_attempt: DeliveryAttempt | None
-    dead_letters: list[DeadLetter]
+    last_attempt: Attempt | None
+    dead_letters: list[Parked]
 
     @property
     def due_at(self) -> datetime | None:
@@ -160,8 +186,8 @@ class WebhookService:
                     _info(row, tenant),
                     max(repo.head(row.tenant_id) - row.cursor, 0),
                     row.next_attempt_at,
-                    repo.last_attempt(row.id),
-                    repo.dead_letters(row.id),
+                    _last_attempt(repo, row.id),
+                    [_parked(letter) for letter in repo.dead_letters(row.id)],
                 )
                 for row, tenant in repo.listing(tenant_id)
             ]
@@ -199,13 +225,15 @@ class WebhookService:
         finally:
             sender.close()
 
-    def dead_letters(self, subscription_id: str) -> list[DeadLetter]:
+    def dead_letters(self, subscription_id: str) -> list[Parked]:
         with self.db.read() as session:
-            return WebhookRepository(session).dead_letters(subscription_id)
+            return [
+                _parked(row) for row in WebhookRepository(session).dead_letters(subscription_id)
+            ]
 
-    def attempts(self, subscription_id: str) -> list[DeliveryAttempt]:
+    def attempts(self, subscription_id: str) -> list[Attempt]:
         with self.db.read() as session:
-            return WebhookRepository(session).attempts(subscription_id)
+            return [_attempt(row) for row in WebhookRepository(session).attempts(subscription_id)]
 
     def _check_target(self, url: str, reach: Reach) -> str:
         """The URL to store, checked as the worker will; a host name's addresses too."""
@@ -256,3 +284,25 @@ def _info(row: Subscription, tenant: str) -> SubscriptionInfo:
         row.insecure_http,
         row.private_network,
     )
+
+
+def _last_attempt(repo: WebhookRepository, subscription_id: str) -> Attempt | None:
+    row = repo.last_attempt(subscription_id)
+    return None if row is None else _attempt(row)
+
+
+def _attempt(row: DeliveryAttempt) -> Attempt:
+    return Attempt(
+        row.change_seq,
+        row.change_id,
+        row.attempt,
+        row.time,
+        row.status,
+        row.error,
+        row.duration_ms,
+        row.outcome,
+    )
+
+
+def _parked(row: DeadLetter) -> Parked:
+    return Parked(row.change_seq, row.change_id, row.parked_at, row.reason, row.queued)

@@ -9,7 +9,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from scimserver.store.models import Change
+from scimserver.service.audit import LoggedChange
 
 HIDDEN = frozenset({"schemas", "id", "meta", "groups", "members", "active"})
 _EVENT_WORDS = {
@@ -83,7 +83,7 @@ class Event:
     """For membership lines: the group the user joined or left."""
 
 
-def history_row(change: Change, resource_id: str) -> Event:
+def history_row(change: LoggedChange, resource_id: str) -> Event:
     when = change.time
     if change.member_id == resource_id and change.resource_id != resource_id:
         verb = "added to" if change.type.endswith("member_added") else "removed from"
@@ -94,5 +94,5 @@ def history_row(change: Change, resource_id: str) -> Event:
         what = f"membership: member {change.member_id} {verb}"
         return Event(when, what, "members", change.actor, None)
     word = change.type.rsplit(".", 1)[-1]
-    attributes = ", ".join(change.attributes or [])
+    attributes = ", ".join(change.attributes)
     return Event(when, _EVENT_WORDS.get(word, word), attributes, change.actor, None)
