@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from scimserver.pacing import paused
 from scimserver.service import resources
 from scimserver.store.models import Resource
 from tests.api.test_changes import changes_since, head, kinds
@@ -39,7 +40,9 @@ def _password_hash(app: Flask, resource_id: str) -> str | None:
 @pytest.fixture
 def overtaken(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Callable[[], Any]], None]]:
     """``overtaken(write)``: the next update's read of its resource is followed, before
-    that update writes, by ``write`` committing in another thread."""
+    that update writes, by ``write`` committing in another thread — as a writer of
+    another worker process would: the update gives its process's request slot back
+    meanwhile (``pacing``), or one slot would make the two wait for each other."""
     pending: list[Callable[[], Any]] = []
 
     def after_read(read: Callable[..., Any]) -> Callable[..., Any]:
@@ -47,8 +50,9 @@ def overtaken(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Callable[[]
             found = read(*args)
             if pending:
                 other = threading.Thread(target=pending.pop())
-                other.start()
-                other.join(timeout=30)
+                with paused():
+                    other.start()
+                    other.join(timeout=30)
                 assert not other.is_alive()
             return found
 
