@@ -1,8 +1,6 @@
-"""The application factory: the one place where the parts are put together."""
+"""The WSGI factory: the Flask app around the parts ``scimserver.wiring`` built."""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from flask import Flask, Response, request
 from prometheus_client import CollectorRegistry
@@ -29,9 +27,8 @@ from scimserver.api.proxies import TrustedProxies, parse_networks
 from scimserver.api.routes import build_blueprint
 from scimserver.config import Settings
 from scimserver.pacing import Pacing
-from scimserver.service.recorder import ActivityRecorder, Retention
 from scimserver.service.server import Server
-from scimserver.service.stats import StatsService
+from scimserver.wiring import build
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -42,14 +39,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json_provider_class = ScimJSONProvider
     app.json = ScimJSONProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    server = Server.build(settings)
+    server = build(settings)
     app.extensions[EXTENSION] = server
     register_error_handlers(app)
     # One plain connection per request, for the token check and the reads that follow.
     app.before_request(server.db.hold)
     app.teardown_request(lambda _error: server.db.release())
     # The asynchronous requests' runner: started in each process by its first request.
-    app.before_request(server.jobs().ensure_running)
+    app.before_request(server.jobs.ensure_running)
     _observe(app, server)
     app.register_blueprint(build_blueprint(server.registry), url_prefix="/scim/v2")
     app.register_blueprint(build_changes_blueprint(), url_prefix="/api/v1")
@@ -91,19 +88,8 @@ def _observe(app: Flask, server: Server) -> None:
     /scim/v2, no SCIM token)."""
     settings = server.settings
     own = CollectorRegistry()
-    recorder = _recorder(settings)
-    app.extensions[ACTIVITY] = recorder
-    observe_requests(app, RequestMetrics(own, settings.metrics_tenant_labels), recorder)
-    store = StoreCollector(StatsService(server.db), settings.metrics_tenant_labels)
+    app.extensions[ACTIVITY] = server.recorder
+    observe_requests(app, RequestMetrics(own, settings.metrics_tenant_labels), server.recorder)
+    store = StoreCollector(server.stats, settings.metrics_tenant_labels)
     registry = scrape_registry(own, store)
     app.register_blueprint(build_metrics_blueprint(registry, settings.metrics_token))
-
-
-def _recorder(settings: Settings) -> ActivityRecorder | None:
-    """The activity recorder (its thread starts with the first request a process serves)."""
-    if not settings.activity_log:
-        return None
-    retention = Retention(
-        timedelta(days=settings.activity_retention_days), settings.activity_max_rows
-    )
-    return ActivityRecorder(settings.database_url, retention)

@@ -6,8 +6,9 @@ import os
 import sys
 
 from scimserver.app import create_app
-from scimserver.service.server import Server, secrets_note
+from scimserver.service.server import Server
 from scimserver.store.location import describe
+from scimserver.wiring import secrets_note
 
 app = create_app()
 _server: Server = app.extensions["scimserver"]

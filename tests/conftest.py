@@ -127,8 +127,7 @@ def close_app(application: Flask) -> None:
     if recorder is not None:
         recorder.close()
     server = application.extensions["scimserver"]
-    if server.async_service is not None:
-        server.async_service.stop()
+    server.jobs.stop()
     server.db.dispose()
 
 

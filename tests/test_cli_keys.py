@@ -37,7 +37,7 @@ def test_rotation_publishes_both_keys_until_the_old_one_retires(tmp_path: Path) 
         output = run(env, "keys", "rotate", "--tenant", "acme", "--overlap", "7d")
         assert f"retiring {old_kid}" in output
         assert "'beta'" not in output
-        app.extensions["scimserver"].keys()._current.clear()  # as after KEY_REFRESH
+        app.extensions["scimserver"].keys._current.clear()  # as after KEY_REFRESH
         listing = run(env, "keys", "list", "--tenant", "acme").splitlines()
         assert [line.split()[0] for line in listing[1:]] == [old_kid, listing[2].split()[0]]
 

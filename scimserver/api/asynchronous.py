@@ -65,10 +65,8 @@ def deferred(
     """Hand ``submitted`` to the asynchronous service: 202, or ``answer`` of its result
     when it ran within ``wait`` seconds (its error raised, as a synchronous one is)."""
     who = principal()
-    found = (
-        server()
-        .jobs()
-        .submit(who.tenant_id, who.name, request_id(), base_url(), submitted, wait, projection)
+    found = server().jobs.submit(
+        who.tenant_id, who.name, request_id(), base_url(), submitted, wait, projection
     )
     if isinstance(found, Accepted):
         return _accepted(found.txn)
@@ -126,7 +124,7 @@ def written_answer(status_code: int, respond: Callable[[Written, int], Response]
 def status(txn: str) -> Response:
     """``GET /api/v1/async/<txn>``: a bearer token of the request's tenant (any scope)."""
     who = authenticate_any_scope()
-    found = server().jobs().status(who.tenant_id, txn)
+    found = server().jobs.status(who.tenant_id, txn)
     if not found.done:
         response = _json({"txn": txn, "status": "pending"}, 202)
         response.headers["Retry-After"] = "1"

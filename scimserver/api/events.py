@@ -36,7 +36,7 @@ def _json(body: Any, status: int = 200, mimetype: str = "application/json") -> R
 
 
 def _jwks(tenant_id: int) -> Response:
-    response = _json(server().keys().jwks(tenant_id), mimetype=JWKS_MEDIA_TYPE)
+    response = _json(server().keys.jwks(tenant_id), mimetype=JWKS_MEDIA_TYPE)
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 

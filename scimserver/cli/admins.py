@@ -41,7 +41,7 @@ STDIN_HELP = "Read the password from the first line of standard input (no prompt
 def admin_create(name: str, tenants: tuple[str, ...], password_stdin: bool) -> None:
     """Create an admin; with --tenant (repeatable) it sees only those tenants."""
     built = server()
-    info = built.admins().create(name, _password(password_stdin), tenants)
+    info = built.admins.create(name, _password(password_stdin), tenants)
     scope = ", ".join(info.tenants) if info.restricted else "every tenant"
     click.echo(f"Created admin {info.name!r} ({scope}).")
 
@@ -49,7 +49,7 @@ def admin_create(name: str, tenants: tuple[str, ...], password_stdin: bool) -> N
 @admin.command("list")
 def admin_list() -> None:
     """List admins with their tenants and last sign-in."""
-    rows = [(a.name, _scope(a), when(a.last_sign_in_at)) for a in server().admins().listing()]
+    rows = [(a.name, _scope(a), when(a.last_sign_in_at)) for a in server().admins.listing()]
     table([("NAME", "TENANTS", "LAST SIGN-IN"), *rows])
 
 
@@ -63,7 +63,7 @@ def _scope(info: AdminInfo) -> str:
 @click.argument("name")
 def admin_delete(name: str) -> None:
     """Delete an admin; its sessions end at once."""
-    server().admins().delete(name)
+    server().admins.delete(name)
     click.echo(f"Deleted admin {name!r}.")
 
 
@@ -73,5 +73,5 @@ def admin_delete(name: str) -> None:
 def admin_password(name: str, password_stdin: bool) -> None:
     """Set an admin's password; its sessions end."""
     built = server()
-    built.admins().set_password(name, _password(password_stdin))
+    built.admins.set_password(name, _password(password_stdin))
     click.echo(f"Password of admin {name!r} set; its sessions ended.")

@@ -11,9 +11,10 @@ from typing import Any
 import click
 
 from scimserver.config import Settings
-from scimserver.service.server import Server, secrets_note
+from scimserver.service.server import Server
 from scimserver.service.tokens import TokenError, TokenInfo, UnknownTenant
 from scimserver.store.location import describe, sqlite_path
+from scimserver.wiring import build, secrets_note
 
 URL_VARIABLE = "SCIMSERVER_DATABASE_URL"
 
@@ -23,7 +24,7 @@ def settings() -> Settings:
 
 
 def server(create: bool = False, secrets: bool = False) -> Server:
-    """The composition root, built (and the database migrated) only when a command runs,
+    """The parts the wiring builds (the database migrated), only when a command runs,
     after a line on stderr naming its database (and with ``secrets``, one saying how it
     keeps its secrets). A SQLite file that does not exist is refused unless ``create``:
     a command run in the wrong folder must not make an empty database of its own."""
@@ -32,7 +33,7 @@ def server(create: bool = False, secrets: bool = False) -> Server:
     refuse_missing(config, create)
     if secrets:
         click.echo(secrets_note(config), err=True)
-    return Server.build(config)
+    return build(config)
 
 
 def database_line(config: Settings) -> str:

@@ -19,7 +19,7 @@ def keys() -> None:
 def keys_list(tenant: str | None) -> None:
     """The tenant's published keys: the newest signs, older ones until they retire."""
     built = server()
-    found = built.keys().listing(tenant_id(built, tenant))
+    found = built.keys.listing(tenant_id(built, tenant))
     rows = [("KID", "CREATED", "RETIRES")]
     rows += [(k.kid, when(k.created), when(k.retired_at)) for k in found]
     table(rows)
@@ -39,7 +39,7 @@ def keys_rotate(tenant: str | None, overlap: str) -> None:
     retire_at = now() + parse_duration(overlap)
     names = {tenant: tenant_id(built, tenant)} if tenant else built.tenants().ids()
     for name, tid in sorted(names.items()):
-        rotation = built.keys().rotate(tid, retire_at)
+        rotation = built.keys.rotate(tid, retire_at)
         old = ", ".join(rotation.retiring) or "none"
         click.echo(
             f"Tenant {name!r}: signs with {rotation.kid}; retiring {old} at {when(retire_at)}."

@@ -22,7 +22,7 @@ from scimserver.cli.common import (
     server,
     settings,
 )
-from scimserver.service.server import Server, secrets_note, upgrade_database
+from scimserver.wiring import build, secrets_note, upgrade_database
 
 log = logging.getLogger("scimserver.worker")
 
@@ -115,7 +115,7 @@ def worker() -> None:
     log.info(database_line(config))
     refuse_missing(config, create=False)
     log.log(logging.INFO if config.secret_key else logging.WARNING, secrets_note(config))
-    built = Server.build(config)
+    built = build(config)
     try:
         runner = built.worker()
     except ValueError as exc:

@@ -7,8 +7,9 @@ is built, so a thread started earlier would be left behind in the master), wakes
 write transaction (a hundred records: on SQLite, requests' writes wait for it, and 500
 held them up to 17 ms, once a second in each worker): one INSERT for all its rows into
 ``request_log`` (see :class:`~scimserver.store.batch.InsertMany`), and one upsert per
-tenant and hour into ``request_hours``. The recorder has an engine of its own, so its
-writes never take a connection a request is waiting for.
+tenant and hour into ``request_hours``. It writes through the process's one
+:class:`Database`: its thread holds no request connection, so each write checks one out
+of the pool, which keeps a slot for it (``scimserver.wiring.SPARE_CONNECTIONS``).
 
 Bounded everywhere: the buffer holds ``capacity`` records and drops the oldest when
 full; a batch the database refuses is tried again with the next flush, ``attempts``
@@ -135,7 +136,7 @@ class ActivityRecorder:
 
     def __init__(
         self,
-        database_url: str,
+        db: Database,
         retention: Retention,
         *,
         interval: float = 1.0,
@@ -143,7 +144,7 @@ class ActivityRecorder:
         capacity: int = 10_000,
         attempts: int = 3,
     ) -> None:
-        self.database_url = database_url
+        self.db = db
         self.retention = retention
         self.interval = interval
         self.batch = batch
@@ -167,7 +168,6 @@ class ActivityRecorder:
         self._failures = 0
         self._overflowed = 0
         """Records pushed out of the full buffer since the writer last said so."""
-        self._db: Database | None = None
         self._thread: threading.Thread | None = None
         self._tenants: set[int] = set()
         self._pruned_at = float("-inf")
@@ -209,11 +209,9 @@ class ActivityRecorder:
             if self._stopping.is_set():
                 return  # close() writes what waits
             try:
-                written = self.flush()
+                self.flush()
                 if time.monotonic() - self._pruned_at >= self.retention.every:
                     self.prune()
-                elif not written and self._db is not None:
-                    self._db.dispose()  # idle: hold no connection (PostgreSQL counts them)
             except Exception:  # the thread must outlive any bug: requests keep recording
                 log.exception("Request activity: the writer thread hit an unexpected error")
 
@@ -253,7 +251,7 @@ class ActivityRecorder:
         refused = [a.refused_row() for a in batch if a.tenant_id is None]
         hours = _hours(batch)
         try:
-            with self._database().write() as session:
+            with self.db.write() as session:
                 if rows:
                     store.append(session, rows)
                     store.add_hours(session, hours)
@@ -272,7 +270,7 @@ class ActivityRecorder:
     def _without_deleted_tenants(self, batch: list[Activity]) -> int | None:
         """Keep only the batch's records of tenants that still exist (0 written so far)."""
         try:
-            with self._database().read() as session:
+            with self.db.read() as session:
                 live = store.live_tenants(
                     session, (a.tenant_id for a in batch if a.tenant_id is not None)
                 )
@@ -311,7 +309,7 @@ class ActivityRecorder:
         self._pruned_at = time.monotonic()
         rules = self.retention
         cutoff = now() - rules.age
-        db = self._database()
+        db = self.db
         try:
             gone = self._chunks(db, partial(store.prune_before, cutoff=cutoff, chunk=rules.chunk))
             old = partial(store.prune_refused_before, cutoff=cutoff, chunk=rules.chunk)
@@ -344,11 +342,6 @@ class ActivityRecorder:
                 break
         return gone
 
-    def _database(self) -> Database:
-        if self._db is None:
-            self._db = Database(self.database_url)
-        return self._db
-
     # -- shutdown -----------------------------------------------------------------------
 
     def close(self) -> None:
@@ -358,9 +351,6 @@ class ActivityRecorder:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
         self.flush()
-        if self._db is not None:
-            self._db.dispose()
-            self._db = None
 
     @property
     def waiting(self) -> int:

@@ -1,4 +1,10 @@
-"""The long-lived parts of one server process, built once from the settings."""
+"""The long-lived parts of one server process, as ``scimserver.wiring`` built them.
+
+Immutable: every part is built once, eagerly, by :func:`scimserver.wiring.build` (the
+asynchronous requests' service by this record itself, from its own factories); the
+methods here only make per-request and per-tenant services out of those parts. The one
+thing that changes after start-up is what readiness has learnt (:class:`Readiness`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from scimserver.config import Settings
-from scimserver.schema import Registry, ResourceType, load_registry
+from scimserver.schema import Registry, ResourceType
 from scimserver.schema.marshal import Marshaller
 from scimserver.scim.bulk import BulkLimits
 from scimserver.scim.cursors import CursorCodec
@@ -23,32 +29,44 @@ from scimserver.service.jobs import AsyncService
 from scimserver.service.poll import SetPoller
 from scimserver.service.ratelimit import RateLimiter
 from scimserver.service.reading import ResourceReader
+from scimserver.service.recorder import ActivityRecorder
 from scimserver.service.resources import ResourceService
 from scimserver.service.set_push import SetFormatter
 from scimserver.service.sets import SetIssuer, SigningKeys
+from scimserver.service.stats import StatsService
 from scimserver.service.tokens import Principal, TenantService, TokenService
 from scimserver.service.waits import Waits
 from scimserver.service.webhooks import WebhookService
 from scimserver.service.worker import Policy, Worker
-from scimserver.store import location, migrate, sealed
+from scimserver.store import migrate, sealed
 from scimserver.store.db import Database
-from scimserver.store.keys import reseal, server_key
+from scimserver.store.keys import reseal
 from scimserver.store.set_streams import configured_modes
-from scimserver.store.watch import HeadWatcher
 
 log = logging.getLogger(__name__)
 
 WORKER_ACCESS_BATCHES = 20
 """Batches of a rules edit's settling a worker runs between webhook claims (10,000 people
 at 500 a batch): a large group's edit shares the worker with deliveries."""
-SPARE_CONNECTIONS = 2
-"""Connections a server process holds beyond one per request thread: the feed watcher's,
-and a second for a request after its streamed answer took its first (``Database.detach``)."""
 
 
-@dataclass
+class Readiness:
+    """What readiness probes have learnt: the one mutable part of a :class:`Server`.
+
+    ``migrated`` turns True once the schema was found at the newest revision, and stays
+    so (migrations only move it forward). A plain bool, read and set without a lock: two
+    probes racing at worst both ask for the revision once.
+    """
+
+    __slots__ = ("migrated",)
+
+    def __init__(self, migrated: bool = False) -> None:
+        self.migrated = migrated
+
+
+@dataclass(frozen=True)
 class Server:
-    """Settings, database, schemas and token checks, shared by every request."""
+    """Settings, the process's one database, schemas, and the services every request shares."""
 
     settings: Settings
     db: Database
@@ -56,38 +74,35 @@ class Server:
     tokens: TokenService
     default_tenant_id: int
     cursors: CursorCodec
-    marshallers: dict[str, Marshaller] = field(default_factory=dict)
-    waits: Waits | None = None
-    signing_keys: SigningKeys | None = None
-    limiter: RateLimiter | None = None
-    admin_service: AdminService | None = None
-    migrated: bool = False
-    """The schema was found at the newest revision: it is not asked again (readiness)."""
-    async_service: AsyncService | None = None
+    marshallers: dict[str, Marshaller]
+    waits: Waits
+    """Feed long-polls and SET polls, capped per worker and per token."""
+    keys: SigningKeys
+    """Every tenant's SET signing keys (one per process: it caches the keys it loads)."""
+    limiter: RateLimiter
+    admins: AdminService
+    """Console admins and their sessions (one per process: it hashes a dummy password)."""
+    recorder: ActivityRecorder | None
+    """None when ``SCIMSERVER_ACTIVITY_LOG`` is off."""
+    stats: StatsService
+    readiness: Readiness
+    """Whether the schema was found current (True from the start after auto-migrate)."""
+    jobs: AsyncService = field(init=False)
+    """Asynchronous requests (one per process: it owns the process's runner thread)."""
 
-    @classmethod
-    def build(cls, settings: Settings) -> Server:
-        registry = load_registry(settings.schema_dirs)
-        location.create_private(settings.database_url)
-        connections = settings.threads + SPARE_CONNECTIONS
-        db = Database(settings.database_url, connections, settings.pool_wait_ms / 1000)
-        sealed.attach(db.engine, sealed.Sealer.from_setting(settings.secret_key))
-        if settings.auto_migrate:
-            migrate.upgrade(db)
-        tenant_id = TenantService(db).ensure(settings.default_tenant)
-        marshallers = {rt.id: Marshaller(rt) for rt in registry.resource_types}
-        cursors = CursorCodec(server_key(db, "cursor"))
-        return cls(
-            settings,
-            db,
-            registry,
-            TokenService(db),
-            tenant_id,
-            cursors,
-            marshallers,
-            limiter=RateLimiter(db, settings.rate_limit, settings.rate_limit_window_seconds),
-            migrated=settings.auto_migrate,
+    def __post_init__(self) -> None:
+        # Built here, not by the wiring: it makes its services with this record's factories.
+        settings = self.settings
+        jobs = AsyncService(
+            self.db,
+            self.registry,
+            self.resources,
+            BulkLimits(settings.bulk_max_operations, settings.bulk_max_payload_bytes),
+            self.set_issuer,
+            settings.worker_poll_ms / 1000,
+            timedelta(seconds=settings.async_lease_seconds),
         )
+        object.__setattr__(self, "jobs", jobs)
 
     @property
     def endpoints(self) -> dict[str, str]:
@@ -145,7 +160,7 @@ class Server:
 
     def admit(self, principal: Principal) -> int | None:
         """Count a request of ``principal``: None to go ahead, else seconds to wait."""
-        return self.limiter.admit(principal.token_id) if self.limiter else None
+        return self.limiter.admit(principal.token_id)
 
     def tenants(self) -> TenantService:
         return TenantService(self.db, self.settings.default_tenant)
@@ -156,29 +171,19 @@ class Server:
         Once current, the schema is taken to stay so (migrations only move it forward):
         later probes only ask the database to answer.
         """
-        if self.migrated:
+        readiness = self.readiness
+        if readiness.migrated:
             return migrate.answers(self.db)
-        self.migrated = migrate.is_current(self.db)
-        return self.migrated
-
-    def _waits(self) -> Waits:
-        waits = self.waits or Waits(HeadWatcher(self.db), *wait_caps(self.settings))
-        self.waits = waits
-        return waits
+        readiness.migrated = migrate.is_current(self.db)
+        return readiness.migrated
 
     def feed(self, tenant_id: int) -> ChangeFeed:
-        return ChangeFeed(self.db, self._waits(), tenant_id)
-
-    def keys(self) -> SigningKeys:
-        """Every tenant's SET signing keys (built once: it caches the keys it loads)."""
-        keys = self.signing_keys or SigningKeys(self.db)
-        self.signing_keys = keys
-        return keys
+        return ChangeFeed(self.db, self.waits, tenant_id)
 
     def set_issuer(self, tenant_id: int) -> SetIssuer:
         """Signs a tenant's change-log rows as SETs (see service/sets.py); raises
         :class:`IssuerMissing` (503) while ``SCIMSERVER_BASE_URL`` is unset."""
-        issuer = SetIssuer(self.keys(), self.settings.base_url, tenant_id)
+        issuer = SetIssuer(self.keys, self.settings.base_url, tenant_id)
         # Load (or create) the key now, outside any transaction that will sign: made
         # inside one, its own write would wait on that transaction's lock (SQLite).
         issuer.keys.current(tenant_id)
@@ -188,7 +193,7 @@ class Server:
         """The RFC 8936 poll stream of one bearer token."""
         issuing = self.set_issuer(receiver.tenant_id)
         full = self.settings.poll_full_events
-        return SetPoller(self.db, self._waits(), issuing, receiver, full)
+        return SetPoller(self.db, self.waits, issuing, receiver, full)
 
     def discovery(self, base_url: str, tenant_id: int | None = None) -> DiscoveryService:
         """Discovery as ``tenant_id`` sees it: ``securityEvents`` only once the tenant
@@ -256,27 +261,6 @@ class Server:
 
         return Worker(self.db, self.formatters(), sender, policy, settle_access)
 
-    def jobs(self) -> AsyncService:
-        """Asynchronous requests (built once: it owns this process's runner thread)."""
-        if self.async_service is None:
-            settings = self.settings
-            self.async_service = AsyncService(
-                self.db,
-                self.registry,
-                self.resources,
-                BulkLimits(settings.bulk_max_operations, settings.bulk_max_payload_bytes),
-                self.set_issuer,
-                settings.worker_poll_ms / 1000,
-                timedelta(seconds=settings.async_lease_seconds),
-            )
-        return self.async_service
-
-    def admins(self) -> AdminService:
-        """Console admins and their sessions (built once: it hashes a dummy password)."""
-        service = self.admin_service or AdminService(self.db)
-        self.admin_service = service
-        return service
-
     def reseal_secrets(self) -> int:
         """Encrypt every stored secret with the first key of ``SCIMSERVER_SECRET_KEY``
         (those in clear too); the rows rewritten."""
@@ -291,30 +275,3 @@ class Server:
     def activity(self) -> ActivityService:
         """The recorded SCIM requests of every tenant (see service/recorder.py)."""
         return ActivityService(self.db)
-
-
-def secrets_note(settings: Settings) -> str:
-    """The start-up line saying how the database keeps its secrets."""
-    if settings.secret_key:
-        return "Secrets: encrypted with SCIMSERVER_SECRET_KEY."
-    return (
-        "Secrets: signing keys, webhook secrets and HMAC keys are stored in clear in the "
-        "database; set SCIMSERVER_SECRET_KEY to encrypt them (docs/operations.md)."
-    )
-
-
-def wait_caps(settings: Settings) -> tuple[int, int]:
-    """Waits (feed long-polls, SET polls) one worker process holds at most, in all and
-    per token: by default half its threads, and 4 per token."""
-    per_worker = settings.waits_per_worker or max(1, settings.threads // 2)
-    return per_worker, settings.waits_per_token
-
-
-def upgrade_database(settings: Settings) -> None:
-    """Apply every pending migration, whatever ``auto_migrate`` says."""
-    location.create_private(settings.database_url)
-    db = Database(settings.database_url)
-    try:
-        migrate.upgrade(db)
-    finally:
-        db.dispose()

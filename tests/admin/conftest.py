@@ -83,9 +83,7 @@ def _octet() -> int:
 
 
 def make_admin(app: Flask, tenants: Sequence[str] = ()) -> AdminInfo:
-    info: AdminInfo = (
-        app.extensions["scimserver"].admins().create(unique("admin"), PASSWORD, tenants)
-    )
+    info: AdminInfo = app.extensions["scimserver"].admins.create(unique("admin"), PASSWORD, tenants)
     return info
 
 

@@ -10,6 +10,7 @@ from click.testing import CliRunner, Result
 from scimserver.cli import main
 from scimserver.config import Settings
 from scimserver.service.server import Server
+from scimserver.wiring import build
 from tests.conftest import cli_env
 
 PASSWORD = "correct horse battery"
@@ -25,14 +26,14 @@ def invoke(env: dict[str, str], *args: str, stdin: str = "") -> Result:
 
 
 def built(env: dict[str, str]) -> Server:
-    return Server.build(Settings(database_url=env["SCIMSERVER_DATABASE_URL"]))
+    return build(Settings(database_url=env["SCIMSERVER_DATABASE_URL"]))
 
 
 def test_create_from_stdin_then_sign_in(env: dict[str, str]) -> None:
     result = invoke(env, "admin", "create", "alice", "--password-stdin", stdin=PASSWORD + "\n")
     assert result.exit_code == 0, result.output
     assert "Created admin 'alice' (every tenant)" in result.output
-    admins = built(env).admins()
+    admins = built(env).admins
     assert admins.sign_in("alice", PASSWORD, "127.0.0.1") is not None
     assert admins.sign_in("alice", PASSWORD + "x", "127.0.0.1") is None
 
@@ -70,11 +71,11 @@ def test_list_password_and_delete(env: dict[str, str]) -> None:
     assert "(acme)" in created.output
     listing = invoke(env, "admin", "list").stdout.splitlines()
     assert listing[1].split()[:2] == ["dave", "acme"]
-    session = built(env).admins().sign_in("dave", PASSWORD, "10.0.0.1")
+    session = built(env).admins.sign_in("dave", PASSWORD, "10.0.0.1")
     assert session is not None
     new = "another long password"
     assert invoke(env, "admin", "password", "dave", "--password-stdin", stdin=new).exit_code == 0
-    admins = built(env).admins()
+    admins = built(env).admins
     assert admins.session(session) is None  # a new password ends the sessions
     assert admins.sign_in("dave", new, "10.0.0.1") is not None
     assert invoke(env, "admin", "delete", "dave").exit_code == 0

@@ -230,7 +230,7 @@ def test_sign_ins_and_failures_are_logged_without_the_password_or_a_refused_name
 
 
 def test_parallel_guesses_get_five_tries_at_most(app: Flask) -> None:
-    admins = app.extensions["scimserver"].admins()
+    admins = app.extensions["scimserver"].admins
     name = make_admin(app).name
 
     def guess(n: int) -> str:

@@ -18,6 +18,7 @@ from scimserver.api.context import ACTIVITY
 from scimserver.service.activity import ActivityService, InvalidActivityQuery, RequestView
 from scimserver.service.recorder import HOUR, Activity, ActivityRecorder, Retention
 from scimserver.store import activity as activity_store
+from scimserver.store.db import Database
 from scimserver.store.models import RequestHour, RequestRecord
 from tests.api.observing import app_with
 from tests.conftest import ScimClient, make_client, statements_run
@@ -40,6 +41,13 @@ def observed(database_url: str) -> Iterator[Flask]:
         recorder(application).interval = 3600
         yield application
         recorder(application).close()
+
+
+@pytest.fixture
+def db(observed: Flask) -> Database:
+    """The app's one database, which a recorder made here shares as the app's does."""
+    found: Database = observed.extensions["scimserver"].db
+    return found
 
 
 def recorder(app: Flask) -> ActivityRecorder:
@@ -193,9 +201,7 @@ def test_a_bulk_request_is_one_record_with_its_failures(observed: Flask) -> None
     assert bulk.detail == "1 of 2 operations failed."
 
 
-def test_summary_counts_the_last_24_hours_and_names_the_idp(
-    observed: Flask, database_url: str
-) -> None:
+def test_summary_counts_the_last_24_hours_and_names_the_idp(observed: Flask, db: Database) -> None:
     scim = make_client(observed)
     tenant = tenant_of(observed, scim)
     service = activity(observed)
@@ -207,7 +213,7 @@ def test_summary_counts_the_last_24_hours_and_names_the_idp(
     scim.get("/Users/missing", headers=OKTA)
     scim.get("/Users/missing-too", headers=OKTA)
     scim.get("/Users", headers=OKTA)
-    direct = ActivityRecorder(database_url, Retention(timedelta(days=7), 1000))
+    direct = ActivityRecorder(db, Retention(timedelta(days=7), 1000))
     direct.record(_direct(tenant, time.time() - 25 * HOUR))
     direct.flush()
     direct.close()
@@ -275,12 +281,10 @@ def test_activity_log_off_records_nothing(database_url: str) -> None:
 
 
 def test_a_full_buffer_drops_the_oldest_and_counts_them(
-    observed: Flask, database_url: str, caplog: pytest.LogCaptureFixture
+    observed: Flask, db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     tenant = tenant_of(observed, make_client(observed))
-    small = ActivityRecorder(
-        database_url, Retention(timedelta(days=7), 1000), interval=3600, capacity=3
-    )
+    small = ActivityRecorder(db, Retention(timedelta(days=7), 1000), interval=3600, capacity=3)
     for n in range(5):
         small.record(_direct(tenant, time.time(), resource_id=f"r{n}"))
     assert (small.dropped, small.waiting) == (2, 3)
@@ -323,13 +327,11 @@ def test_a_failing_database_never_breaks_requests_and_retries_boundedly(
 
 
 def test_retention_prunes_old_records_and_each_tenants_excess(
-    observed: Flask, database_url: str
+    observed: Flask, db: Database
 ) -> None:
     old_tenant = tenant_of(observed, make_client(observed))
     busy_tenant = tenant_of(observed, make_client(observed))
-    strict = ActivityRecorder(
-        database_url, Retention(timedelta(days=7), max_rows=3, chunk=2), interval=3600
-    )
+    strict = ActivityRecorder(db, Retention(timedelta(days=7), max_rows=3, chunk=2), interval=3600)
     long_ago = time.time() - 8 * 24 * HOUR
     for n in range(3):
         strict.record(_direct(old_tenant, long_ago, resource_id=f"old-{n}"))
@@ -341,7 +343,6 @@ def test_retention_prunes_old_records_and_each_tenants_excess(
     service = activity(observed)
     assert service.recent(old_tenant) == []
     assert [r.resource_id for r in service.recent(busy_tenant)] == ["busy-5", "busy-4", "busy-3"]
-    db = observed.extensions["scimserver"].db
     with db.read() as session:
         hours = select(func.count()).where(RequestHour.tenant_id == old_tenant)
         assert session.execute(hours).scalar_one() == 0
@@ -363,12 +364,12 @@ def _direct(tenant_id: int, at: float, resource_id: str = "x") -> Activity:
 
 
 def test_the_writer_thread_writes_on_its_timer_and_when_a_batch_is_full(
-    observed: Flask, database_url: str
+    observed: Flask, db: Database
 ) -> None:
     tenant = tenant_of(observed, make_client(observed))
     retention = Retention(timedelta(days=7), 1000)
-    timed = ActivityRecorder(database_url, retention, interval=0.05)
-    full = ActivityRecorder(database_url, retention, interval=3600, batch=2)
+    timed = ActivityRecorder(db, retention, interval=0.05)
+    full = ActivityRecorder(db, retention, interval=3600, batch=2)
     try:
         timed.record(_direct(tenant, time.time(), resource_id="timer"))
         full.record(_direct(tenant, time.time(), resource_id="batch-1"))
@@ -385,11 +386,11 @@ def test_the_writer_thread_writes_on_its_timer_and_when_a_batch_is_full(
 
 
 def test_records_of_a_tenant_deleted_meanwhile_are_dropped_the_others_kept(
-    observed: Flask, database_url: str
+    observed: Flask, db: Database
 ) -> None:
     gone, stays = make_client(observed), make_client(observed)
     gone_id, stays_id = tenant_of(observed, gone), tenant_of(observed, stays)
-    rec = ActivityRecorder(database_url, Retention(timedelta(days=7), 1000), interval=3600)
+    rec = ActivityRecorder(db, Retention(timedelta(days=7), 1000), interval=3600)
     rec.record(_direct(gone_id, time.time(), resource_id="orphan"))
     rec.record(_direct(stays_id, time.time(), resource_id="kept"))
     observed.extensions["scimserver"].tenants().delete(gone.tenant, force=True)

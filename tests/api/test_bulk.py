@@ -436,7 +436,7 @@ def test_bulk_limits_come_from_the_bulk_settings(
     """maxOperations and maxPayloadSize are the advertised settings, not max_body_bytes."""
     server = app.extensions["scimserver"]
     limits = replace(server.settings, bulk_max_operations=2, bulk_max_payload_bytes=4096)
-    monkeypatch.setattr(server, "settings", limits)
+    monkeypatch.setitem(app.extensions, "scimserver", replace(server, settings=limits))
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 100)  # the app-wide limit
     config = scim.get("/ServiceProviderConfig").get_json()["bulk"]
     assert config == {"supported": True, "maxOperations": 2, "maxPayloadSize": 4096}

@@ -1,7 +1,7 @@
 """A worker whose database connections are all in use answers 503 with Retry-After, soon.
 
-The pool has a connection per thread and two more (``Server.build``), so only a process
-running more threads than it was sized for can wait for one; here the test takes every
+The pool has a connection per thread and ``wiring.SPARE_CONNECTIONS`` more, so only a
+process running more threads than it was sized for can wait for one; here the test takes every
 connection of an app sized for one thread, and the next request waits ``pool_wait_ms``.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from scimserver.service.server import SPARE_CONNECTIONS
+from scimserver.wiring import SPARE_CONNECTIONS
 from tests.api.observing import app_with, client_named, value
 from tests.conftest import assert_scim_error
 

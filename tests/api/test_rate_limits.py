@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -30,9 +31,10 @@ def limited(backend: str, database_url_factory: Any) -> Iterator[tuple[Flask, Cl
     app = create_app(settings)
     clock = Clock()
     server = app.extensions["scimserver"]
-    server.limiter = RateLimiter(server.db, LIMIT, 60, clock)
+    app.extensions["scimserver"] = replace(server, limiter=RateLimiter(server.db, LIMIT, 60, clock))
     yield app, clock
     close_app(app)
+    server.jobs.stop()  # the runner the app's requests started is the built Server's
 
 
 def test_the_request_over_the_limit_is_429_with_retry_after(

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from scimserver.config import Settings
-from scimserver.service.server import SPARE_CONNECTIONS
 from scimserver.service.tokens import TokenService
 from scimserver.store.db import Database
+from scimserver.wiring import SPARE_CONNECTIONS
 from tests.concurrency.conftest import Live
 from tests.concurrency.harness import CLIENTS, LogCursor, log_alarms, wait_for_workers
 from tests.concurrency.writers import Run, check_feed, check_stored, run_writers

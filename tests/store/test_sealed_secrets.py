@@ -17,6 +17,7 @@ from scimserver.service.server import Server
 from scimserver.store.db import normalise_url
 from scimserver.store.models import Subscription
 from scimserver.store.sealed import PREFIX, SecretKeyError, new_key
+from scimserver.wiring import build
 
 ISSUER = "https://scim.test/scim/v2"
 STORED = (
@@ -36,7 +37,7 @@ def stored(url: str) -> list[str]:
 
 
 def built(url: str, key: str = "") -> Server:
-    return Server.build(Settings(database_url=url, secret_key=key, base_url=ISSUER))
+    return build(Settings(database_url=url, secret_key=key, base_url=ISSUER))
 
 
 def with_secrets(server: Server) -> str:

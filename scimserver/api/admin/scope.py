@@ -20,7 +20,7 @@ class Connection:
 
 def connection(name: str) -> Connection:
     """The connection called ``name``; 404 when it does not exist or is not the admin's."""
-    tenant_id = server().admins().tenant_id(signed_in_admin(), name)
+    tenant_id = server().admins.tenant_id(signed_in_admin(), name)
     if tenant_id is None:
         abort(404)
     return Connection(name, tenant_id)

@@ -39,13 +39,13 @@ def signed_in_admin() -> AdminInfo:
 def load() -> None:
     """Find the admin of this request's session cookie, if it is live."""
     session_id = request.cookies.get(SESSION_COOKIE, "")
-    g.admin = server().admins().session(session_id) if session_id else None
+    g.admin = server().admins.session(session_id) if session_id else None
     g.session_id = session_id if g.admin is not None else ""
 
 
 def csrf_token() -> str:
     """The token forms of this page carry: the session's, or the sign-in form's."""
-    admins = server().admins()
+    admins = server().admins
     if g.get("session_id") and request.endpoint not in SIGN_IN_ENDPOINTS:
         return admins.form_token("session", g.session_id)
     nonce = request.cookies.get(LOGIN_COOKIE) or g.get("login_nonce")
@@ -57,13 +57,13 @@ def csrf_token() -> str:
 def session_token() -> str:
     """The signed-in session's CSRF token (the header's sign-out form), else ""."""
     session_id = g.get("session_id")
-    return server().admins().form_token("session", session_id) if session_id else ""
+    return server().admins.form_token("session", session_id) if session_id else ""
 
 
 def check_csrf() -> None:
     """Refuse (403) a POST whose ``csrf_token`` is missing or not this browser's."""
     presented = request.form.get("csrf_token", "")
-    admins = server().admins()
+    admins = server().admins
     if request.endpoint == "admin.login_submit":
         valid = admins.check_form_token("login", request.cookies.get(LOGIN_COOKIE, ""), presented)
     else:

@@ -36,13 +36,13 @@ def login() -> BaseResponse:
     target = safe_next(request.form.get("next", ""))
     address = request.remote_addr or ""
     try:
-        session_id = server().admins().sign_in(name, password, address)
+        session_id = server().admins.sign_in(name, password, address)
     except Throttled as exc:
         return _refused(str(exc), 429, name, target)
     if session_id is None:
         return _refused(WRONG, 401, name, target)
     if g.session_id:
-        server().admins().sign_out(g.session_id)  # rotation: the earlier id dies here
+        server().admins.sign_out(g.session_id)  # rotation: the earlier id dies here
     response = redirect(target, 303)
     set_cookie(response, SESSION_COOKIE, session_id)
     clear_cookie(response, LOGIN_COOKIE)
@@ -57,7 +57,7 @@ def _refused(message: str, status: int, name: str, target: str) -> Response:
 
 
 def logout() -> BaseResponse:
-    server().admins().sign_out(g.session_id)
+    server().admins.sign_out(g.session_id)
     response = redirect("/admin/login", 303)
     clear_cookie(response, SESSION_COOKIE)
     return response
