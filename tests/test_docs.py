@@ -285,7 +285,12 @@ def run_feed_loop(
         handled.append(change)
         raise Followed
 
+    real_sleep, loop_thread = time.sleep, threading.get_ident()
+
     def sleep(seconds: float) -> None:
+        if threading.get_ident() != loop_thread:  # the server's own threads sleep as ever
+            real_sleep(seconds)
+            return
         sleeps.append(seconds)
         on_sleep(len(sleeps))
         if len(sleeps) >= max_sleeps:
