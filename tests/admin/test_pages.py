@@ -70,7 +70,7 @@ def test_connection_page_links_its_sections(console: Console) -> None:
     html = html_of(page)
     assert page.status_code == 200 and h1(page) == [name]
     assert f"<code data-scim-url>{SCIM_URL}</code>" in html
-    for section in ("tokens", "users", "groups", "activity", "webhooks"):
+    for section in ("tokens", "users", "groups", "activity", "webhooks", "access"):
         assert f'href="/admin/connections/{name}/{section}"' in html
     assert console.get("/admin/connections/no-such-connection").status_code == 404
 

@@ -19,6 +19,11 @@ POSTS = (
     "/admin/connections/{t}/tokens/test/revoke",
     "/admin/connections/{t}/tokens/test/rotate",
     "/admin/connections/{t}/webhooks/{w}/redeliver",
+    "/admin/connections/{t}/access/map",
+    "/admin/connections/{t}/access/unmap",
+    "/admin/connections/{t}/access/mode",
+    "/admin/connections/{t}/access/default-role",
+    "/admin/connections/{t}/access/admin",
 )
 GETS = (
     "/admin/connections/{t}",
@@ -28,6 +33,7 @@ GETS = (
     "/admin/connections/{t}/users/{u}",
     "/admin/connections/{t}/groups/{g}",
     "/admin/connections/{t}/webhooks",
+    "/admin/connections/{t}/access",
 )
 
 

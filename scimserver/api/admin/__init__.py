@@ -1,5 +1,5 @@
 """The admin console: server-rendered pages under ``/admin`` for connections, tokens,
-synced identities and provisioning activity. Views are thin: they call services."""
+synced identities, provisioning activity and access rules. Views are thin: they call services."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from scimserver.api.admin import connections, identities, signin, tokens, watching
+from scimserver.api.admin import access, connections, identities, signin, tokens, watching
 from scimserver.api.admin.display import breakable, moment, shown
 from scimserver.api.admin.pages import secure
 from scimserver.api.admin.session import PUBLIC_ENDPOINTS, check_csrf, current_admin, load
@@ -28,7 +28,7 @@ def build_admin_blueprint() -> Blueprint:
     blueprint.add_app_template_filter(moment, "console_moment")
     blueprint.add_app_template_filter(shown, "console_time")
     blueprint.add_app_template_filter(breakable, "breakable")
-    for module in (signin, connections, tokens, identities, watching):
+    for module in (signin, connections, tokens, identities, watching, access):
         module.register(blueprint)
     return blueprint
 
