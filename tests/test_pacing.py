@@ -49,3 +49,24 @@ def test_a_waiting_request_gives_its_slot_back_and_takes_one_again() -> None:
 def test_no_limit_and_no_slot_hold_nothing() -> None:
     with Pacing(0).slot(), paused():  # a thread that holds no slot pauses nothing
         pass
+
+
+def test_a_released_slot_goes_to_the_longest_waiter_not_back_to_a_busy_thread() -> None:
+    pacing, served = Pacing(1), []
+    stop = threading.Event()
+
+    def busy() -> None:  # releases and asks again at once, like a client's request loop
+        while not stop.is_set():
+            with pacing.slot():
+                time.sleep(0.001)
+
+    hog = threading.Thread(target=busy)
+    hog.start()
+    time.sleep(0.05)
+    began = time.monotonic()
+    _run(pacing, 0.0, served, "waiter")
+    waited = time.monotonic() - began
+    stop.set()
+    hog.join(5)
+    assert [event for event, _ in served] == ["waiter in", "waiter out"]
+    assert waited < 0.5  # served after the hog's current turn, not after its whole loop

@@ -361,9 +361,13 @@ class ResourceService:
         return True
 
     def _moves_access(self, diff: _Diff) -> bool:
-        """Whether the write may move a person's access (``scim.identity.moves_access``):
-        then it takes the locked path, whose transaction settles access."""
-        return self.type.has_groups and moves_access(self.type, diff.paths)
+        """Whether the write may move a person's access (``scim.identity.moves_access``) in
+        a tenant that has access rules: then it takes the locked path, whose transaction
+        settles access. A deactivation in a tenant without rules keeps its one statement."""
+        if not (self.type.has_groups and moves_access(self.type, diff.paths)):
+            return False
+        with self.db.connect() as connection:
+            return access.has_rules(connection, self.tenant_id)
 
     def _origin(self, operation: str) -> Origin:
         return Origin(self.client or "unknown", self.request_id, operation)

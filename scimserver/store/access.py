@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy import Connection, Select, bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from scimserver.scim.changes import ACCESS_CHANGED, MEMBER_ADDED, RULES_CHANGED, ChangeRecord
@@ -52,9 +52,26 @@ from scimserver.store.models import (
     Membership,
     Resource,
 )
+from scimserver.store.prepared import Prepared
 
 _JOURNAL = "scim_access"
 _CHUNK = 500
+_ANY_RULES = Prepared(
+    select(AccessRuleSet.tenant_id)
+    .where(AccessRuleSet.tenant_id == bindparam("tenant"))
+    .union_all(
+        select(AccessMapping.tenant_id).where(AccessMapping.tenant_id == bindparam("tenant"))
+    )
+    .limit(1)
+)
+
+
+def has_rules(connection: Connection, tenant_id: int) -> bool:
+    """Whether the tenant has ever had access rules: until then no write can move anyone's
+    access, and a user's update needs no settling (it keeps its one-statement path)."""
+    return _ANY_RULES.first(connection, {"tenant": tenant_id}) is not None
+
+
 PENDING = "pending"
 EMAIL_PATH = "emails.value"
 """The value-index path of users' email addresses (lowercase, as ``AttrRef.key``)."""
