@@ -72,6 +72,10 @@ def make_engine(
         "pool_size": connections,
         "max_overflow": 0,
         "pool_timeout": wait,
+        # The connection returned last is lent next: a request reuses a warm one (SQLite's
+        # page cache and file mapping; a worker's RSS counts each connection's mapping of
+        # the same pages again) while the threads that share the pool come and go.
+        "pool_use_lifo": True,
     }
     if not url.startswith("sqlite"):
         # No pre-ping (a round trip per checkout): a connection found dead is invalidated
