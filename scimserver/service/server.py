@@ -104,18 +104,13 @@ class Server:
         )
         object.__setattr__(self, "jobs", jobs)
 
-    @property
-    def endpoints(self) -> dict[str, str]:
-        """Each resource type's endpoint, by type id (``$ref`` and ``location``)."""
-        return self.registry.endpoints
-
     def reader(self, resource_type: ResourceType, tenant_id: int, base_url: str) -> ResourceReader:
         """The reads and listings of one type in one tenant."""
         return ResourceReader(
             self.db,
             resource_type,
             tenant_id,
-            Links(base_url, self.endpoints),
+            Links(base_url, self.registry.endpoints),
             self.cursors,
             (self.settings.default_page_size, self.settings.max_page_size),
         )
@@ -135,7 +130,7 @@ class Server:
             resource_type,
             self.marshallers[resource_type.id],
             tenant_id,
-            Links(base_url, self.endpoints),
+            Links(base_url, self.registry.endpoints),
             self.cursors,
             (self.settings.default_page_size, self.settings.max_page_size),
             client,
