@@ -151,3 +151,45 @@ def test_a_transaction_resumes_at_its_next_set(hooks: Hooks) -> None:
     assert len({c["txn"] for c in claims}) == 1
     subjects = sorted({c["sub_id"]["uri"] for c in claims})
     assert subjects == sorted([f"/Groups/{g['id']}" for g in groups] + [f"/Users/{user['id']}"])
+
+
+def test_an_access_change_is_pushed_after_its_membership_patch(hooks: Hooks) -> None:
+    """A member added to a mapped group: the group's patch, then the person's access
+    change, each a SET of its own in the one transaction, each pushed once."""
+    user = hooks.scim.create_user("ann", externalId="ann-1")
+    group = hooks.scim.create_group("eng")
+    access = hooks.server.access(hooks.tenant_id, "tester")
+    access.map("developers", "eng")
+    access.run_jobs()
+    add = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "add", "path": "members", "value": [{"value": user["id"]}]}],
+    }
+    with Receiver(lambda _r, _n: 202) as receiver:
+        info, _ = hooks.add(receiver.url, fmt="set")
+        assert hooks.scim.patch(f"/Groups/{group['id']}", add).status_code == 204
+        drain(hooks.worker(), lambda: hooks.info(info.id).cursor == head(hooks))
+        patched, changed = (verify(hooks, r, receiver.url) for r in receiver.requests)
+    version = hooks.scim.get(f"/Groups/{group['id']}").get_json()["meta"]["version"]
+    assert patched["sub_id"]["uri"] == f"/Groups/{group['id']}"
+    assert patched["events"] == {
+        f"{P}prov:patch:notice": {"attributes": ["members"], "version": version}
+    }
+    assert changed["sub_id"] == {
+        "format": "scim",
+        "uri": f"/Users/{user['id']}",
+        "id": user["id"],
+        "externalId": "ann-1",
+    }
+    assert changed["events"] == {
+        "urn:scimserver:event:identity:access_changed": {
+            "before": {"appGroups": [], "role": None, "roles": [], "isAdmin": None},
+            "after": {
+                "appGroups": ["developers"],
+                "role": "developers",
+                "roles": ["developers"],
+                "isAdmin": None,
+            },
+        }
+    }
+    assert changed["txn"] == patched["txn"] and changed["jti"] != patched["jti"]
