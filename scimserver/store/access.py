@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, delete, func, or_, select
+from sqlalchemy import Connection, Select, bindparam, delete, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from scimserver.scim.changes import ACCESS_CHANGED, MEMBER_ADDED, RULES_CHANGED, ChangeRecord
@@ -440,17 +440,7 @@ class AccessRepository:
     def users_by_email(self, user_type: str, key: str) -> list[str]:
         """The users whose email is ``key`` (case-folded), by id. The candidates hold it as
         an address or a userName (both indexed); the rule then picks their email."""
-        scope = (Resource.tenant_id == self.tenant_id, Resource.resource_type == user_type)
-        by_address = select(AttributeValue.resource_id).where(
-            AttributeValue.tenant_id == self.tenant_id,
-            AttributeValue.path == EMAIL_PATH,
-            AttributeValue.str_key == key[:STR_KEY_LENGTH],
-            AttributeValue.str_value == key,
-        )
-        query = select(Resource.id, Resource.data).where(
-            *scope, or_(Resource.user_name_key == key, Resource.id.in_(by_address))
-        )
-        rows = self.session.execute(query.order_by(Resource.id).limit(100))
+        rows = self.session.execute(email_candidates(self.tenant_id, user_type, key))
         return [i for i, data in rows if email_key(data) == key]
 
 
@@ -517,3 +507,26 @@ def identity_page(
         )
     rows = session.execute(query.order_by(Resource.created, Resource.id).limit(limit))
     return [(i, c) for i, c in rows]
+
+
+def email_candidates(tenant_id: int, user_type: str, key: str) -> Select[tuple[str, Any]]:
+    """Id and document of (up to 100 of) the users holding ``key`` as an email address or
+    as their userName: by id, among two index lookups that are both in the tenant. (An OR
+    of the two, or a tenant term on the outer query, had SQLite read all the tenant's users.)"""
+    by_address = select(AttributeValue.resource_id).where(
+        AttributeValue.tenant_id == tenant_id,
+        AttributeValue.path == EMAIL_PATH,
+        AttributeValue.str_key == key[:STR_KEY_LENGTH],
+        AttributeValue.str_value == key,
+    )
+    by_name = select(Resource.id).where(
+        Resource.tenant_id == tenant_id,
+        Resource.resource_type == user_type,
+        Resource.user_name_key == key,
+    )
+    return (
+        select(Resource.id, Resource.data)
+        .where(Resource.resource_type == user_type, Resource.id.in_(union(by_name, by_address)))
+        .order_by(Resource.id)
+        .limit(100)
+    )

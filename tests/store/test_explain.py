@@ -18,6 +18,7 @@ from sqlalchemy import Select, func, insert, select, text
 
 from scimserver.scim.filter import parse_filter
 from scimserver.scim.values import index_values
+from scimserver.store.access import email_candidates
 from scimserver.store.changes import history_query
 from scimserver.store.filter_sql import filter_clause
 from scimserver.store.models import AttributeValue, Change, Membership, Resource
@@ -201,6 +202,17 @@ def test_user_history_uses_the_resource_and_member_indexes(
     plan = explain(app, history_query(tenant_id, member, 10_000))
     assert "ix_changes_resource" in plan and "ix_changes_member" in plan, plan
     assert not re.search(r"Seq Scan on changes|SCAN changes\b", plan), plan
+
+
+def test_an_identity_by_email_reads_users_by_id(app: Flask, seeded: tuple[int, str]) -> None:
+    """``/api/v1/identities?email=``: the userName and address indexes give the candidates,
+    which are then read by primary key, never by walking the tenant's users."""
+    tenant_id, _ = seeded
+    plan = explain(app, email_candidates(tenant_id, "User", "user-17@example.com"))
+    assert "ix_attribute_values_lookup" in plan, plan
+    assert re.search(r"uq_resources_user_name|user_name_key=\?", plan), plan
+    assert re.search(r"sqlite_autoindex_resources_1 \(id=\?\)|resources_pkey", plan), plan
+    assert not re.search(r"ix_resources_listing|Seq Scan on resources|SCAN resources\b", plan)
 
 
 def _sorted_rows(node: dict[str, Any]) -> Iterator[tuple[float, int]]:
