@@ -50,6 +50,7 @@ from scimserver.store.batch import (
     dump_rows,
     insert_after,
 )
+from scimserver.store.db import Database
 from scimserver.store.features import BACKENDS, features_of
 from scimserver.store.models import STR_KEY_LENGTH, AttributeValue, Membership, Resource
 from scimserver.store.paging import CREATED, Position, Selection
@@ -475,13 +476,14 @@ def identified(
 
 
 def named(
-    connection: Connection, tenant_id: int, resource_type: str, key: str, with_groups: bool
+    db: Database, tenant_id: int, resource_type: str, key: str, with_groups: bool
 ) -> tuple[Found, list[GroupRow] | None] | None:
     """The resource whose userName key is ``key`` (unique in its type), with its groups
     when ``with_groups``; None if there is none. One statement: its own snapshot, so it
-    needs no transaction around it."""
+    runs on the thread's plain connection, with no transaction around it."""
     params = {"tenant": tenant_id, "type": resource_type, "key": key}
-    return _found(connection, _NAMED, _NAMED_WITH_GROUPS, params, with_groups)
+    with db.connect() as connection:
+        return _found(connection, _NAMED, _NAMED_WITH_GROUPS, params, with_groups)
 
 
 def identified_with_groups(
