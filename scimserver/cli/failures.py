@@ -10,6 +10,8 @@ from pathlib import Path
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from scimserver.store.features import url_features
+
 _MISSING_DATABASE = "3D000"  # invalid_catalog_name
 _MISSING_TABLE = "42P01"  # undefined_table
 _AUTHENTICATION = ("28000", "28P01")  # invalid_authorization, invalid_password
@@ -23,7 +25,8 @@ def explain(exc: DBAPIError, url: str) -> str:
         target = make_url(url)
     except ArgumentError:
         return f"database error: {_first_line(text)}"
-    if target.get_backend_name() == "sqlite":
+    features = url_features(target)
+    if features is not None and features.in_a_file:
         return _sqlite(text, target.database or "")
     return _postgres(text, getattr(exc.orig, "sqlstate", None), target)
 

@@ -37,6 +37,11 @@ class Registry:
         """Each resource type's endpoint by its id: where its resources live."""
         return {r.id: r.endpoint for r in self.resource_types}
 
+    @cached_property
+    def namings(self) -> dict[str, str | None]:
+        """Each resource type's naming attribute by its id (:attr:`ResourceType.naming`)."""
+        return {r.id: r.naming for r in self.resource_types}
+
     def by_endpoint(self, endpoint: str) -> ResourceType | None:
         wanted = "/" + endpoint.strip("/").lower()
         return next((r for r in self.resource_types if r.endpoint.lower() == wanted), None)

@@ -60,7 +60,11 @@ class Links:
     endpoints: Mapping[str, str]
 
     def location(self, resource_type: str, resource_id: str) -> str:
-        return f"{self.base_url.rstrip('/')}{self.endpoints[resource_type]}/{resource_id}"
+        return f"{self.base_url.rstrip('/')}{self.path(resource_type, resource_id)}"
+
+    def path(self, resource_type: str, resource_id: str) -> str:
+        """The resource's path under the base URL: ``/Users/{id}``, ``/Teams/{id}``."""
+        return f"{self.endpoints[resource_type]}/{resource_id}"
 
     def member(self, row: MemberRow) -> dict[str, Any]:
         member: dict[str, Any] = {"value": row.value, "type": row.type}

@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from scimserver.scim.asyncresp import ASYNC_COMPLETED, payload_of, subject_uri
 from scimserver.scim.changes import ACCESS_CHANGED, MEMBER_ADDED, MEMBER_REMOVED, RULES_CHANGED
+from scimserver.scim.render import Links
 from scimserver.scim.versions import etag, timestamp
 
 EVENT_PREFIX = "urn:ietf:params:scim:event:"
@@ -101,12 +102,7 @@ def jti_for(receiver_id: str, change_id: str) -> str:
     return uuid.uuid5(_JTI_NAMESPACE, f"{receiver_id}\x00{change_id}").hex
 
 
-def resource_uri(resource_type: str, resource_id: str) -> str:
-    """The relative resource path ``sub_id.uri`` carries: ``/Users/{id}``, ``/Groups/{id}``."""
-    return f"/{resource_type}s/{resource_id}"
-
-
-def subject(change: ChangeFacts) -> dict[str, str]:
+def subject(change: ChangeFacts, links: Links) -> dict[str, str]:
     """``sub_id`` in the ``scim`` format (RFC 9967 §2.1); an asynchronous request's
     completion names the resource it wrote, or the endpoint a failed create was sent to."""
     if change.type == ASYNC_COMPLETED:
@@ -114,7 +110,7 @@ def subject(change: ChangeFacts) -> dict[str, str]:
         return {**named, "id": change.resource_id} if change.resource_id else named
     found = {
         "format": "scim",
-        "uri": resource_uri(change.resource_type, change.resource_id),
+        "uri": links.path(change.resource_type, change.resource_id),
         "id": change.resource_id,
     }
     if change.external_id is not None:
@@ -124,12 +120,12 @@ def subject(change: ChangeFacts) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Envelope:
-    """Who a SET is from and for: ``iss``, ``aud``, and the SCIM base URL that
-    ``meta.location`` in full-mode ``data`` starts with."""
+    """Who a SET is from and for: ``iss``, ``aud``, and where resources live (``sub_id.uri``,
+    ``meta.location`` and ``$ref`` in full-mode ``data``)."""
 
     issuer: str
     audience: str
-    base_url: str
+    links: Links
 
 
 def set_claims(
@@ -142,8 +138,8 @@ def set_claims(
         **_envelope(envelope.issuer, envelope.audience, jti, issued_at),
         "txn": last.txn or last.id,
         "toe": _seconds(last.time),
-        "sub_id": subject(_own(unit)[0] if _own(unit) else unit[0]),
-        "events": events(unit, full, envelope.base_url),
+        "sub_id": subject(_own(unit)[0] if _own(unit) else unit[0], envelope.links),
+        "events": events(unit, full, envelope.links),
     }
 
 
@@ -198,7 +194,7 @@ def _envelope(issuer: str, audience: str, jti: str, issued_at: datetime) -> dict
     return {"iss": issuer, "iat": _seconds(issued_at), "jti": jti, "aud": audience}
 
 
-def events(unit: Sequence[ChangeFacts], full: bool, base_url: str) -> dict[str, Any]:
+def events(unit: Sequence[ChangeFacts], full: bool, links: Links) -> dict[str, Any]:
     """The ``events`` claim of one unit: its event URIs and their payloads.
 
     A create (with its members) is one ``prov:create``; an update is one ``prov:put``
@@ -217,9 +213,9 @@ def events(unit: Sequence[ChangeFacts], full: bool, base_url: str) -> dict[str, 
     attributes = _attributes(unit)
     if "created" in actions:
         if full:
-            return {CREATE_FULL: {"data": _created(unit, base_url)}}
+            return {CREATE_FULL: {"data": _created(unit, links)}}
         return {CREATE_NOTICE: {"attributes": attributes}}
-    found = _update(unit, attributes, full, base_url)
+    found = _update(unit, attributes, full, links)
     if "deactivated" in actions:
         found[DEACTIVATE] = {}
     elif "reactivated" in actions:
@@ -243,28 +239,28 @@ def _version(unit: Sequence[ChangeFacts]) -> int | None:
     return next((c.version for c in reversed(unit) if c.version is not None), None)
 
 
-def _created(unit: Sequence[ChangeFacts], base_url: str) -> dict[str, Any]:
+def _created(unit: Sequence[ChangeFacts], links: Links) -> dict[str, Any]:
     """The created resource, its members (all added by the create) included."""
     created = next(c for c in unit if c.type.endswith(".created"))
-    resource = final_resource(replace(created, version=_version(unit)), base_url)
-    members = [_member(c) for c in unit if c.type == MEMBER_ADDED]
+    resource = final_resource(replace(created, version=_version(unit)), links)
+    members = [_member(c, links) for c in unit if c.type == MEMBER_ADDED]
     if members:
         resource["members"] = members
     return resource
 
 
 def _update(
-    unit: Sequence[ChangeFacts], attributes: list[str], full: bool, base_url: str
+    unit: Sequence[ChangeFacts], attributes: list[str], full: bool, links: Links
 ) -> dict[str, Any]:
     put = [c for c in unit if c.operation == "PUT" and c.data is not None]
     if put or (not full and unit[-1].operation == "PUT"):
         uri = PUT_FULL if full else PUT_NOTICE
         data: dict[str, Any] | None = (
-            final_resource(replace(put[-1], version=_version(unit)), base_url) if put else None
+            final_resource(replace(put[-1], version=_version(unit)), links) if put else None
         )
     else:
         uri = PATCH_FULL if full else PATCH_NOTICE
-        operations = [op for c in unit for op in _operations(c)]
+        operations = [op for c in unit for op in _operations(c, links)]
         data = {"schemas": [PATCH_OP_URN], "Operations": operations} if operations else None
     if data is None:  # nothing a full SET could carry (a password): a notice says it
         uri, full = uri.replace(":full", ":notice"), False
@@ -275,7 +271,7 @@ def _update(
     return {uri: payload}
 
 
-def final_resource(change: ChangeFacts, base_url: str) -> dict[str, Any]:
+def final_resource(change: ChangeFacts, links: Links) -> dict[str, Any]:
     """The resource as stored after the change: schemas, id, attributes and meta."""
     stored = dict(change.data or {})
     schemas = stored.pop("schemas", None)
@@ -283,10 +279,11 @@ def final_resource(change: ChangeFacts, base_url: str) -> dict[str, Any]:
     resource["id"] = change.resource_id
     resource.update(stored)
     if "members" in stored:  # after a PUT that moved members: all of them, as stored
-        resource["members"] = [_reference(m["value"], m["type"]) for m in stored["members"]]
+        members = stored["members"]
+        resource["members"] = [_reference(m["value"], m["type"], links) for m in members]
     meta: dict[str, Any] = {
         "resourceType": change.resource_type,
-        "location": base_url.rstrip("/") + resource_uri(change.resource_type, change.resource_id),
+        "location": links.location(change.resource_type, change.resource_id),
     }
     if change.type.endswith(".created"):
         meta["created"] = timestamp(change.time)
@@ -297,14 +294,14 @@ def final_resource(change: ChangeFacts, base_url: str) -> dict[str, Any]:
     return resource
 
 
-def _operations(change: ChangeFacts) -> list[dict[str, Any]]:
+def _operations(change: ChangeFacts, links: Links) -> list[dict[str, Any]]:
     """PatchOp operations equivalent to one change: for attributes, replace each changed
     path present in the stored document with its new value, remove each one that is
     gone; for a member, add or remove it (RFC 9967 Figure 6)."""
     if change.member_id is not None:
         if change.type == MEMBER_REMOVED:
             return [{"op": "remove", "path": f'members[value eq "{change.member_id}"]'}]
-        return [{"op": "add", "path": "members", "value": [_member(change)]}]
+        return [{"op": "add", "path": "members", "value": [_member(change, links)]}]
     stored = change.data or {}
     operations: list[dict[str, Any]] = []
     for path in change.attributes:
@@ -318,12 +315,12 @@ def _operations(change: ChangeFacts) -> list[dict[str, Any]]:
     return operations
 
 
-def _member(change: ChangeFacts) -> dict[str, str]:
-    return _reference(change.member_id or "", change.member_type or "User")
+def _member(change: ChangeFacts, links: Links) -> dict[str, str]:
+    return _reference(change.member_id or "", change.member_type or "User", links)
 
 
-def _reference(member_id: str, member_type: str) -> dict[str, str]:
-    return {"value": member_id, "$ref": resource_uri(member_type, member_id)}
+def _reference(member_id: str, member_type: str, links: Links) -> dict[str, str]:
+    return {"value": member_id, "$ref": links.path(member_type, member_id)}
 
 
 def value_at(document: Mapping[str, Any], path: str) -> Any:

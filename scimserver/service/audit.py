@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,15 +33,16 @@ class LoggedChange:
 
 
 class AuditService:
-    def __init__(self, db: Database, tenant_id: int) -> None:
+    def __init__(self, db: Database, tenant_id: int, namings: Mapping[str, str | None]) -> None:
         self.db = db
         self.tenant_id = tenant_id
+        self.namings = namings
 
     def of_resource(self, resource_id: str) -> list[LoggedChange]:
         """One resource's logged changes (member events naming it too), oldest first."""
         with self.db.read() as session:
             rows = ChangeRepository(session, self.tenant_id).of_resource(resource_id, HISTORY_LIMIT)
-            return [_logged(row) for row in rows]
+            return [self._logged(row) for row in rows]
 
     def history(self, resource_type: str, name_or_id: str) -> list[LoggedChange]:
         """Every logged change of the resources ``name_or_id`` names, oldest first.
@@ -50,22 +52,22 @@ class AuditService:
         events that name a user as the member are part of that user's history.
         """
         with self.db.read() as session:
-            ids = resource_ids(session, self.tenant_id, resource_type, name_or_id)
+            by_user_name = self.namings.get(resource_type) == "userName"
+            ids = resource_ids(session, self.tenant_id, resource_type, name_or_id, by_user_name)
             repo = ChangeRepository(session, self.tenant_id)
             rows = {row.id: row for rid in ids for row in repo.of_resource(rid, HISTORY_LIMIT)}
-            return [_logged(row) for row in sorted(rows.values(), key=lambda row: row.seq)]
+            return [self._logged(row) for row in sorted(rows.values(), key=lambda row: row.seq)]
 
-
-def _logged(row: Change) -> LoggedChange:
-    return LoggedChange(
-        row.time,
-        row.type,
-        row.resource_id,
-        row.display,
-        tuple(row.attributes or ()),
-        row.member_id,
-        row.member_type,
-        row.actor,
-        row.request_id,
-        change_json(row),
-    )
+    def _logged(self, row: Change) -> LoggedChange:
+        return LoggedChange(
+            row.time,
+            row.type,
+            row.resource_id,
+            row.display,
+            tuple(row.attributes or ()),
+            row.member_id,
+            row.member_type,
+            row.actor,
+            row.request_id,
+            change_json(row, self.namings),
+        )

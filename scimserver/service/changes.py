@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -24,9 +25,10 @@ class FeedPage:
     next: str
 
 
-def change_json(change: Change) -> dict[str, Any]:
-    """A change as the feed, webhooks and the audit command show it."""
-    label = "userName" if change.resource_type == "User" else "displayName"
+def change_json(change: Change, namings: Mapping[str, str | None]) -> dict[str, Any]:
+    """A change as the feed, webhooks and the audit command show it; the resource's name
+    is labelled by its type's naming attribute (``namings``: by type id)."""
+    label = namings.get(change.resource_type) or "displayName"
     resource: dict[str, Any] = {"type": change.resource_type, "id": change.resource_id}
     if change.external_id is not None:
         resource["externalId"] = change.external_id
@@ -66,10 +68,13 @@ def parse_cursor(cursor: str | None) -> int | None:
 class ChangeFeed:
     """One tenant's change feed."""
 
-    def __init__(self, db: Database, waits: Waits, tenant_id: int) -> None:
+    def __init__(
+        self, db: Database, waits: Waits, tenant_id: int, namings: Mapping[str, str | None]
+    ) -> None:
         self.db = db
         self.waits = waits
         self.tenant_id = tenant_id
+        self.namings = namings
 
     def head(self) -> str:
         """The cursor of the newest change: follow the feed from here after a snapshot."""
@@ -100,7 +105,7 @@ class ChangeFeed:
             if after > position.head:
                 raise InvalidValue(f"after={after} is ahead of this feed (head {position.head}).")
             rows = repo.after(after, limit)
-        changes = [change_json(row) for row in rows]
+        changes = [change_json(row, self.namings) for row in rows]
         return FeedPage(changes, str(rows[-1].seq if rows else after))
 
 

@@ -17,7 +17,7 @@ import json
 import ssl
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
@@ -96,13 +96,18 @@ def signing_keys(subscription: Subscription) -> list[str]:
 class JsonFormatter:
     """Standard Webhooks: ``{"type", "timestamp", "data": <the feed's change JSON>}``."""
 
+    def __init__(self, namings: Mapping[str, str | None]) -> None:
+        self.namings = namings
+
     def units(self, changes: Sequence[Change]) -> list[list[Change]]:
         return [[change] for change in changes]  # one event per change: a public interface
 
     def render(self, subscription: Subscription, unit: Sequence[Change]) -> Message:
         (change,) = unit
         event = {"type": change.type, "timestamp": timestamp(change.time)}
-        return self._message(subscription, change.id, {**event, "data": change_json(change)})
+        return self._message(
+            subscription, change.id, {**event, "data": change_json(change, self.namings)}
+        )
 
     def test(self, subscription: Subscription) -> Message:
         event = {"type": TEST_EVENT, "timestamp": timestamp(now())}

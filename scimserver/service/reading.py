@@ -145,10 +145,7 @@ class ResourceReader:
     def _named(self, key: str, start: int, count: int, projection: Projection) -> ListResult:
         """An IdP's ``userName eq`` lookup: at most one resource (userName is unique), read
         with its groups in one statement on a plain connection, with no transaction."""
-        with self.db.connect() as connection:
-            found = named(
-                connection, self.tenant_id, self.type.id, key, self.shows_groups(projection)
-            )
+        found = named(self.db, self.tenant_id, self.type.id, key, self.shows_groups(projection))
         if found is None:
             return ListResult(0, start, [])
         row, groups = found

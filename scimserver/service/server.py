@@ -173,12 +173,13 @@ class Server:
         return readiness.migrated
 
     def feed(self, tenant_id: int) -> ChangeFeed:
-        return ChangeFeed(self.db, self.waits, tenant_id)
+        return ChangeFeed(self.db, self.waits, tenant_id, self.registry.namings)
 
     def set_issuer(self, tenant_id: int) -> SetIssuer:
         """Signs a tenant's change-log rows as SETs (see service/sets.py); raises
         :class:`IssuerMissing` (503) while ``SCIMSERVER_BASE_URL`` is unset."""
-        issuer = SetIssuer(self.keys, self.settings.base_url, tenant_id)
+        links = Links(self.settings.base_url, self.registry.endpoints)
+        issuer = SetIssuer(self.keys, links, tenant_id)
         # Load (or create) the key now, outside any transaction that will sign: made
         # inside one, its own write would wait on that transaction's lock (SQLite).
         issuer.keys.current(tenant_id)
@@ -213,7 +214,7 @@ class Server:
 
     def formatters(self) -> dict[str, Formatter]:
         """The webhook formats by name: what ``webhook add --format`` accepts."""
-        return {"json": JsonFormatter(), "set": SetFormatter(self.set_issuer)}
+        return {"json": JsonFormatter(self.registry.namings), "set": SetFormatter(self.set_issuer)}
 
     def webhooks(self) -> WebhookService:
         settings = self.settings
@@ -265,7 +266,7 @@ class Server:
         return reseal(self.db, sealer)
 
     def audit(self, tenant_id: int) -> AuditService:
-        return AuditService(self.db, tenant_id)
+        return AuditService(self.db, tenant_id, self.registry.namings)
 
     def activity(self) -> ActivityService:
         """The recorded SCIM requests of every tenant (see service/recorder.py)."""

@@ -36,6 +36,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, KeyParameters
 
 from scimserver.errors import NotFound, Unavailable
+from scimserver.scim.render import Links
 from scimserver.scim.sets import (
     SET_TYPE,
     ChangeFacts,
@@ -166,11 +167,12 @@ def facts(change: Change) -> ChangeFacts:
 class SetIssuer:
     """Encodes one tenant's change-log rows as SETs signed with the tenant's key."""
 
-    def __init__(self, keys: SigningKeys, base_url: str, tenant_id: int) -> None:
-        if not base_url:
+    def __init__(self, keys: SigningKeys, links: Links, tenant_id: int) -> None:
+        if not links.base_url:
             raise IssuerMissing()
         self.keys = keys
-        self.base_url = base_url.rstrip("/")
+        self.links = links
+        self.base_url = links.base_url.rstrip("/")
         self.tenant_id = tenant_id
         self.issuer = tenant_issuer(self.base_url, tenant_id)
 
@@ -191,7 +193,7 @@ class SetIssuer:
         if any(change.tenant_id != self.tenant_id for change in unit):
             raise ValueError(f"a change of {unit[0].id}'s unit is not of tenant {self.tenant_id}")
         jti = jti_for(receiver_id, unit[0].id)
-        envelope = Envelope(self.issuer, audience, self.base_url)
+        envelope = Envelope(self.issuer, audience, self.links)
         claims = set_claims([facts(c) for c in unit], envelope, jti, now(), full)
         return jti, self._sign(claims)
 

@@ -297,8 +297,7 @@ class TokenService:
         previous one: one indexed lookup by prefix finds either.
         """
         prefix = _prefix_of(secret)
-        with self.db.connect() as connection:
-            row = credentials(connection, prefix) if prefix else None
+        row = credentials(self.db, prefix) if prefix else None
         expected = row.secret_hash if row is not None else self._dummy
         valid = hmac.compare_digest(expected, _digest(secret))
         if row is None or not valid or row.revoked_at is not None:

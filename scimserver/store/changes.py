@@ -51,7 +51,7 @@ from scimserver.scim.changes import ChangeRecord
 from scimserver.scim.versions import now
 from scimserver.store.batch import Executor, InsertMany, dump_rows, json_rows
 from scimserver.store.counters import Increment
-from scimserver.store.features import features_of
+from scimserver.store.features import BACKENDS, features_of
 from scimserver.store.models import Change, FeedHead, Membership
 
 _PENDING = "scim_changes"
@@ -205,8 +205,10 @@ def _append(
     executor: Executor, tenant_id: int, items: Sequence[_Pending], origin: Origin, txn: str
 ) -> None:
     """The tenant's ``items`` numbered from its head on, and the head advanced past them."""
-    if features_of(executor).writes_with_cte:  # seq = the advanced head - count + position
-        executor.execute(_ADVANCE_AND_INSERT, _appended(tenant_id, items, origin, txn))
+    features = features_of(executor)
+    if features.writes_with_cte:  # seq = the advanced head - count + position
+        appended = _appended(tenant_id, items, origin, txn)
+        executor.execute(_ADVANCE_AND_INSERT[features.name], appended)
         return
     last = _ADVANCE(executor, {"tenant": tenant_id, "count": len(items)})
     first = last - len(items) + 1
@@ -258,7 +260,11 @@ def appended_after(first: CTE) -> Insert:
 
 
 _SEQ_LAST = [*(c.name for c in _CHANGES.columns if c.name != "seq"), "seq"]
-_ADVANCE_AND_INSERT = _appending(_ADVANCE.statements["postgresql"].cte("head"))
+_ADVANCE_AND_INSERT = {
+    name: _appending(advance.cte("head"))
+    for name, advance in _ADVANCE.statements.items()
+    if BACKENDS[name].writes_with_cte
+}
 
 
 def _row(item: _Pending, seq: int, origin: Origin, txn: str) -> dict[str, Any]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, bindparam
 
 from scimserver.store.batch import Executor, connection_of
-from scimserver.store.features import features_of
+from scimserver.store.features import Features, features_of, per_backend
 from scimserver.store.prepared import Prepared
 
 
@@ -17,7 +16,7 @@ class Increment:
     """``counter += :<counter>`` on the row keyed by ``keys`` (bound by name), built once.
 
     ``values`` maps every column inserted with a new row to its bound parameter name or
-    a constant. Statements are prebuilt per dialect: building an upsert per call cost
+    a constant. Statements are prebuilt per backend: building an upsert per call cost
     more than running it.
     """
 
@@ -30,7 +29,7 @@ class Increment:
     def __call__(self, executor: Executor, params: Mapping[str, Any]) -> int:
         """Add; the row's new total."""
         connection = connection_of(executor)
-        row = self.prepared[connection.dialect.name].first(connection, params)
+        row = self.prepared[features_of(connection).name].first(connection, params)
         assert row is not None  # an upsert returns its row
         return int(row[0])
 
@@ -66,18 +65,17 @@ def _prebuilt(
     latest: Sequence[str],
     returning: Any,
 ) -> dict[str, Any]:
-    """The upsert for each dialect, by dialect name."""
-    built = {}
-    for dialect, greatest in ((postgresql, func.greatest), (sqlite, func.max)):
+    """The upsert for each backend, by its name."""
+
+    def built(features: Features) -> Any:
         bound = {c: bindparam(v) if isinstance(v, str) else v for c, v in values.items()}
-        statement = dialect.insert(table).values(**bound)
+        statement = features.upsert(table).values(**bound)
         excluded = statement.excluded
         assignments = {c: table.c[c] + excluded[c] for c in counters}
-        assignments |= {c: greatest(table.c[c], excluded[c]) for c in latest}
+        assignments |= {c: features.greatest(table.c[c], excluded[c]) for c in latest}
         statement = statement.on_conflict_do_update(
             index_elements=[table.c[k] for k in keys], set_=assignments
         )
-        built[dialect.dialect.name] = (
-            statement.returning(returning) if returning is not None else statement
-        )
-    return built
+        return statement.returning(returning) if returning is not None else statement
+
+    return per_backend(built)

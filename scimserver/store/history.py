@@ -9,13 +9,16 @@ from sqlalchemy.orm import Session
 from scimserver.store.models import Change, Resource
 
 
-def resource_ids(session: Session, tenant_id: int, resource_type: str, name: str) -> list[str]:
-    """Ids of the ``resource_type`` resources whose id, userName or displayName is ``name``.
+def resource_ids(
+    session: Session, tenant_id: int, resource_type: str, name: str, by_user_name: bool
+) -> list[str]:
+    """Ids of the ``resource_type`` resources whose id, or name, is ``name``: their
+    userName when ``by_user_name`` (their type's naming attribute), else displayName.
 
     userNames match case-insensitively (they are caseExact=false), displayNames exactly.
     """
     key = name.casefold()
-    if resource_type == "User":
+    if by_user_name:
         logged = func.lower(Change.display) == name.lower()
         current = Resource.user_name_key == key
     else:

@@ -9,16 +9,19 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from scimserver.store.features import url_features
+
 PRIVATE = 0o600
 _MASK = "MASKEDPASSWORD"  # rendered URL-quoted, "***" would come out as %2A%2A%2A
 
 
 def sqlite_path(url: str) -> Path | None:
-    """The absolute path of a SQLite database file; None for an in-memory one or another
-    database."""
-    target = make_url(url)
-    if target.get_backend_name() != "sqlite":
+    """The absolute path of a database file (SQLite's); None for an in-memory one or a
+    database that is not a file."""
+    features = url_features(url)
+    if features is None or not features.in_a_file:
         return None
+    target = make_url(url)
     name = target.database or ""
     if name in {"", ":memory:"} or name.startswith("file:"):
         return None

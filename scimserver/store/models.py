@@ -164,7 +164,7 @@ class ServerKey(Base):
     __tablename__ = "server_keys"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(Sealed(sqlite_length=128))
+    value: Mapped[str] = mapped_column(Sealed(created_length=128))
 
 
 class Change(Base):
@@ -256,8 +256,8 @@ class Subscription(Base):
     """Added with ``--insecure-http``: the URL may be plain ``http``."""
     private_network: Mapped[bool] = mapped_column(Boolean, default=False)
     """Added with ``--allow-private-network``: loopback, private, link-local may be reached."""
-    secret: Mapped[str] = mapped_column(Sealed(sqlite_length=128))
-    previous_secret: Mapped[str | None] = mapped_column(Sealed(sqlite_length=128))
+    secret: Mapped[str] = mapped_column(Sealed(created_length=128))
+    previous_secret: Mapped[str | None] = mapped_column(Sealed(created_length=128))
     previous_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     state: Mapped[str] = mapped_column(String(16))
     max_attempts: Mapped[int] = mapped_column(Integer)

@@ -21,7 +21,6 @@ from sqlalchemy import (
     Text,
     Update,
     bindparam,
-    cast,
     delete,
     func,
     insert,
@@ -50,7 +49,8 @@ from scimserver.store.batch import (
     dump_rows,
     insert_after,
 )
-from scimserver.store.features import BACKENDS, features_of
+from scimserver.store.db import Database
+from scimserver.store.features import Features, features_of, per_backend
 from scimserver.store.models import STR_KEY_LENGTH, AttributeValue, Membership, Resource
 from scimserver.store.paging import CREATED, Position, Selection
 from scimserver.store.prepared import Prepared
@@ -168,35 +168,32 @@ _MEMBERS_AFTER = (
 )
 
 
-def _listed(dialect: str) -> Select[Any]:
+def _listed(features: Features) -> Select[Any]:
     """The ids in the bound ``ids``, a JSON array: one parameter however many there are.
 
     A list page asks for the groups of 100 users: as ``IN (:id_1, … :id_100)`` SQLAlchemy
     rendered the statement again on every execution and psycopg dumped each id in Python
     (PostgreSQL, a page's groups: 206 us of client CPU and 265 us wall; from JSON, 46 / 103).
     """
-    ids = bindparam("ids", type_=Text)
-    if dialect == "postgresql":
-        elements = func.json_array_elements_text(cast(ids, JSON))
-    else:
-        elements = func.json_each(ids)
-    return select(elements.table_valued("value").c.value)  # both name their column value
+    elements = features.json_elements(bindparam("ids", type_=Text))
+    return select(elements.table_valued("value").c.value)
 
 
-_GROUPS_OF = {
-    dialect: (
+def _groups_of(features: Features) -> Select[str, str, str | None, str]:
+    return (
         select(
             Membership.member_id, Membership.group_id, Resource.display_name, Resource.resource_type
         )
         .join(Resource, Resource.id == Membership.group_id)
         .where(
             Membership.tenant_id == bindparam("tenant"),
-            Membership.member_id.in_(_listed(dialect)),
+            Membership.member_id.in_(_listed(features)),
         )
         .order_by(Membership.member_id, Membership.group_id)
     )
-    for dialect in ("postgresql", "sqlite")
-}
+
+
+_GROUPS_OF = per_backend(_groups_of)
 _GROUP = aliased(Resource, name="grp")
 
 
@@ -222,15 +219,13 @@ _IDENTIFIED = Prepared(_IDENTIFIED_SELECT)
 
 
 def _with_groups(found: Select[Any]) -> dict[str, Prepared]:
-    """``found`` and its resource's groups in one statement (one round trip), by dialect."""
-    return {
-        "sqlite": Prepared(
-            found.add_columns(_groups_column(func.json_array, func.json_group_array))
-        ),
-        "postgresql": Prepared(
-            found.add_columns(_groups_column(func.json_build_array, func.json_agg))
-        ),
-    }
+    """``found`` and its resource's groups in one statement (one round trip), by backend."""
+
+    def built(features: Features) -> Prepared:
+        groups = _groups_column(features.json_array, features.json_aggregate)
+        return Prepared(found.add_columns(groups))
+
+    return per_backend(built)
 
 
 _NAMED_WITH_GROUPS = _with_groups(_NAMED_SELECT)
@@ -315,9 +310,9 @@ _INSERT_VALUES = InsertMany(insert(_VALUES), VALUE_COLUMNS)
 ROW_INSERTED = insert(_RESOURCES).values({c.key: bindparam(c.key) for c in _RESOURCES.columns})
 """A resource row's INSERT, each column bound by its name."""
 _INSERT_RESOURCE = Prepared(ROW_INSERTED)
-_ADD_MEMBERS = {  # racing adds of the same member are fine
-    f.name: InsertMany(f.upsert(_MEMBERSHIPS).on_conflict_do_nothing()) for f in BACKENDS.values()
-}
+_ADD_MEMBERS = per_backend(  # racing adds of the same member are fine
+    lambda f: InsertMany(f.upsert(_MEMBERSHIPS).on_conflict_do_nothing())
+)
 _DELETE_VALUES = delete(_VALUES).where(
     _VALUES.c.resource_id == bindparam("b_resource"),
     tuple_(_VALUES.c.path, _VALUES.c.ordinal).in_(bindparam("b_keys", expanding=True)),
@@ -475,13 +470,14 @@ def identified(
 
 
 def named(
-    connection: Connection, tenant_id: int, resource_type: str, key: str, with_groups: bool
+    db: Database, tenant_id: int, resource_type: str, key: str, with_groups: bool
 ) -> tuple[Found, list[GroupRow] | None] | None:
     """The resource whose userName key is ``key`` (unique in its type), with its groups
     when ``with_groups``; None if there is none. One statement: its own snapshot, so it
-    needs no transaction around it."""
+    runs on the thread's plain connection, with no transaction around it."""
     params = {"tenant": tenant_id, "type": resource_type, "key": key}
-    return _found(connection, _NAMED, _NAMED_WITH_GROUPS, params, with_groups)
+    with db.connect() as connection:
+        return _found(connection, _NAMED, _NAMED_WITH_GROUPS, params, with_groups)
 
 
 def identified_with_groups(
@@ -502,7 +498,7 @@ def _found(
     if not with_groups:
         row = plain.first(connection, params)
         return None if row is None else (Found(*row), None)
-    row = grouped[connection.dialect.name].first(connection, params)
+    row = grouped[features_of(connection).name].first(connection, params)
     if row is None:
         return None
     *shown, triples = row
@@ -741,7 +737,7 @@ class MembershipRepository:
         out: dict[str, list[GroupRow]] = {m: [] for m in member_ids}
         params = {"tenant": self.tenant_id, "ids": dump_json(list(member_ids))}
         connection = self.session.connection()
-        rows = connection.execute(_GROUPS_OF[connection.dialect.name], params)  # Core rows
+        rows = connection.execute(_GROUPS_OF[features_of(connection).name], params)  # Core rows
         for member_id, group_id, display, group_type in rows:
             out[member_id].append(GroupRow(group_id, display, group_type))
         return out

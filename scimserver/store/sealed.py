@@ -20,6 +20,8 @@ from sqlalchemy import Engine, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from scimserver.store.features import dialect_features
+
 PREFIX = "fernet:"
 _ATTRIBUTE = "scimserver_sealer"
 KEY_HELP = "see `scimserver secrets generate-key`"
@@ -88,21 +90,22 @@ def attach(engine: Engine, sealer: Sealer | None) -> None:
 class Sealed(TypeDecorator[str]):
     """Text stored encrypted when the engine has a sealer (see the module's docstring).
 
-    On SQLite, columns created as ``VARCHAR(n)`` keep that type (``sqlite_length``):
-    SQLite never enforces a length, and rebuilding a table to change its type would
+    Where lengths are not enforced (SQLite), columns created as ``VARCHAR(n)`` keep that
+    type (``created_length``): rebuilding a table to change its type would
     cascade-delete the rows that reference it (migration 0016).
     """
 
     impl = Text
     cache_ok = True
 
-    def __init__(self, sqlite_length: int | None = None) -> None:
+    def __init__(self, created_length: int | None = None) -> None:
         super().__init__()
-        self.sqlite_length = sqlite_length
+        self.created_length = created_length
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "sqlite" and self.sqlite_length is not None:
-            return dialect.type_descriptor(String(self.sqlite_length))
+        features = dialect_features(dialect)
+        if self.created_length is not None and features and not features.enforces_length:
+            return dialect.type_descriptor(String(self.created_length))
         return super().load_dialect_impl(dialect)
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:

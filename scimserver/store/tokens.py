@@ -17,11 +17,11 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import CompoundSelect, ScalarSelect
 
+from scimserver.store.db import Database
 from scimserver.store.features import features_of
 from scimserver.store.models import Resource, Tenant, Token
 from scimserver.store.prepared import Prepared
@@ -81,9 +81,11 @@ _TENANT_ID = select(Tenant.id).where(Tenant.name == bindparam("name"))
 _CREDENTIALS = Prepared(_BY_PREFIX)
 
 
-def credentials(connection: Connection, prefix: str) -> Credentials | None:
-    """The token whose current or previous prefix is ``prefix``, or None."""
-    row = _CREDENTIALS.first(connection, {"prefix": prefix})
+def credentials(db: Database, prefix: str) -> Credentials | None:
+    """The token whose current or previous prefix is ``prefix``, or None: one statement on
+    the thread's plain connection (a request's held one)."""
+    with db.connect() as connection:
+        row = _CREDENTIALS.first(connection, {"prefix": prefix})
     return None if row is None else Credentials(*row)
 
 

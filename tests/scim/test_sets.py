@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from scimserver.scim.render import Links
 from scimserver.scim.sets import (
     ChangeFacts,
     Envelope,
@@ -15,6 +16,7 @@ from scimserver.scim.sets import (
 
 P = "urn:ietf:params:scim:event:"
 ISS = "https://scim.example.org/scim/v2"
+LINKS = Links(ISS, {"User": "/Users", "Group": "/Groups"})
 USER_ID = "2819c223-7f76-453a-919d-413861904646"
 WHEN = datetime(2026, 1, 1, 0, 0, 0)
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -39,7 +41,7 @@ def facts(**overrides: Any) -> ChangeFacts:
 
 
 def claims(change: ChangeFacts, full: bool = False) -> dict[str, Any]:
-    return set_claims([change], Envelope(ISS, "aud-1", ISS), "jti-1", WHEN, full)
+    return set_claims([change], Envelope(ISS, "aud-1", LINKS), "jti-1", WHEN, full)
 
 
 def test_envelope_has_sub_id_txn_toe_and_no_sub_or_exp() -> None:
