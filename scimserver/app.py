@@ -71,8 +71,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     endpoints += ["/Bulk", "/ServiceProviderConfig", "/ResourceTypes", "/Schemas", "/.search"]
     guarded = Guards(app.wsgi_app, endpoints)
     proxies = parse_networks(settings.trusted_proxies)
-    active = settings.active_requests or (1 if server.db.features.one_writer else 2)
-    paced = Paced(TrustedProxies(guarded, proxies), Pacing(active))
+    paced = Paced(TrustedProxies(guarded, proxies), Pacing(settings.active_requests))
     app.wsgi_app = paced  # type: ignore[method-assign]
 
     @app.after_request

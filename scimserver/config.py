@@ -41,10 +41,11 @@ class Settings:
     ``threads``, so the other half always serves SCIM requests."""
     waits_per_token: int = 4
     """Long polls one token holds at once in one worker; beyond, 429 or an early answer."""
-    active_requests: int = 0
+    active_requests: int = 1
     """Requests of one worker process that run at once; the rest queue in order (a
-    long-poll gives its place back while it waits). 0: chosen for the database — one
-    where writers take turns (SQLite), two where a request also waits on the network."""
+    long-poll gives its place back while it waits). 0: no limit, every thread at once.
+    One measured best on both databases (docs/performance.md): threads that run at once
+    share one interpreter lock, and each finishes later for the others' Python."""
     pool_wait_ms: int = 5000
     """How long a request waits for a free database connection before it is answered 503
     (with Retry-After): only more threads than connections can make it wait."""

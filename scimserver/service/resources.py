@@ -244,17 +244,17 @@ class ResourceService:
             found = identified_with_groups(
                 connection, self.tenant_id, self.type.id, resource_id, groups_shown
             )
-        if found is None:
-            return None
-        seen, groups = found
-        if if_match is not None and not matches_any(if_match, seen.version):
-            return None
-        try:
-            planned = plan(seen)
-        except ScimError:
-            return None
-        if planned.diff is not None and self._moves_access(planned.diff):
-            return None
+            if found is None:
+                return None
+            seen, groups = found
+            if if_match is not None and not matches_any(if_match, seen.version):
+                return None
+            try:
+                planned = plan(seen)
+            except ScimError:
+                return None
+            if planned.diff is not None and self._moves_access(connection, planned.diff):
+                return None
         if planned.diff is None:
             note_subject(self.type.name_of(seen.data))
             shown: Resource | Found = seen
@@ -360,14 +360,13 @@ class ResourceService:
         self._repo(session).update(resource, diff.old_values, diff.new_values, change)
         return True
 
-    def _moves_access(self, diff: _Diff) -> bool:
+    def _moves_access(self, connection: Connection, diff: _Diff) -> bool:
         """Whether the write may move a person's access (``scim.identity.moves_access``) in
         a tenant that has access rules: then it takes the locked path, whose transaction
         settles access. A deactivation in a tenant without rules keeps its one statement."""
         if not (self.type.has_groups and moves_access(self.type, diff.paths)):
             return False
-        with self.db.connect() as connection:
-            return access.has_rules(connection, self.tenant_id)
+        return access.has_rules(connection, self.tenant_id)
 
     def _origin(self, operation: str) -> Origin:
         return Origin(self.client or "unknown", self.request_id, operation)

@@ -6,8 +6,8 @@ write's last step, just before its changes are appended (``changes.before_append
 settles the noted people: for each one whose access differs from what was announced, it
 stores the new access and logs one ``identity.access_changed`` change, in the write's
 transaction. Only people in a group the rules name, or whose ``active`` or admin
-attribute moved, are read: a write that touches nobody's access costs the tenant's
-rules (two small reads) and nothing more.
+attribute moved, are read: a write that touches nobody's access costs one small read
+in a tenant that has never had rules, the tenant's rules (two more) in one that has.
 
 Announced access, per person: the ``identity_access`` row once there is one; before that,
 what the rules as they were before any edit still being settled (the oldest pending
@@ -115,6 +115,8 @@ def settle(session: Session) -> None:
     journal: dict[int, _Noted] = session.info.pop(_JOURNAL, {})
     session.flush()
     for tenant_id, noted in sorted(journal.items()):
+        if not has_rules(session.connection(), tenant_id):
+            continue  # one statement, where reading the rules takes two
         repo = AccessRepository(session, tenant_id)
         rules = repo.rules()
         if rules == AccessRules():
