@@ -1,6 +1,9 @@
 """gunicorn settings for ``scimserver serve`` and for plain gunicorn
 (``gunicorn -c python:scimserver.api.gunicorn_conf scimserver.wsgi:app``).
 
+The master makes the memory in which its workers share out connections
+(``scimserver.api.balance``) and gives each worker it forks a slot in it.
+
 prometheus-client's multiprocess mode keeps each worker's samples in files under
 ``PROMETHEUS_MULTIPROC_DIR``, so whichever worker answers ``/metrics`` sums them all.
 ``serve`` creates that directory fresh for each server; under plain gunicorn this module,
@@ -13,7 +16,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from typing import Protocol
+from typing import Any, Protocol
+
+from scimserver.api.balance import Share, Shares
 
 PREFIX = "scimserver-metrics-"
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -25,10 +30,33 @@ if not os.environ.get(MULTIPROC_DIR):
 
 class _Process(Protocol):
     pid: int
+    share: Share | None
+
+
+_shares: list[Shares] = []
+"""The master's :class:`Shares`, made as it starts (a list: set once, read by hooks)."""
+
+
+def on_starting(server: Any) -> None:
+    """The master starts: one slot of shared connection counts per worker."""
+    _shares.append(Shares(server.cfg.workers))
+
+
+def pre_fork(server: Any, worker: _Process) -> None:
+    """Before a worker is forked: it takes the lowest slot no live worker holds."""
+    if not _shares:
+        return
+    live = [getattr(other, "share", None) for other in server.WORKERS.values()]
+    slot = _shares[0].free_slot(share.slot for share in live if share is not None)
+    worker.share = None if slot is None else Share(_shares[0], slot)
 
 
 def child_exit(server: object, worker: _Process) -> None:
-    """A worker exited: its live gauges stop counting (its counters and histograms stay)."""
+    """A worker exited: its live gauges stop counting (its counters and histograms stay),
+    and its slot holds no connections until the next worker takes it."""
+    share = getattr(worker, "share", None)
+    if share is not None:
+        share.hold(0)
     # Imported here: prometheus_client picks its mode as it is imported, after the lines above.
     from prometheus_client import multiprocess  # noqa: PLC0415
 

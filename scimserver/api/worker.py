@@ -15,6 +15,7 @@ from typing import Any
 from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
 
+from scimserver.api.balance import Share
 from scimserver.api.guards import scim_error_body
 
 _HINTS = {
@@ -34,9 +35,31 @@ def write_scim_error(sock: socket.socket, status: int, reason: str, message: str
     util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
+RECHECK_SECONDS = 0.05
+"""How often a worker that holds more than its share of connections looks again."""
+
+
 class ScimWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no type hints
+    """gunicorn's threaded worker that answers protocol errors in SCIM JSON and, given a
+    slot by the master (``api.gunicorn_conf``), takes no more than its share of
+    connections (``api.balance``)."""
+
+    share: Share | None = None
+
     def init_process(self) -> Any:
         # gunicorn's handle_error calls util.write_error by module lookup: in this worker
         # process, that function writes SCIM JSON instead of HTML.
         util.write_error = write_scim_error
         return super().init_process()
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        fair = self.share is None or self.share.may_accept(self.nr_conns)
+        super().set_accept_enabled(enabled and fair)
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        if self.share is not None:
+            self.share.hold(self.nr_conns)
+            self.set_accept_enabled(self.nr_conns < self.worker_connections)
+            if not self._accepting:  # another worker's count may fall meanwhile
+                timeout = min(timeout, RECHECK_SECONDS)
+        super().wait_for_and_dispatch_events(timeout)
