@@ -18,6 +18,9 @@ import struct
 from collections.abc import Iterable
 
 _COUNT = struct.Struct("q")
+VACANT = -1
+"""A slot's count while no live worker holds it (before its worker is up, after it died):
+left out of the average, so the workers that are up take every connection meanwhile."""
 
 
 class Shares:
@@ -26,6 +29,8 @@ class Shares:
     def __init__(self, slots: int) -> None:
         self.slots = slots
         self._memory = mmap.mmap(-1, _COUNT.size * slots)  # MAP_SHARED: forks see writes
+        for slot in range(slots):
+            self.hold(slot, VACANT)
 
     def free_slot(self, taken: Iterable[int | None]) -> int | None:
         """The lowest slot no live worker holds (None when all are held)."""
@@ -50,7 +55,12 @@ class Share:
         """Publish how many connections this worker holds now."""
         self.shares.hold(self.slot, connections)
 
+    def leave(self) -> None:
+        """This slot's worker is gone: its count no longer counts."""
+        self.shares.hold(self.slot, VACANT)
+
     def may_accept(self, connections: int) -> bool:
-        """Whether this worker, holding ``connections``, holds no more than the average."""
-        counts = self.shares.counts()
-        return connections * len(counts) <= sum(counts) - counts[self.slot] + connections
+        """Whether this worker, holding ``connections``, holds no more than the average
+        of the live workers."""
+        others = [c for i, c in enumerate(self.shares.counts()) if i != self.slot and c >= 0]
+        return connections * (len(others) + 1) <= sum(others) + connections

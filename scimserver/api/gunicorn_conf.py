@@ -53,10 +53,10 @@ def pre_fork(server: Any, worker: _Process) -> None:
 
 def child_exit(server: object, worker: _Process) -> None:
     """A worker exited: its live gauges stop counting (its counters and histograms stay),
-    and its slot holds no connections until the next worker takes it."""
+    and its slot counts for nothing until the next worker takes it."""
     share = getattr(worker, "share", None)
     if share is not None:
-        share.hold(0)
+        share.leave()
     # Imported here: prometheus_client picks its mode as it is imported, after the lines above.
     from prometheus_client import multiprocess  # noqa: PLC0415
 

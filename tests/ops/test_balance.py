@@ -28,10 +28,22 @@ def test_a_worker_over_the_average_takes_no_more() -> None:
     shares = Shares(2)
     first, second = Share(shares, 0), Share(shares, 1)
     first.hold(1)
+    second.hold(0)
     assert not first.may_accept(1)  # 1 against 0: over the average
     assert second.may_accept(0)
     second.hold(1)
     assert first.may_accept(1) and second.may_accept(1)  # even: either may take the next
+
+
+def test_a_vacant_slot_is_left_out_of_the_average() -> None:
+    shares = Shares(2)
+    first, second = Share(shares, 0), Share(shares, 1)
+    first.hold(4)
+    assert first.may_accept(4)  # the other worker is not up yet: this one takes them all
+    second.hold(0)
+    assert not first.may_accept(4)
+    second.leave()  # it died: until its successor is up, the live one takes every connection
+    assert first.may_accept(4)
 
 
 def test_a_free_slot_is_the_lowest_no_live_worker_holds() -> None:
