@@ -38,8 +38,9 @@ _shares: list[Shares] = []
 
 
 def on_starting(server: Any) -> None:
-    """The master starts: one slot of shared connection counts per worker."""
-    _shares.append(Shares(server.cfg.workers))
+    """The master starts: slots of shared connection counts for twice its workers, so
+    that on a reload (SIGHUP) the new workers find free slots while the old ones finish."""
+    _shares.append(Shares(2 * server.cfg.workers))
 
 
 def pre_fork(server: Any, worker: _Process) -> None:
