@@ -40,7 +40,7 @@ if str(REPO) not in sys.path:
 
 from bench import data  # noqa: E402
 from bench.client import Connection, Response, Result, drive  # noqa: E402
-from bench.run import HOST, PG_ADMIN_URL, Processes, free_port, log  # noqa: E402
+from bench.run import HOST, PG_ADMIN_URL, Processes, _wait_ready, free_port, log  # noqa: E402
 from bench.seed import Seeder  # noqa: E402
 
 USERS = "/scim/v2/Users"
@@ -131,27 +131,12 @@ class Deployment:
         bind = f"{HOST}:{self.port}"
         args = [self.tool, "serve", "--workers", "2", "--bind", bind, "--no-initial-token"]
         proc = self.procs.start(args, self.env, self.workdir / "serve.log")
-        asyncio.run(ready(self.port, proc, self.workdir / "serve.log"))
+        log_path = self.workdir / "serve.log"
+        asyncio.run(_wait_ready(proc, self.port, log_path, need_token=False, timeout=READY_SECONDS))
 
     def worker(self) -> subprocess.Popen[bytes]:
         args = [self.tool, "worker"]
         return self.procs.start(args, self.env, self.workdir / "worker.log")
-
-
-async def ready(port: int, proc: subprocess.Popen[bytes], log_path: Path) -> None:
-    """Wait until ``/healthz`` answers 200 (bounded); fail with the log if the server exits."""
-    deadline = time.monotonic() + READY_SECONDS
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(log_path.read_text("utf-8", "replace")[-3000:])
-        conn = Connection(HOST, port)
-        with contextlib.suppress(OSError):
-            if (await conn.request("GET", "/healthz")).status == 200:
-                conn.close()
-                return
-        conn.close()
-        await asyncio.sleep(0.2)
-    raise RuntimeError(f"the server was not ready in {READY_SECONDS:.0f} s; see {log_path}")
 
 
 # -- seeding and mapping ------------------------------------------------------------------
